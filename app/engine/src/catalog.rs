@@ -1,0 +1,86 @@
+//! What a rule can name on one day: tag groups with their values, and segments.
+//! Built from a snapshot's manifest (and the app's segment list); rules are validated
+//! against it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Manifest;
+
+/// How a tag group's values behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagKind {
+    /// Named values (gender, province); a user may hold several (interests).
+    Categorical,
+    /// `true` (and possibly `false`); absence means not true.
+    Boolean,
+    /// Numbers, compared by range.
+    Numeric,
+}
+
+/// One tag group as validation sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupInfo {
+    /// Users holding each value.
+    pub values: BTreeMap<String, u64>,
+}
+
+/// The names a rule may use, with the sizes used to order evaluation.
+///
+/// ```
+/// let mut c = engine::Catalog::new(1_000);
+/// c.add_value("gender", "female", 480);
+/// c.add_segment("vip", 12);
+/// assert_eq!(c.value_count("gender", "female"), Some(480));
+/// assert!(c.has_segment("vip"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Catalog {
+    /// Users in the snapshot.
+    pub universe: u64,
+    /// Tag groups by name.
+    pub groups: BTreeMap<String, GroupInfo>,
+    /// Segment sizes by id.
+    pub segments: BTreeMap<String, u64>,
+}
+
+impl Catalog {
+    /// An empty catalog over `universe` users.
+    pub fn new(universe: u64) -> Catalog {
+        Catalog { universe, ..Catalog::default() }
+    }
+
+    /// The catalog of a snapshot's tag groups (segments are added by the caller).
+    pub fn from_manifest(m: &Manifest) -> Catalog {
+        let mut c = Catalog::new(m.universe.count);
+        for g in &m.groups {
+            let info = c.groups.entry(g.name.clone()).or_default();
+            for v in &g.values {
+                info.values.insert(v.value.clone(), v.count);
+            }
+        }
+        c
+    }
+
+    /// Adds (or updates) a tag value.
+    pub fn add_value(&mut self, group: &str, value: &str, count: u64) {
+        self.groups.entry(group.to_owned()).or_default().values.insert(value.to_owned(), count);
+    }
+
+    /// Adds (or updates) a segment.
+    pub fn add_segment(&mut self, id: &str, size: u64) {
+        self.segments.insert(id.to_owned(), size);
+    }
+
+    /// Users holding a value, if the group has it.
+    pub fn value_count(&self, group: &str, value: &str) -> Option<u64> {
+        self.groups.get(group)?.values.get(value).copied()
+    }
+
+    /// Whether a segment exists.
+    pub fn has_segment(&self, id: &str) -> bool {
+        self.segments.contains_key(id)
+    }
+}

@@ -1,0 +1,305 @@
+//! `IdSet`: a set of dense `u32` user ids, split into 65,536-id chunks, each held as a sorted
+//! `u16` array (sparse) or a 1,024-word bitset (dense).
+//!
+//! This is the roaring layout, kept as our own type because the evaluator needs to walk the
+//! containers of many sets in lockstep (one pass, container by container), and roaring-rs keeps
+//! its containers private. Sets are built from sorted ids or decoded from the roaring portable
+//! format ([`crate::portable`]); they convert to and from `roaring::RoaringBitmap` for export.
+
+use roaring::RoaringBitmap;
+
+/// Words in a bitset container: 65,536 bits.
+pub const BITSET_WORDS: usize = 1024;
+/// A container with more ids than this is stored as a bitset (the roaring rule).
+pub const ARRAY_MAX: usize = 4096;
+
+/// A bitset container's words.
+pub type Words = [u64; BITSET_WORDS];
+
+/// One chunk's ids (the low 16 bits).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Container {
+    /// Sorted, distinct low halves; at most [`ARRAY_MAX`] of them.
+    Array(Vec<u16>),
+    /// Bit `v` set for each low half `v`; holds more than [`ARRAY_MAX`] ids.
+    Bits(Box<Words>),
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Container::Array(v) => write!(f, "Array({} ids)", v.len()),
+            Container::Bits(_) => write!(f, "Bits({} ids)", self.len()),
+        }
+    }
+}
+
+impl Container {
+    /// Number of ids in the container.
+    pub fn len(&self) -> usize {
+        match self {
+            Container::Array(v) => v.len(),
+            Container::Bits(w) => popcount(w),
+        }
+    }
+
+    /// True when the container holds no id (never the case inside an [`IdSet`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Membership of one low half.
+    #[inline]
+    pub fn contains(&self, low: u16) -> bool {
+        match self {
+            Container::Array(v) => v.binary_search(&low).is_ok(),
+            Container::Bits(w) => w[usize::from(low >> 6)] & (1u64 << (low & 63)) != 0,
+        }
+    }
+
+    /// Writes the container into `out` as a bitset, replacing what was there.
+    pub fn write_bits(&self, out: &mut Words) {
+        match self {
+            Container::Array(v) => {
+                out.fill(0);
+                for &x in v {
+                    out[usize::from(x >> 6)] |= 1u64 << (x & 63);
+                }
+            }
+            Container::Bits(w) => out.copy_from_slice(&w[..]),
+        }
+    }
+
+    /// `acc &= self`.
+    pub fn and_into(&self, acc: &mut Words, scratch: &mut Words) {
+        match self {
+            Container::Bits(w) => acc.iter_mut().zip(w.iter()).for_each(|(a, b)| *a &= b),
+            Container::Array(_) => {
+                self.write_bits(scratch);
+                acc.iter_mut().zip(scratch.iter()).for_each(|(a, b)| *a &= b);
+            }
+        }
+    }
+
+    /// `acc |= self`.
+    pub fn or_into(&self, acc: &mut Words) {
+        match self {
+            Container::Bits(w) => acc.iter_mut().zip(w.iter()).for_each(|(a, b)| *a |= b),
+            Container::Array(v) => {
+                for &x in v {
+                    acc[usize::from(x >> 6)] |= 1u64 << (x & 63);
+                }
+            }
+        }
+    }
+
+    /// `acc &= !self`.
+    pub fn andnot_into(&self, acc: &mut Words) {
+        match self {
+            Container::Bits(w) => acc.iter_mut().zip(w.iter()).for_each(|(a, b)| *a &= !b),
+            Container::Array(v) => {
+                for &x in v {
+                    acc[usize::from(x >> 6)] &= !(1u64 << (x & 63));
+                }
+            }
+        }
+    }
+
+    /// Builds the cheapest container for the ids set in `words`, or `None` when none is.
+    pub fn from_words(words: &Words) -> Option<Container> {
+        let n = popcount(words);
+        if n == 0 {
+            None
+        } else if n <= ARRAY_MAX {
+            Some(Container::Array(iter_words(words).collect()))
+        } else {
+            Some(Container::Bits(Box::new(*words)))
+        }
+    }
+
+    /// Builds the cheapest container from sorted, distinct low halves (non-empty).
+    fn from_sorted_lows(lows: Vec<u16>) -> Container {
+        if lows.len() <= ARRAY_MAX {
+            Container::Array(lows)
+        } else {
+            let mut w = Box::new([0u64; BITSET_WORDS]);
+            for x in lows {
+                w[usize::from(x >> 6)] |= 1u64 << (x & 63);
+            }
+            Container::Bits(w)
+        }
+    }
+
+    /// Iterates the low halves in increasing order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = u16> + '_> {
+        match self {
+            Container::Array(v) => Box::new(v.iter().copied()),
+            Container::Bits(w) => Box::new(iter_words(w)),
+        }
+    }
+}
+
+/// Number of set bits in a bitset.
+#[inline]
+pub fn popcount(words: &Words) -> usize {
+    words.iter().map(|w| w.count_ones() as usize).sum()
+}
+
+/// Iterates the set bits of a bitset, lowest first.
+pub fn iter_words(words: &Words) -> impl Iterator<Item = u16> + '_ {
+    words.iter().enumerate().flat_map(|(i, &w)| {
+        let mut rest = w;
+        std::iter::from_fn(move || {
+            if rest == 0 {
+                return None;
+            }
+            let bit = rest.trailing_zeros();
+            rest &= rest - 1;
+            // i < 1024 and bit < 64, so the id fits in 16 bits.
+            Some(((i as u32) << 6 | bit) as u16)
+        })
+    })
+}
+
+/// One chunk: the high 16 bits shared by its ids, and the container of low halves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    /// High 16 bits of every id in the chunk.
+    pub key: u16,
+    /// The low halves; never empty.
+    pub container: Container,
+}
+
+/// A set of dense user ids.
+///
+/// ```
+/// use engine::IdSet;
+/// let s = IdSet::from_sorted(&[1, 5, 70_000]);
+/// assert_eq!(s.len(), 3);
+/// assert!(s.contains(70_000) && !s.contains(2));
+/// assert_eq!(s.iter().collect::<Vec<_>>(), vec![1, 5, 70_000]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdSet {
+    chunks: Vec<Chunk>,
+    len: u64,
+}
+
+impl IdSet {
+    /// The empty set.
+    pub fn new() -> IdSet {
+        IdSet::default()
+    }
+
+    /// Builds a set from chunks with strictly increasing keys and non-empty containers.
+    /// Callers that read untrusted bytes check those rules before calling (see `portable`).
+    pub(crate) fn from_chunks(chunks: Vec<Chunk>) -> IdSet {
+        debug_assert!(chunks.windows(2).all(|w| w[0].key < w[1].key));
+        let len = chunks.iter().map(|c| c.container.len() as u64).sum();
+        IdSet { chunks, len }
+    }
+
+    /// Builds a set from ids in increasing order; duplicates are ignored.
+    ///
+    /// ```
+    /// let s = engine::IdSet::from_sorted(&[3, 3, 9]);
+    /// assert_eq!(s.len(), 2);
+    /// ```
+    pub fn from_sorted(ids: &[u32]) -> IdSet {
+        IdSet::from_sorted_iter(ids.iter().copied())
+    }
+
+    /// Builds a set from an iterator of ids, normally in increasing order; ids out of order or
+    /// repeated are still handled (the set is the same, it just costs a sort).
+    pub fn from_sorted_iter(ids: impl IntoIterator<Item = u32>) -> IdSet {
+        let mut ids: Vec<u32> = ids.into_iter().collect();
+        if !ids.is_sorted() {
+            ids.sort_unstable();
+        }
+        ids.dedup();
+        let mut chunks: Vec<Chunk> = Vec::new();
+        for group in ids.chunk_by(|a, b| a >> 16 == b >> 16) {
+            let key = (group[0] >> 16) as u16;
+            let lows = group.iter().map(|&id| id as u16).collect();
+            chunks.push(Chunk { key, container: Container::from_sorted_lows(lows) });
+        }
+        IdSet::from_chunks(chunks)
+    }
+
+    /// Builds a set from ids in any order, with duplicates.
+    pub fn from_unsorted(ids: Vec<u32>) -> IdSet {
+        IdSet::from_sorted_iter(ids)
+    }
+
+    /// The set `0..n`: every id of an app whose dictionary holds `n` users.
+    pub fn full_range(n: u32) -> IdSet {
+        IdSet::from_sorted_iter(0..n)
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the set holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunks, by increasing key.
+    pub fn chunks(&self) -> &[Chunk] {
+        &self.chunks
+    }
+
+    /// The container for a chunk key, if the set has ids there.
+    #[inline]
+    pub fn container(&self, key: u16) -> Option<&Container> {
+        self.chunks.binary_search_by_key(&key, |c| c.key).ok().map(|i| &self.chunks[i].container)
+    }
+
+    /// Membership of one id.
+    pub fn contains(&self, id: u32) -> bool {
+        self.container((id >> 16) as u16).is_some_and(|c| c.contains(id as u16))
+    }
+
+    /// Iterates ids in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.chunks.iter().flat_map(|c| {
+            let high = u32::from(c.key) << 16;
+            c.container.iter().map(move |low| high | u32::from(low))
+        })
+    }
+
+    /// Bytes this set occupies in memory (containers only), for cache accounting.
+    pub fn heap_size_bytes(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| match &c.container {
+                Container::Array(v) => v.len() * 2 + 32,
+                Container::Bits(_) => BITSET_WORDS * 8 + 32,
+            })
+            .sum()
+    }
+
+    /// Converts to a roaring-rs bitmap (for export and for comparison with roaring-rs).
+    ///
+    /// ```
+    /// let s = engine::IdSet::from_sorted(&[1, 2, 100_000]);
+    /// assert_eq!(s.to_roaring().len(), 3);
+    /// ```
+    pub fn to_roaring(&self) -> RoaringBitmap {
+        // Ids come out sorted, so this appends without searching.
+        RoaringBitmap::from_sorted_iter(self.iter()).unwrap_or_default()
+    }
+
+    /// Converts from a roaring-rs bitmap.
+    pub fn from_roaring(bitmap: &RoaringBitmap) -> IdSet {
+        IdSet::from_sorted_iter(bitmap.iter())
+    }
+}
+
+impl FromIterator<u32> for IdSet {
+    fn from_iter<T: IntoIterator<Item = u32>>(iter: T) -> Self {
+        IdSet::from_unsorted(iter.into_iter().collect())
+    }
+}

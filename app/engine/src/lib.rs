@@ -1,0 +1,37 @@
+//! Sieve's segmentation engine: the rule model, its evaluation over bitmaps of user ids, the
+//! snapshot codec and the sample tier. UI-free and I/O-free, so the browser (WASM) and the
+//! server link the same code and give the same answers.
+//!
+//! # Layout
+//! - [`idset`]: [`IdSet`], the chunked id set (roaring layout) that evaluation walks.
+//! - [`portable`]: the roaring portable format, read with full checks and written compactly.
+//! - [`blob`]: the versioned, checksummed, content-addressed blob around a bitmap.
+//! - [`manifest`]: the per-day snapshot manifest (JSON) naming the blobs.
+//! - [`snapshot`]: decoded bitmaps in memory ([`MemorySource`]) and building snapshots.
+//! - [`rule`]: the JSON rule language, parsed with paths for errors.
+//! - [`catalog`]: the names a rule may use on one day.
+//! - [`plan`]: a rule checked against a catalog.
+//! - [`eval`]: one-pass, count-first evaluation of a plan, with the per-condition funnel.
+//! - [`sample`]: the fixed-hash sample tier and estimates with 95% intervals.
+//! - [`error`]: the error types.
+
+pub mod blob;
+pub mod catalog;
+pub mod error;
+pub mod eval;
+pub mod idset;
+pub mod manifest;
+pub mod plan;
+pub mod portable;
+pub mod rule;
+pub mod sample;
+pub mod snapshot;
+
+pub use catalog::{Catalog, TagKind};
+pub use error::{EvalError, FormatError, RuleError, RuleErrorReason};
+pub use eval::{EvalOptions, Evaluation, Source, Step, count, evaluate, members};
+pub use idset::IdSet;
+pub use manifest::Manifest;
+pub use plan::Plan;
+pub use rule::Rule;
+pub use snapshot::MemorySource;

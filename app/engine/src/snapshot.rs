@@ -1,0 +1,161 @@
+//! Snapshots in memory: [`MemorySource`] holds decoded bitmaps for evaluation (browser and
+//! server alike), and [`build_group`] / [`build_snapshot`] turn tag data into blobs plus the
+//! manifest that names them, on both tiers.
+
+use std::collections::BTreeMap;
+
+use crate::blob;
+use crate::catalog::{Catalog, TagKind};
+use crate::eval::Source;
+use crate::idset::IdSet;
+use crate::manifest::{BlobRef, GroupEntry, MANIFEST_FORMAT, Manifest, SampleInfo, ValueEntry};
+use crate::sample::SampleMap;
+
+/// Decoded bitmaps of one tier of one snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySource {
+    universe: IdSet,
+    values: BTreeMap<(String, String), IdSet>,
+    segments: BTreeMap<String, IdSet>,
+}
+
+impl MemorySource {
+    /// A source with the given universe and nothing else loaded.
+    pub fn new(universe: IdSet) -> MemorySource {
+        MemorySource { universe, ..MemorySource::default() }
+    }
+
+    /// Loads the bitmap of one tag value.
+    pub fn insert_tag_value(&mut self, group: &str, value: &str, set: IdSet) {
+        self.values.insert((group.to_owned(), value.to_owned()), set);
+    }
+
+    /// Loads the members of a segment.
+    pub fn insert_segment(&mut self, id: &str, set: IdSet) {
+        self.segments.insert(id.to_owned(), set);
+    }
+
+    /// Whether a tag value is loaded.
+    pub fn has_tag_value(&self, group: &str, value: &str) -> bool {
+        self.values.contains_key(&(group.to_owned(), value.to_owned()))
+    }
+
+    /// A catalog of exactly what is loaded (for tests and small tools; real catalogs come from
+    /// the manifest, which also knows what is not loaded yet).
+    pub fn catalog(&self) -> Catalog {
+        let mut c = Catalog::new(self.universe.len());
+        for ((g, v), set) in &self.values {
+            c.add_value(g, v, set.len());
+        }
+        for (id, set) in &self.segments {
+            c.add_segment(id, set.len());
+        }
+        c
+    }
+
+    /// Bytes held by loaded bitmaps.
+    pub fn heap_size_bytes(&self) -> usize {
+        self.universe.heap_size_bytes()
+            + self.values.values().map(IdSet::heap_size_bytes).sum::<usize>()
+            + self.segments.values().map(IdSet::heap_size_bytes).sum::<usize>()
+    }
+}
+
+impl Source for MemorySource {
+    fn universe(&self) -> &IdSet {
+        &self.universe
+    }
+    fn tag_value(&self, group: &str, value: &str) -> Option<&IdSet> {
+        self.values.get(&(group.to_owned(), value.to_owned()))
+    }
+    fn segment(&self, id: &str) -> Option<&IdSet> {
+        self.segments.get(id)
+    }
+}
+
+/// One tag group's data on the full tier.
+#[derive(Debug, Clone)]
+pub struct GroupData {
+    /// Group name.
+    pub name: String,
+    /// Kind.
+    pub kind: TagKind,
+    /// Category path.
+    pub category: String,
+    /// Day the data was uploaded for.
+    pub loaded_ds: String,
+    /// Each value with its users (dense ids), in display order.
+    pub values: Vec<(String, IdSet)>,
+}
+
+/// Blobs by content address.
+pub type Blobs = BTreeMap<String, Vec<u8>>;
+
+/// Encodes a set as a blob, adds it to `blobs`, and returns its reference.
+pub fn add_blob(set: &IdSet, blobs: &mut Blobs) -> BlobRef {
+    let bytes = blob::encode(set);
+    let r = BlobRef { count: set.len(), blob: blob::hash(&bytes), bytes: bytes.len() as u64 };
+    blobs.insert(r.blob.clone(), bytes);
+    r
+}
+
+/// Builds one group's manifest entry and blobs (full and sample tier). Publishing a group
+/// alone (hot publish) swaps this entry into the day's manifest.
+pub fn build_group(data: &GroupData, sample: &SampleMap, blobs: &mut Blobs) -> GroupEntry {
+    let values = data
+        .values
+        .iter()
+        .map(|(value, set)| ValueEntry {
+            value: value.clone(),
+            count: set.len(),
+            full: add_blob(set, blobs),
+            sample: add_blob(&sample.project(set), blobs),
+        })
+        .collect();
+    GroupEntry {
+        name: data.name.clone(),
+        kind: data.kind,
+        category: data.category.clone(),
+        loaded_ds: data.loaded_ds.clone(),
+        values,
+    }
+}
+
+/// A snapshot's manifest and the blobs it names.
+#[derive(Debug, Clone)]
+pub struct BuiltSnapshot {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Every blob it names.
+    pub blobs: Blobs,
+}
+
+/// Builds a whole snapshot from tag data.
+///
+/// ```
+/// use engine::{IdSet, TagKind, snapshot::{GroupData, build_snapshot}};
+/// let g = GroupData {
+///     name: "gender".into(), kind: TagKind::Categorical, category: "demographics".into(),
+///     loaded_ds: "2026-11-20".into(),
+///     values: vec![("female".into(), IdSet::from_sorted(&[0, 2])), ("male".into(), IdSet::from_sorted(&[1]))],
+/// };
+/// let s = build_snapshot("demo", "2026-11-20", IdSet::full_range(3), &[g], 64);
+/// assert_eq!(s.manifest.groups[0].values[0].count, 2);
+/// assert_eq!(s.blobs.len(), s.manifest.blob_hashes().iter().collect::<std::collections::BTreeSet<_>>().len());
+/// ```
+pub fn build_snapshot(app: &str, ds: &str, universe: IdSet, groups: &[GroupData], rate: u32) -> BuiltSnapshot {
+    let sample = SampleMap::new(&universe, rate);
+    let mut blobs = Blobs::new();
+    let universe_ref = add_blob(&universe, &mut blobs);
+    let sample_universe = add_blob(&sample.universe(), &mut blobs);
+    let groups = groups.iter().map(|g| build_group(g, &sample, &mut blobs)).collect();
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        app: app.to_owned(),
+        ds: ds.to_owned(),
+        universe: universe_ref,
+        sample: SampleInfo { rate, universe: sample_universe },
+        groups,
+    };
+    BuiltSnapshot { manifest, blobs }
+}

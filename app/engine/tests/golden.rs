@@ -1,0 +1,92 @@
+//! Golden fixtures: committed bytes of format version 1. Decoding them must keep giving the
+//! same sets, and encoding those sets must keep giving the same bytes, so a format change is
+//! always a deliberate, versioned one. `SIEVE_BLESS=1 cargo test -p engine --test golden`
+//! rewrites the fixtures (review the diff!).
+
+use std::path::PathBuf;
+
+use engine::{IdSet, Manifest, TagKind, blob, snapshot};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The fixture sets, built by hand so the test does not depend on any generator.
+fn sets() -> Vec<(&'static str, IdSet)> {
+    vec![
+        ("blob_v1_array.bin", IdSet::from_sorted(&[0, 1, 2, 1000, 65_535, 65_536, 1_000_000])),
+        ("blob_v1_bitset.bin", IdSet::from_sorted_iter((0..65_536u32).step_by(3))),
+        ("blob_v1_runs.bin", IdSet::full_range(150_000)),
+        ("blob_v1_empty.bin", IdSet::new()),
+    ]
+}
+
+fn check_or_bless(name: &str, bytes: &[u8]) {
+    let path = fixture(name);
+    if std::env::var_os("SIEVE_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(&path, bytes).expect("write fixture");
+    }
+    let golden = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(golden == bytes, "{name}: encoding changed; bump the format version or bless deliberately");
+}
+
+#[test]
+fn blob_fixtures_decode_and_reencode() {
+    for (name, set) in sets() {
+        check_or_bless(name, &blob::encode(&set));
+        let golden = std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(blob::decode(&golden).expect("golden decodes"), set, "{name}");
+    }
+}
+
+#[test]
+fn blob_fixture_header_is_as_documented() {
+    let golden = std::fs::read(fixture("blob_v1_array.bin")).expect("fixture");
+    assert_eq!(&golden[..4], b"SVBL");
+    assert_eq!(u16::from_le_bytes([golden[4], golden[5]]), 1, "format version");
+    assert_eq!(golden[6], 0, "roaring portable encoding");
+    let len = u32::from_le_bytes([golden[8], golden[9], golden[10], golden[11]]) as usize;
+    assert_eq!(golden.len(), 16 + len);
+    // Payload is plain roaring portable format: roaring-rs reads it.
+    let theirs = roaring::RoaringBitmap::deserialize_from(&golden[16..]).expect("portable");
+    assert_eq!(theirs.len(), 7);
+}
+
+#[test]
+fn manifest_fixture() {
+    let g = snapshot::GroupData {
+        name: "gender".into(),
+        kind: TagKind::Categorical,
+        category: "demographics".into(),
+        loaded_ds: "2026-11-20".into(),
+        values: vec![
+            ("female".into(), IdSet::from_sorted_iter((0..1000u32).filter(|x| x % 2 == 0))),
+            ("male".into(), IdSet::from_sorted_iter((0..1000u32).filter(|x| x % 2 == 1))),
+        ],
+    };
+    let built = snapshot::build_snapshot("demo", "2026-11-20", IdSet::full_range(1000), &[g], 64);
+    let json = serde_json::to_string_pretty(&built.manifest).expect("serialise");
+    check_or_bless("manifest_v1.json", json.as_bytes());
+    let parsed = Manifest::from_json(&std::fs::read(fixture("manifest_v1.json")).expect("fixture")).expect("valid");
+    assert_eq!(parsed, built.manifest);
+    assert_eq!(parsed.groups[0].values[0].count, 500);
+    // Every named blob exists and decodes to its declared count.
+    for v in &parsed.groups[0].values {
+        for r in [&v.full, &v.sample] {
+            let bytes = &built.blobs[&r.blob];
+            assert_eq!(blob::decode_addressed(bytes, &r.blob).expect("blob").len(), r.count);
+            assert_eq!(bytes.len() as u64, r.bytes);
+        }
+    }
+}
+
+#[test]
+fn manifest_rejects_damage() {
+    let text = std::fs::read_to_string(fixture("manifest_v1.json")).expect("fixture");
+    let bad_hash = text.replacen("\"blob\": \"", "\"blob\": \"zz", 1);
+    assert!(Manifest::from_json(bad_hash.as_bytes()).is_err());
+    let bad_ds = text.replace("2026-11-20", "2026-99-20");
+    assert!(Manifest::from_json(bad_ds.as_bytes()).is_err());
+    assert!(Manifest::from_json(b"{not json").is_err());
+}
