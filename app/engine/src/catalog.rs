@@ -52,7 +52,7 @@ impl Catalog {
         Catalog { universe, ..Catalog::default() }
     }
 
-    /// The catalog of a snapshot's tag groups (segments are added by the caller).
+    /// The catalog of a snapshot: its tag groups and the segments computed for its day.
     pub fn from_manifest(m: &Manifest) -> Catalog {
         let mut c = Catalog::new(m.universe.count);
         for g in &m.groups {
@@ -60,6 +60,9 @@ impl Catalog {
             for v in &g.values {
                 info.values.insert(v.value.clone(), v.count);
             }
+        }
+        for seg in &m.segments {
+            c.add_segment(&seg.id, seg.members.full.count);
         }
         c
     }

@@ -208,8 +208,11 @@ struct Ctx<'a> {
     universe: Option<&'a Container>,
 }
 
-/// Below this many candidates an AND tests ids one by one instead of combining bitsets.
-const CANDIDATE_MAX: usize = 64;
+/// An AND tests its smallest array's ids one by one (instead of combining bitsets) when
+/// candidates × operands is at most this: each test is a few nanoseconds per operand, while a
+/// bitset pass costs the same 1,024 words whatever the density (measured in
+/// `benches/eval.rs`: `2cond-sparse` and `10cond-sparse`).
+const CANDIDATE_WORK_MAX: usize = 2048;
 
 fn eval_into(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
     match node {
@@ -260,7 +263,7 @@ fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<W
             }
         }
     }
-    if let Some(candidates) = smallest_array.filter(|c| c.len() <= CANDIDATE_MAX) {
+    if let Some(candidates) = smallest_array.filter(|c| c.len() * members.len() <= CANDIDATE_WORK_MAX) {
         out.fill(0);
         for &v in candidates {
             if members.iter().all(|m| contains(m, ctx, v)) {
@@ -285,6 +288,9 @@ fn and_child(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words
             Some(c) => with_scratch(pool, |tmp, _| c.and_into(out, tmp)),
             None => out.fill(0),
         },
+        Bound::Or(members) if members.iter().all(|m| matches!(m, Bound::Leaf(_))) => {
+            with_scratch(pool, |tmp, _| fused_or(members, ctx, out, tmp, false))
+        }
         Bound::Not(inner) => subtract(inner, ctx, out, pool),
         _ => with_scratch(pool, |tmp, rest| {
             eval_into(node, ctx, tmp, rest);
@@ -301,12 +307,75 @@ fn subtract(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>
                 c.andnot_into(out)
             }
         }
+        Bound::Or(members) if members.iter().all(|m| matches!(m, Bound::Leaf(_))) => {
+            with_scratch(pool, |tmp, _| fused_or(members, ctx, out, tmp, true))
+        }
         _ => with_scratch(pool, |tmp, rest| {
             eval_into(node, ctx, tmp, rest);
             out.iter_mut().zip(tmp.iter()).for_each(|(a, b)| *a &= !b);
         }),
     }
 }
+
+/// Most bitset sources one fused pass reads; more are folded into the scratch first.
+const FUSED_MAX: usize = 8;
+/// Words per block of a fused pass: the OR of one block stays in registers.
+const BLOCK_WORDS: usize = 16;
+
+/// `out &= (a | b | …)` (or `out &= !(a | b | …)` when `negate`) for an OR of leaves, in one
+/// pass over `out` instead of clearing a scratch, OR-ing each value into it, then combining:
+/// `province in [a, b, c]` reads three bitsets and writes `out` once. Array containers (and
+/// sources past [`FUSED_MAX`]) are OR-ed into `tmp` first, which then joins as one source.
+fn fused_or(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, tmp: &mut Words, negate: bool) {
+    let mut sources: [&Words; FUSED_MAX] = [&EMPTY_WORDS; FUSED_MAX];
+    let mut n = 0;
+    let mut tmp_used = false;
+    for m in members {
+        let Bound::Leaf(i) = m else { continue };
+        match ctx.conts[*i] {
+            Some(Container::Bits(w)) if n < FUSED_MAX - 1 => {
+                sources[n] = w;
+                n += 1;
+            }
+            Some(c) => {
+                if !tmp_used {
+                    tmp.fill(0);
+                    tmp_used = true;
+                }
+                c.or_into(tmp);
+            }
+            None => {}
+        }
+    }
+    if tmp_used {
+        sources[n] = tmp;
+        n += 1;
+    }
+    let sources = &sources[..n];
+    if sources.is_empty() {
+        // The OR is empty in this chunk: AND empties `out`, AND-NOT leaves it.
+        if !negate {
+            out.fill(0);
+        }
+        return;
+    }
+    for (b, block) in out.chunks_exact_mut(BLOCK_WORDS).enumerate() {
+        let start = b * BLOCK_WORDS;
+        let mut acc = [0u64; BLOCK_WORDS];
+        for src in sources {
+            for (a, w) in acc.iter_mut().zip(&src[start..start + BLOCK_WORDS]) {
+                *a |= w;
+            }
+        }
+        if negate {
+            block.iter_mut().zip(acc).for_each(|(o, a)| *o &= !a);
+        } else {
+            block.iter_mut().zip(acc).for_each(|(o, a)| *o &= a);
+        }
+    }
+}
+
+static EMPTY_WORDS: Words = [0u64; BITSET_WORDS];
 
 /// Whether the id with low half `v` in the current chunk matches `node`.
 fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {

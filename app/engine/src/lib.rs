@@ -6,6 +6,7 @@
 //! - [`idset`]: [`IdSet`], the chunked id set (roaring layout) that evaluation walks.
 //! - [`portable`]: the roaring portable format, read with full checks and written compactly.
 //! - [`blob`]: the versioned, checksummed, content-addressed blob around a bitmap.
+//! - [`bsi`]: bit-sliced numeric columns (numeric tags, daily event counts).
 //! - [`manifest`]: the per-day snapshot manifest (JSON) naming the blobs.
 //! - [`snapshot`]: decoded bitmaps in memory ([`MemorySource`]) and building snapshots.
 //! - [`rule`]: the JSON rule language, parsed with paths for errors.
@@ -16,6 +17,7 @@
 //! - [`error`]: the error types.
 
 pub mod blob;
+pub mod bsi;
 pub mod catalog;
 pub mod error;
 pub mod eval;

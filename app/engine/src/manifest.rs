@@ -27,6 +27,64 @@ pub struct BlobRef {
     pub bytes: u64,
 }
 
+/// One bitmap on both tiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierRefs {
+    /// Full-tier bitmap.
+    pub full: BlobRef,
+    /// Sample-tier bitmap.
+    pub sample: BlobRef,
+}
+
+/// A bit-sliced column (see [`crate::bsi`]) on both tiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BsiEntry {
+    /// Users with a value.
+    pub exists: TierRefs,
+    /// Bit slices, lowest bit first.
+    pub slices: Vec<TierRefs>,
+}
+
+/// A numeric tag group's column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumericEntry {
+    /// Fractional digits kept (`129.50` at scale 2 is stored as 12950 − offset).
+    pub scale: u32,
+    /// Subtracted from scaled values so stored values start at 0.
+    pub offset: i64,
+    /// Smallest scaled value.
+    pub min: i64,
+    /// Largest scaled value.
+    pub max: i64,
+    /// The column.
+    pub bsi: BsiEntry,
+}
+
+/// One event's per-user counts for the day (facts of one day: never carried forward).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventEntry {
+    /// Event name (`purchase`).
+    pub name: String,
+    /// Users with a count above zero.
+    pub users: u64,
+    /// Sum of all counts.
+    pub total: u64,
+    /// The counts.
+    pub bsi: BsiEntry,
+}
+
+/// A segment's members on this day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    /// Segment id.
+    pub id: String,
+    /// The segment definition's revision these members were computed from.
+    pub revision: u64,
+    /// Members on both tiers.
+    #[serde(flatten)]
+    pub members: TierRefs,
+}
+
 /// One value of a tag group, on both tiers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueEntry {
@@ -51,8 +109,11 @@ pub struct GroupEntry {
     pub category: String,
     /// The day whose upload this group comes from (older than `ds` when carried forward).
     pub loaded_ds: String,
-    /// Values, in a stable order.
+    /// Values, in a stable order (for numeric groups: none; see `numeric`).
     pub values: Vec<ValueEntry>,
+    /// The column of a numeric group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<NumericEntry>,
 }
 
 /// The sample tier's parameters.
@@ -79,6 +140,12 @@ pub struct Manifest {
     pub sample: SampleInfo,
     /// Tag groups.
     pub groups: Vec<GroupEntry>,
+    /// Events of this day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventEntry>,
+    /// Segment members on this day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentEntry>,
 }
 
 impl Manifest {
@@ -142,6 +209,24 @@ impl Manifest {
                 refs.push((format!("{}={}", g.name, v.value), &v.full));
                 refs.push((format!("{}={} (sample)", g.name, v.value), &v.sample));
             }
+            if let Some(n) = &g.numeric {
+                bsi_refs(&g.name, &n.bsi, &mut refs);
+            }
+        }
+        let mut events = BTreeSet::new();
+        for e in &self.events {
+            if !events.insert(&e.name) {
+                return bad(format!("event `{}` appears twice", e.name));
+            }
+            bsi_refs(&e.name, &e.bsi, &mut refs);
+        }
+        let mut segments = BTreeSet::new();
+        for seg in &self.segments {
+            if !segments.insert(&seg.id) {
+                return bad(format!("segment `{}` appears twice", seg.id));
+            }
+            refs.push((format!("segment {}", seg.id), &seg.members.full));
+            refs.push((format!("segment {} (sample)", seg.id), &seg.members.sample));
         }
         for (what, r) in refs {
             if !blob::is_hash(&r.blob) {
@@ -157,19 +242,49 @@ impl Manifest {
 
     /// Every blob the manifest names, full and sample tier.
     pub fn blob_hashes(&self) -> Vec<&str> {
-        let mut out = vec![self.universe.blob.as_str(), self.sample.universe.blob.as_str()];
+        let mut refs: Vec<(String, &BlobRef)> = Vec::new();
         for g in &self.groups {
             for v in &g.values {
-                out.push(&v.full.blob);
-                out.push(&v.sample.blob);
+                refs.push((String::new(), &v.full));
+                refs.push((String::new(), &v.sample));
+            }
+            if let Some(n) = &g.numeric {
+                bsi_refs("", &n.bsi, &mut refs);
             }
         }
+        for e in &self.events {
+            bsi_refs("", &e.bsi, &mut refs);
+        }
+        for seg in &self.segments {
+            refs.push((String::new(), &seg.members.full));
+            refs.push((String::new(), &seg.members.sample));
+        }
+        let mut out = vec![self.universe.blob.as_str(), self.sample.universe.blob.as_str()];
+        out.extend(refs.into_iter().map(|(_, r)| r.blob.as_str()));
         out
+    }
+
+    /// An event by name.
+    pub fn event(&self, name: &str) -> Option<&EventEntry> {
+        self.events.iter().find(|e| e.name == name)
+    }
+
+    /// A segment's members by id.
+    pub fn segment(&self, id: &str) -> Option<&SegmentEntry> {
+        self.segments.iter().find(|s| s.id == id)
     }
 
     /// A group by name.
     pub fn group(&self, name: &str) -> Option<&GroupEntry> {
         self.groups.iter().find(|g| g.name == name)
+    }
+}
+
+/// Adds a column's references (labelled for error messages) to `refs`.
+fn bsi_refs<'a>(label: &str, bsi: &'a BsiEntry, refs: &mut Vec<(String, &'a BlobRef)>) {
+    for (i, t) in std::iter::once(&bsi.exists).chain(&bsi.slices).enumerate() {
+        refs.push((format!("{label} slice {i}"), &t.full));
+        refs.push((format!("{label} slice {i} (sample)"), &t.sample));
     }
 }
 

@@ -5,10 +5,14 @@
 use std::collections::BTreeMap;
 
 use crate::blob;
+use crate::bsi::{Bsi, NumericColumn};
 use crate::catalog::{Catalog, TagKind};
 use crate::eval::Source;
 use crate::idset::IdSet;
-use crate::manifest::{BlobRef, GroupEntry, MANIFEST_FORMAT, Manifest, SampleInfo, ValueEntry};
+use crate::manifest::{
+    BlobRef, BsiEntry, EventEntry, GroupEntry, MANIFEST_FORMAT, Manifest, NumericEntry, SampleInfo, SegmentEntry,
+    TierRefs, ValueEntry,
+};
 use crate::sample::SampleMap;
 
 /// Decoded bitmaps of one tier of one snapshot.
@@ -84,8 +88,10 @@ pub struct GroupData {
     pub category: String,
     /// Day the data was uploaded for.
     pub loaded_ds: String,
-    /// Each value with its users (dense ids), in display order.
+    /// Each value with its users (dense ids), in display order (empty for numeric groups).
     pub values: Vec<(String, IdSet)>,
+    /// The column of a numeric group.
+    pub numeric: Option<NumericColumn>,
 }
 
 /// Blobs by content address.
@@ -112,13 +118,51 @@ pub fn build_group(data: &GroupData, sample: &SampleMap, blobs: &mut Blobs) -> G
             sample: add_blob(&sample.project(set), blobs),
         })
         .collect();
+    let numeric = data.numeric.as_ref().map(|col| {
+        let scaled: Vec<i64> = col.bsi.exists().iter().filter_map(|id| col.scaled_value(id)).collect();
+        NumericEntry {
+            scale: col.scale,
+            offset: col.offset,
+            min: scaled.iter().copied().min().unwrap_or(0),
+            max: scaled.iter().copied().max().unwrap_or(0),
+            bsi: build_bsi(&col.bsi, sample, blobs),
+        }
+    });
     GroupEntry {
         name: data.name.clone(),
         kind: data.kind,
         category: data.category.clone(),
         loaded_ds: data.loaded_ds.clone(),
         values,
+        numeric,
     }
+}
+
+/// Encodes one bitmap on both tiers.
+pub fn build_tiers(set: &IdSet, sample: &SampleMap, blobs: &mut Blobs) -> TierRefs {
+    TierRefs { full: add_blob(set, blobs), sample: add_blob(&sample.project(set), blobs) }
+}
+
+/// Encodes a bit-sliced column on both tiers.
+pub fn build_bsi(bsi: &Bsi, sample: &SampleMap, blobs: &mut Blobs) -> BsiEntry {
+    BsiEntry {
+        exists: build_tiers(bsi.exists(), sample, blobs),
+        slices: bsi.slices().iter().map(|s| build_tiers(s, sample, blobs)).collect(),
+    }
+}
+
+/// Builds a day's entry for one event from per-user counts (users with a zero count are left
+/// out: absence means zero).
+pub fn build_event(name: &str, counts: Vec<(u32, u64)>, sample: &SampleMap, blobs: &mut Blobs) -> EventEntry {
+    let counts: Vec<(u32, u64)> = counts.into_iter().filter(|c| c.1 > 0).collect();
+    let bsi = Bsi::from_pairs(counts);
+    let total = bsi.exists().iter().filter_map(|id| bsi.value(id)).sum();
+    EventEntry { name: name.to_owned(), users: bsi.exists().len(), total, bsi: build_bsi(&bsi, sample, blobs) }
+}
+
+/// Builds a day's entry for a segment's members.
+pub fn build_segment(id: &str, revision: u64, members: &IdSet, sample: &SampleMap, blobs: &mut Blobs) -> SegmentEntry {
+    SegmentEntry { id: id.to_owned(), revision, members: build_tiers(members, sample, blobs) }
 }
 
 /// A snapshot's manifest and the blobs it names.
@@ -138,6 +182,7 @@ pub struct BuiltSnapshot {
 ///     name: "gender".into(), kind: TagKind::Categorical, category: "demographics".into(),
 ///     loaded_ds: "2026-11-20".into(),
 ///     values: vec![("female".into(), IdSet::from_sorted(&[0, 2])), ("male".into(), IdSet::from_sorted(&[1]))],
+///     numeric: None,
 /// };
 /// let s = build_snapshot("demo", "2026-11-20", IdSet::full_range(3), &[g], 64);
 /// assert_eq!(s.manifest.groups[0].values[0].count, 2);
@@ -156,6 +201,8 @@ pub fn build_snapshot(app: &str, ds: &str, universe: IdSet, groups: &[GroupData]
         universe: universe_ref,
         sample: SampleInfo { rate, universe: sample_universe },
         groups,
+        events: Vec::new(),
+        segments: Vec::new(),
     };
     BuiltSnapshot { manifest, blobs }
 }

@@ -64,6 +64,7 @@ fn manifest_fixture() {
             ("female".into(), IdSet::from_sorted_iter((0..1000u32).filter(|x| x % 2 == 0))),
             ("male".into(), IdSet::from_sorted_iter((0..1000u32).filter(|x| x % 2 == 1))),
         ],
+        numeric: None,
     };
     let built = snapshot::build_snapshot("demo", "2026-11-20", IdSet::full_range(1000), &[g], 64);
     let json = serde_json::to_string_pretty(&built.manifest).expect("serialise");

@@ -19,7 +19,8 @@ fn err(text: &str) -> (String, RuleErrorReason) {
 
 #[test]
 fn errors_carry_json_paths() {
-    let (path, reason) = err(r#"{"all":[{"tag":"gender","in":["female"]},{"any":[{"not":{"tag":"nope","in":["x"]}}]}]}"#);
+    let (path, reason) =
+        err(r#"{"all":[{"tag":"gender","in":["female"]},{"any":[{"not":{"tag":"nope","in":["x"]}}]}]}"#);
     assert_eq!(path, "all[1].any[0].not.tag");
     assert_eq!(reason, RuleErrorReason::UnknownTag("nope".into()));
 
@@ -74,8 +75,8 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i32>().prop_map(|n| Value::from(n)),
-        prop::sample::select(vec!["gender", "female", "male", "vip", "true", "all", "x"]).prop_map(|s| Value::from(s)),
+        any::<i32>().prop_map(Value::from),
+        prop::sample::select(vec!["gender", "female", "male", "vip", "true", "all", "x"]).prop_map(Value::from),
     ];
     leaf.prop_recursive(6, 64, 4, |inner| {
         prop_oneof![

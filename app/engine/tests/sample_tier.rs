@@ -35,7 +35,10 @@ fn tiers(seed: u64) -> Tiers {
 
 fn random_rule(rng: &mut StdRng) -> Rule {
     let leaf = |rng: &mut StdRng| {
-        let tag = Rule::Tag { tag: format!("g{}", rng.random_range(0..6)), values: vec![format!("v{}", rng.random_range(0..3))] };
+        let tag = Rule::Tag {
+            tag: format!("g{}", rng.random_range(0..6)),
+            values: vec![format!("v{}", rng.random_range(0..3))],
+        };
         if rng.random_bool(0.25) { Rule::Not(Box::new(tag)) } else { tag }
     };
     let n = rng.random_range(1..4);

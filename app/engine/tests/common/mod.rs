@@ -106,12 +106,16 @@ impl World {
     pub fn naive(&self, rule: &Rule) -> Flags {
         let zip = |a: Flags, b: &Flags, f: fn(bool, bool) -> bool| a.iter().zip(b).map(|(x, y)| f(*x, *y)).collect();
         match rule {
-            Rule::All(members) => members.iter().fold(self.universe.clone(), |acc, m| zip(acc, &self.naive(m), |x, y| x && y)),
-            Rule::Any(members) => members.iter().fold(vec![false; self.universe.len()], |acc, m| zip(acc, &self.naive(m), |x, y| x || y)),
+            Rule::All(members) => {
+                members.iter().fold(self.universe.clone(), |acc, m| zip(acc, &self.naive(m), |x, y| x && y))
+            }
+            Rule::Any(members) => {
+                members.iter().fold(vec![false; self.universe.len()], |acc, m| zip(acc, &self.naive(m), |x, y| x || y))
+            }
             Rule::Not(inner) => zip(self.universe.clone(), &self.naive(inner), |u, x| u && !x),
-            Rule::Tag { tag, values } => values
-                .iter()
-                .fold(vec![false; self.universe.len()], |acc, v| zip(acc, &self.values[&(tag.clone(), v.clone())], |x, y| x || y)),
+            Rule::Tag { tag, values } => values.iter().fold(vec![false; self.universe.len()], |acc, v| {
+                zip(acc, &self.values[&(tag.clone(), v.clone())], |x, y| x || y)
+            }),
             Rule::Segment(id) => self.segments[id].clone(),
         }
     }

@@ -1,0 +1,180 @@
+//! Bit-sliced indexes: a number per user (age, spend, a day's purchase count) stored as one
+//! bitmap per bit plus an existence bitmap, so numbers stay bitmaps, compress like tags, and
+//! can be compared and summed without decoding values one by one.
+//!
+//! Values are unsigned integers. Decimals and negatives are mapped by the caller:
+//! `stored = round(value × 10^scale) − offset`, with `offset` the smallest value of the column
+//! (see [`NumericColumn`]).
+
+use crate::idset::IdSet;
+
+/// A column of unsigned integers, one per user that has a value.
+///
+/// ```
+/// use engine::bsi::Bsi;
+/// let b = Bsi::from_pairs(vec![(3, 5), (1, 2), (9, 0)]);
+/// assert_eq!(b.value(3), Some(5));
+/// assert_eq!(b.value(9), Some(0));
+/// assert_eq!(b.value(4), None);
+/// assert_eq!(b.exists().len(), 3);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bsi {
+    exists: IdSet,
+    /// `slices[i]` holds the users whose value has bit `i` set.
+    slices: Vec<IdSet>,
+}
+
+impl Bsi {
+    /// Builds a column from (user, value) pairs; for a user listed twice the last value wins.
+    pub fn from_pairs(mut pairs: Vec<(u32, u64)>) -> Bsi {
+        // Stable sort keeps upload order among equal ids, so "last wins" is well defined.
+        pairs.sort_by_key(|p| p.0);
+        let mut deduped: Vec<(u32, u64)> = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            match deduped.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => deduped.push(p),
+            }
+        }
+        let max = deduped.iter().map(|p| p.1).max().unwrap_or(0);
+        let bits = (u64::BITS - max.leading_zeros()) as usize;
+        let exists = IdSet::from_sorted_iter(deduped.iter().map(|p| p.0));
+        let slices = (0..bits)
+            .map(|b| IdSet::from_sorted_iter(deduped.iter().filter(|p| p.1 >> b & 1 == 1).map(|p| p.0)))
+            .collect();
+        Bsi { exists, slices }
+    }
+
+    /// Assembles a column from decoded bitmaps (slices must be subsets of `exists`).
+    pub fn from_parts(exists: IdSet, slices: Vec<IdSet>) -> Bsi {
+        Bsi { exists, slices }
+    }
+
+    /// Users that have a value.
+    pub fn exists(&self) -> &IdSet {
+        &self.exists
+    }
+
+    /// The bit slices, lowest bit first.
+    pub fn slices(&self) -> &[IdSet] {
+        &self.slices
+    }
+
+    /// One user's value.
+    pub fn value(&self, id: u32) -> Option<u64> {
+        self.exists.contains(id).then(|| {
+            self.slices.iter().enumerate().filter(|(_, s)| s.contains(id)).fold(0u64, |acc, (b, _)| acc | 1 << b)
+        })
+    }
+
+    /// Maps every bitmap through `f` (used to project a column onto the sample tier).
+    pub fn map_sets(&self, f: impl Fn(&IdSet) -> IdSet) -> Bsi {
+        Bsi { exists: f(&self.exists), slices: self.slices.iter().map(f).collect() }
+    }
+}
+
+/// A numeric tag as uploaded: decimal text with up to `scale` fractional digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumericColumn {
+    /// Fractional digits kept: a value `v` is stored as `round(v × 10^scale) − offset`.
+    pub scale: u32,
+    /// The smallest scaled value, so stored values start at 0.
+    pub offset: i64,
+    /// The stored values.
+    pub bsi: Bsi,
+}
+
+/// Why a number could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    /// Not a decimal number.
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    /// More fractional digits than the column keeps.
+    #[error("`{text}` has more than {scale} decimal places")]
+    TooPrecise {
+        /// The text.
+        text: String,
+        /// Digits allowed.
+        scale: u32,
+    },
+    /// Too large to store.
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+}
+
+/// Parses decimal text into an integer scaled by `10^scale`, exactly (no floating point).
+///
+/// ```
+/// use engine::bsi::parse_scaled;
+/// assert_eq!(parse_scaled("129.50", 2), Ok(12950));
+/// assert_eq!(parse_scaled("-3", 2), Ok(-300));
+/// assert_eq!(parse_scaled("7.5", 0).is_err(), true);
+/// assert!(parse_scaled("12a", 0).is_err());
+/// ```
+pub fn parse_scaled(text: &str, scale: u32) -> Result<i64, NumberError> {
+    let bad = || NumberError::NotANumber(text.to_owned());
+    let t = text.trim();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return Err(bad());
+    }
+    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let frac_trimmed = frac.trim_end_matches('0');
+    if frac_trimmed.len() > scale as usize {
+        return Err(NumberError::TooPrecise { text: text.to_owned(), scale });
+    }
+    let out_of_range = || NumberError::OutOfRange(text.to_owned());
+    let mut value: i64 = 0;
+    for b in int.bytes().chain(frac_trimmed.bytes()) {
+        value = value.checked_mul(10).and_then(|v| v.checked_add(i64::from(b - b'0'))).ok_or_else(out_of_range)?;
+    }
+    for _ in frac_trimmed.len()..scale as usize {
+        value = value.checked_mul(10).ok_or_else(out_of_range)?;
+    }
+    Ok(if negative { -value } else { value })
+}
+
+impl NumericColumn {
+    /// Builds a column from (user, scaled value) pairs.
+    pub fn from_scaled(scale: u32, pairs: Vec<(u32, i64)>) -> NumericColumn {
+        let offset = pairs.iter().map(|p| p.1).min().unwrap_or(0);
+        // value - offset >= 0 and fits u64 for any two i64s.
+        let bsi = Bsi::from_pairs(pairs.into_iter().map(|(id, v)| (id, v.abs_diff(offset))).collect());
+        NumericColumn { scale, offset, bsi }
+    }
+
+    /// One user's scaled value.
+    pub fn scaled_value(&self, id: u32) -> Option<i64> {
+        self.bsi.value(id).map(|v| self.offset.saturating_add_unsigned(v))
+    }
+
+    /// One user's value as decimal text (`129.50` at scale 2).
+    pub fn display_value(&self, id: u32) -> Option<String> {
+        self.scaled_value(id).map(|v| format_scaled(v, self.scale))
+    }
+}
+
+/// Formats a scaled integer as decimal text.
+///
+/// ```
+/// assert_eq!(engine::bsi::format_scaled(12950, 2), "129.50");
+/// assert_eq!(engine::bsi::format_scaled(-5, 2), "-0.05");
+/// assert_eq!(engine::bsi::format_scaled(42, 0), "42");
+/// ```
+pub fn format_scaled(v: i64, scale: u32) -> String {
+    if scale == 0 {
+        return v.to_string();
+    }
+    let p = 10u64.pow(scale);
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    format!("{sign}{}.{:0width$}", a / p, a % p, width = scale as usize)
+}

@@ -1,0 +1,284 @@
+//! End-to-end test helpers: find the real `sieve` binary, run it, talk HTTP to it.
+//!
+//! # Layout
+//!
+//! | item | what it does |
+//! |---|---|
+//! | [`sieve_bin`] | path of the `sieve` binary (see below), built at most once per test process |
+//! | [`sieve`] | a `Command` for that binary with logging kept quiet |
+//! | [`Server`] | `sieve serve --addr 127.0.0.1:0` running in the background; reads the printed address, stops it on drop |
+//! | [`Http`] / [`Reply`] | a small blocking HTTP client that never turns 4xx/5xx into errors |
+//!
+//! Test binaries live in `tests/tests/`: `server.rs` (the server on a real socket) and
+//! `demo.rs` (the demo generator's files).
+//!
+//! # Which binary is tested
+//!
+//! `CARGO_BIN_EXE_sieve` exists only inside the `server` package, so this crate finds the binary
+//! itself, in this order:
+//! 1. `SIEVE_BIN`, when set: the path of an already built binary (CI can build once, in any
+//!    profile, and point every run at it).
+//! 2. Otherwise `cargo build -p server --bin sieve` (with `--release` when these tests are built
+//!    without debug assertions), run once per test process with the same `cargo` and
+//!    `CARGO_TARGET_DIR` as the test run; the binary's path is read from cargo's JSON messages
+//!    (`compiler-artifact` → `executable`), so it is right whatever the target directory or
+//!    profile. Cargo has released its build lock by the time tests run, so this nested build
+//!    does not wait on the outer one; when nothing changed it is a no-op taking well under a second.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A failed helper step, with what was being done.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The workspace root (parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// Path of the `sieve` binary under test; see the crate docs for how it is found.
+///
+/// # Panics
+/// When the binary cannot be found or built: no test can run without it.
+pub fn sieve_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| match locate() {
+        Ok(path) => path,
+        Err(err) => panic!("cannot find or build the sieve binary: {err}"),
+    })
+}
+
+fn locate() -> Result<PathBuf, Error> {
+    if let Some(bin) = std::env::var_os("SIEVE_BIN").filter(|v| !v.is_empty()) {
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            return Err(format!("SIEVE_BIN={} is not a file", bin.display()).into());
+        }
+        return Ok(bin);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "-p", "server", "--bin", "sieve", "--message-format=json-render-diagnostics"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().map_err(|e| format!("running cargo build: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo build -p server --bin sieve failed: {}", out.status).into());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut found = None;
+    for line in stdout.lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] == "compiler-artifact"
+            && msg["target"]["name"] == "sieve"
+            && let Some(exe) = msg["executable"].as_str()
+        {
+            found = Some(PathBuf::from(exe));
+        }
+    }
+    found.ok_or_else(|| "cargo build reported no executable for target `sieve`".into())
+}
+
+/// A `Command` for the binary under test, with `RUST_LOG` set to keep logs short.
+pub fn sieve() -> Command {
+    let mut cmd = Command::new(sieve_bin());
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+/// A running `sieve serve`; killed on drop if still running.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// The address it printed (`listening on http://ADDR`).
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts `sieve serve --addr 127.0.0.1:0 --dist DIST --data-dir DATA` plus `extra` args,
+    /// and waits (up to 60 s) for the address line.
+    ///
+    /// # Errors
+    /// Spawning fails, or the process exits or stays silent instead of printing its address.
+    pub fn start(dist: &Path, data: &Path, extra: &[&str]) -> Result<Self, Error> {
+        let mut cmd = sieve();
+        cmd.arg("serve")
+            .args(["--addr", "127.0.0.1:0"])
+            .arg("--dist")
+            .arg(dist)
+            .arg("--data-dir")
+            .arg(data)
+            .args(extra);
+        Self::spawn(cmd)
+    }
+
+    /// Starts a prepared `sieve serve` command (for tests of flags and environment).
+    ///
+    /// # Errors
+    /// As [`Server::start`].
+    pub fn spawn(mut cmd: Command) -> Result<Self, Error> {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("spawning sieve: {e}"))?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_reader = child.stderr.take().map(|pipe| {
+            let sink = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Ok(mut s) = sink.lock() {
+                        s.push_str(&line);
+                        s.push('\n');
+                    }
+                }
+            })
+        });
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(addr.trim().to_owned());
+                    break;
+                }
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let mut server = Self { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stderr, stderr_reader };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => {
+                server.addr = addr.parse().map_err(|e| format!("bad address {addr:?}: {e}"))?;
+                Ok(server)
+            }
+            Err(_) => {
+                let _ = server.child.kill();
+                let status = server.child.wait().ok();
+                server.join_stderr();
+                Err(format!("sieve serve printed no address (exit: {status:?}); stderr:\n{}", server.stderr()).into())
+            }
+        }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn join_stderr(&mut self) {
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+    }
+
+    /// What the server wrote to stderr so far (its logs); complete once it has exited.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and how long it took.
+    ///
+    /// # Errors
+    /// The signal cannot be sent, or the process is still running after `limit` (it is then killed).
+    pub fn terminate(&mut self, limit: Duration) -> Result<(ExitStatus, Duration), Error> {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let pid = i32::try_from(self.child.id()).map_err(|_| "pid out of range")?;
+        let started = Instant::now();
+        kill(Pid::from_raw(pid), Signal::SIGTERM).map_err(|e| format!("sending SIGTERM: {e}"))?;
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait()? {
+                let took = started.elapsed();
+                self.join_stderr();
+                return Ok((status, took));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Err(format!("still running {limit:?} after SIGTERM").into())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers (names lower-case).
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Reply {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Errors
+    /// The body is not JSON.
+    pub fn json(&self) -> Result<serde_json::Value, Error> {
+        serde_json::from_str(&self.body).map_err(|e| format!("body is not JSON ({e}): {}", self.body).into())
+    }
+}
+
+/// A blocking HTTP client that reports every status as a [`Reply`] (no error for 404).
+#[derive(Debug)]
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build();
+        Self { agent: ureq::Agent::new_with_config(config) }
+    }
+}
+
+impl Http {
+    /// `GET url`.
+    ///
+    /// # Errors
+    /// Connection or protocol failure.
+    pub fn get(&self, url: &str) -> Result<Reply, Error> {
+        let mut res = self.agent.get(url).call()?;
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = res.body_mut().read_to_string()?;
+        Ok(Reply { status, headers, body })
+    }
+}
