@@ -23,6 +23,59 @@ pub enum Command {
     Serve(ServeArgs),
     /// Write a deterministic demo population as the CSV files ingest accepts.
     Demo(DemoArgs),
+    /// Load a `sieve demo` directory into a running server through its HTTP upload routes.
+    Load(LoadArgs),
+    /// Write a large synthetic app straight into a data directory (for benchmarks).
+    Synth(SynthArgs),
+}
+
+/// `sieve synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Data directory (the server must not be running on it).
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// App id to create.
+    #[arg(long, default_value = "bench")]
+    pub app: String,
+    /// Users.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub users: u32,
+    /// Tag groups.
+    #[arg(long, default_value_t = 100)]
+    pub groups: u32,
+    /// Values per group (groups × values = tag values in all).
+    #[arg(long, default_value_t = 20)]
+    pub values_per_group: u32,
+    /// The day to publish.
+    #[arg(long, default_value = "2026-11-20")]
+    pub ds: Ds,
+    /// Where to write the tokens (JSON: viewer, service).
+    #[arg(long)]
+    pub tokens_out: PathBuf,
+}
+
+/// `sieve load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The running server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The server's admin token (creates the app and its tokens).
+    #[arg(long, env = "SIEVE_ADMIN_TOKEN")]
+    pub admin_token: String,
+    /// The app to create and load.
+    #[arg(long, default_value = "demo")]
+    pub app: String,
+    /// The app's display name.
+    #[arg(long, default_value = "Demo shop")]
+    pub name: String,
+    /// The directory written by `sieve demo`.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Where to write the app's new tokens (JSON: app, editor, viewer, service).
+    #[arg(long)]
+    pub tokens_out: PathBuf,
 }
 
 /// `sieve serve`.
@@ -43,9 +96,34 @@ pub struct ServeArgs {
     /// Longest a request may run before it is answered 408, in seconds.
     #[arg(long, default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Longest an upload (CSV) may take, transfer included, before it is answered 408, in seconds.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests before closing them, in seconds.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Longest a client may take to send a request's headers (and longest an idle kept-alive
+    /// connection stays open), in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Requests handled at once; beyond that requests are refused at once with 503 (load shedding).
+    #[arg(long, env = "SIEVE_MAX_INFLIGHT", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_inflight: u64,
+    /// Largest JSON request body accepted, in bytes (larger ones are answered 413).
+    #[arg(long, env = "SIEVE_JSON_LIMIT_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub json_limit_bytes: u64,
+    /// Days of data kept, counted back from each app's latest published day.
+    #[arg(long, env = "SIEVE_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+    /// Sample tier: one user in this many.
+    #[arg(long, env = "SIEVE_SAMPLE_RATE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample_rate: u32,
+    /// Largest CSV upload accepted, in MiB (larger ones are answered 413).
+    #[arg(long, env = "SIEVE_UPLOAD_LIMIT_MB", default_value_t = 4096)]
+    pub upload_limit_mb: u64,
+    /// Memory for decoded bitmaps, in MiB.
+    #[arg(long, env = "SIEVE_CACHE_MB", default_value_t = 2048)]
+    pub cache_mb: u64,
 }
 
 /// `sieve demo`.

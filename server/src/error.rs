@@ -1,58 +1,153 @@
 //! The one error type that HTTP handlers return.
 //!
 //! Every failure a client can see is an [`ApiError`]; it becomes a JSON body
-//! `{"error": "<code>", "message": "<text>"}` with a matching status. The `code` is stable and
-//! meant for programs; the message is for people and never carries internals (paths, SQL, panics).
-//! Internal errors are logged here, once, with their cause, and answered with a generic message.
+//! `{"error": "<code>", "message": "<text>"}` with a matching status (plus `field` for a bad
+//! parameter, `line` for a bad upload and `path` for a bad rule). The `code` is stable and meant for programs; the message is
+//! for people and never carries internals (paths, SQL, panics). Internal errors are logged here,
+//! once, with their cause, and answered with a generic message.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No route or no resource at this path.
+    /// No route at this path.
     #[error("no such resource: {path}")]
     NotFound {
         /// The path that was asked for.
         path: String,
     },
+    /// The route exists but the resource does not (an app, a segment, a day…). Also the answer
+    /// for another app's resources, so a token never learns which other apps exist.
+    #[error("{0}")]
+    Missing(String),
     /// The request was understood but is not valid (bad JSON, bad parameter, ...).
     #[error("{0}")]
     BadRequest(String),
+    /// A segment rule does not parse or does not fit the data.
+    #[error("{message}")]
+    InvalidRule {
+        /// JSON path of the offending node inside the rule (`all[2].not`; `$` for the root).
+        path: String,
+        /// What is wrong there.
+        message: String,
+    },
     /// Missing or wrong credentials.
     #[error("missing or invalid token")]
     Unauthorized,
+    /// The token is valid for this app but its role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The resource exists already (or changed in a way that makes the write impossible).
+    #[error("{0}")]
+    Conflict(String),
+    /// A request with the same `Idempotency-Key` is still running.
+    #[error("a request with this Idempotency-Key is in progress; retry later")]
+    IdempotencyInProgress,
+    /// `If-Match` names a version that is no longer current.
+    #[error("the resource changed: If-Match does not match the current ETag")]
+    PreconditionFailed,
+    /// The body is larger than the route accepts.
+    #[error("request body larger than {limit_bytes} bytes")]
+    PayloadTooLarge {
+        /// The route's limit.
+        limit_bytes: u64,
+    },
+    /// The `Idempotency-Key` was used before for a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReuse,
+    /// Too many requests in flight: refused at once (load shedding).
+    #[error("server overloaded; retry shortly")]
+    Overloaded,
+    /// A query parameter, path parameter or JSON field is invalid.
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The field at fault (`ds`, `kind`, `tier`, …).
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// An uploaded file is invalid; nothing was changed.
+    #[error("{message}")]
+    InvalidUpload {
+        /// The line at fault (the header is line 1), when it is about one line.
+        line: Option<u64>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Storage is failing (disk full, a damaged file); the write did not happen.
+    #[error("storage unavailable; nothing was changed")]
+    StorageUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A bug or an I/O failure on our side; the cause is logged, not sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
+    /// An internal error from any cause (logged when answered, never shown).
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } | Self::Missing(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) | Self::InvalidRule { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::IdempotencyKeyReuse => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidField { .. } | Self::InvalidUpload { .. } => StatusCode::BAD_REQUEST,
+            Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     /// The stable, machine-readable code in the `error` field.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound { .. } => "not_found",
+            Self::NotFound { .. } | Self::Missing(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
+            Self::InvalidRule { .. } => "invalid_rule",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::IdempotencyKeyReuse => "idempotency_key_reuse",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
+            Self::InvalidField { .. } => "invalid_field",
+            Self::InvalidUpload { .. } => "invalid_upload",
+            Self::StorageUnavailable(_) => "storage_unavailable",
+        }
+    }
+
+    /// A bad query parameter, path parameter or JSON field.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidField { field, message: message.into() }
+    }
+
+    /// The error a failed body read becomes: 413 when the route's size limit cut it off
+    /// (see [`crate::limits`]), else 400 (the client went away or sent broken chunking).
+    pub fn from_body_error(err: &(dyn std::error::Error + 'static), limit_bytes: u64) -> Self {
+        if crate::limits::is_length_limit(err) {
+            Self::PayloadTooLarge { limit_bytes }
+        } else {
+            Self::BadRequest("could not read the request body".into())
         }
     }
 }
@@ -64,21 +159,96 @@ pub struct ErrorBody {
     pub error: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// For `invalid_field`: the parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// For `invalid_upload`: the line at fault (the header is line 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// For `invalid_rule`: the JSON path inside the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(cause) = &self {
-            // The one place internal errors are logged; the client only sees "internal error".
-            tracing::error!(error = ?cause, "internal error");
+        match &self {
+            // The one place internal errors are logged; the client only sees a generic message.
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            Self::StorageUnavailable(cause) => tracing::error!(error = ?cause, "storage failure"),
+            _ => {}
         }
-        let body = ErrorBody { error: self.code(), message: self.to_string() };
-        (self.status(), Json(body)).into_response()
+        let (field, line, path) = match &self {
+            Self::InvalidField { field, .. } => (Some(*field), None, None),
+            Self::InvalidUpload { line, .. } => (None, *line, None),
+            Self::InvalidRule { path, .. } => (None, None, Some(path.clone())),
+            _ => (None, None, None),
+        };
+        let body = ErrorBody { error: self.code(), message: self.to_string(), field, line, path };
+        let mut res = (self.status(), Json(body)).into_response();
+        match self {
+            Self::Unauthorized => {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Overloaded | Self::IdempotencyInProgress | Self::StorageUnavailable(_) => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        res
     }
 }
 
 impl From<std::io::Error> for ApiError {
     fn from(err: std::io::Error) -> Self {
         Self::Internal(Box::new(err))
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    async fn body(err: ApiError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let res = err.into_response();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn extra_fields_only_where_they_belong() {
+        let (s, _, v) = body(ApiError::invalid_field("app", "bad")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(v, serde_json::json!({"error": "invalid_field", "message": "app: bad", "field": "app"}));
+        let (_, _, v) = body(ApiError::InvalidRule { path: "all[2].not".into(), message: "m".into() }).await;
+        assert_eq!(v, serde_json::json!({"error": "invalid_rule", "message": "m", "path": "all[2].not"}));
+        let (_, _, v) = body(ApiError::PreconditionFailed).await;
+        assert_eq!(v.as_object().map(|o| o.len()), Some(2));
+    }
+
+    #[tokio::test]
+    async fn internals_are_not_sent() {
+        let err = ApiError::internal(std::io::Error::other("/secret/path/meta.redb: disk full"));
+        let (s, _, v) = body(err).await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(v, serde_json::json!({"error": "internal", "message": "internal error"}));
+    }
+
+    #[tokio::test]
+    async fn helpful_headers() {
+        let (_, h, _) = body(ApiError::Unauthorized).await;
+        assert_eq!(h[header::WWW_AUTHENTICATE], "Bearer");
+        let (s, h, v) = body(ApiError::Overloaded).await;
+        assert_eq!((s, v["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("overloaded")));
+        assert_eq!(h[header::RETRY_AFTER], "1");
     }
 }

@@ -1,20 +1,42 @@
 //! Shared state handed to every handler.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::ingest::AppDict;
+use crate::publish::Publisher;
+use crate::snapshots::Snapshots;
+use crate::store::{BlobError, BlobStore, FsBlobStore, Meta, StoreError};
 
 /// Settings the server runs with; built by `main` from flags and environment.
 #[derive(Clone)]
 pub struct Config {
-    /// Where snapshots, dictionaries and metadata live (used by ingest, a later issue).
+    /// Where blobs and metadata live.
     pub data_dir: PathBuf,
     /// The built SPA (`trunk build` output): `index.html` plus hashed assets.
     pub dist_dir: PathBuf,
-    /// Token for admin endpoints (ingest, publish). `None`: admin endpoints are closed.
+    /// Token for admin endpoints (creating apps and tokens). `None`: admin endpoints are closed.
     pub admin_token: Option<String>,
-    /// Longest a request may run before it is answered `408 Request Timeout`.
+    /// Longest a request may run before it is answered `408 Request Timeout` (uploads excepted).
     pub request_timeout: Duration,
+    /// Longest an upload route (CSV) may run, body transfer included.
+    pub upload_timeout: Duration,
+    /// Largest CSV upload accepted, in bytes (streamed to disk, never held in memory).
+    pub upload_limit_bytes: u64,
+    /// Days kept, counted back from an app's latest published day.
+    pub retention_days: u32,
+    /// Sample-tier rate: one user in this many.
+    pub sample_rate: u32,
+    /// Decoded bitmaps kept in memory, in bytes.
+    pub cache_bytes: u64,
+    /// Largest JSON (or other non-upload) request body accepted, in bytes; larger is a 413.
+    pub json_limit_bytes: u64,
+    /// Requests handled at once; more are refused at once with a 503 (load shedding).
+    pub max_inflight: usize,
+    /// Longest a client may take to send a request's headers (slow clients are disconnected).
+    pub header_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -25,6 +47,14 @@ impl std::fmt::Debug for Config {
             .field("dist_dir", &self.dist_dir)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .field("request_timeout", &self.request_timeout)
+            .field("upload_timeout", &self.upload_timeout)
+            .field("upload_limit_bytes", &self.upload_limit_bytes)
+            .field("retention_days", &self.retention_days)
+            .field("sample_rate", &self.sample_rate)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("json_limit_bytes", &self.json_limit_bytes)
+            .field("max_inflight", &self.max_inflight)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -37,7 +67,44 @@ impl Config {
             dist_dir: dist_dir.into(),
             admin_token: None,
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(3600),
+            upload_limit_bytes: 4 << 30,
+            retention_days: 90,
+            sample_rate: engine::sample::DEFAULT_RATE,
+            cache_bytes: 2 << 30,
+            json_limit_bytes: 1 << 20,
+            max_inflight: 512,
+            header_read_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// Why the server state could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The metadata store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blob store.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// Creating the data directory.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Per-app publish locks, each holding the app's dictionary once loaded. Uploads to one app
+/// are published one at a time (their manifests build on each other); apps are independent.
+#[derive(Debug, Default)]
+pub struct AppLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<AppDict>>>>>,
+}
+
+impl AppLocks {
+    /// The lock of one app.
+    pub fn get(&self, app: &str) -> Arc<tokio::sync::Mutex<Option<AppDict>>> {
+        let mut map = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry(app.to_owned()).or_default().clone()
     }
 }
 
@@ -46,11 +113,40 @@ impl Config {
 pub struct AppState {
     /// The settings the server was started with.
     pub config: Arc<Config>,
+    /// Metadata: apps, tokens, dictionaries, day pointers, segments.
+    pub meta: Arc<Meta>,
+    /// Published snapshots, cached.
+    pub snapshots: Arc<Snapshots>,
+    /// Builds and commits new versions.
+    pub publisher: Arc<Publisher>,
+    /// One publish at a time per app.
+    pub app_locks: Arc<AppLocks>,
+    /// Membership indexes of recently read versions, by manifest address.
+    pub user_indexes: Arc<quick_cache::sync::Cache<String, Arc<crate::membership::UserIndex>>>,
+    /// `Idempotency-Key`s whose request is executing right now.
+    pub idempotency: Arc<crate::idempotency::InFlight>,
 }
 
 impl AppState {
-    /// State for the given config.
-    pub fn new(config: Config) -> Self {
-        Self { config: Arc::new(config) }
+    /// Opens the stores under `config.data_dir` (creating them on first run).
+    pub fn open(config: Config) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let meta = Arc::new(Meta::open(&config.data_dir.join("meta.redb"))?);
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&config.data_dir)?);
+        let snapshots = Arc::new(Snapshots::new(meta.clone(), blobs, config.cache_bytes));
+        let publisher = Arc::new(Publisher {
+            snapshots: snapshots.clone(),
+            retention_days: config.retention_days,
+            sample_rate: config.sample_rate,
+        });
+        Ok(Self {
+            config: Arc::new(config),
+            meta,
+            snapshots,
+            publisher,
+            app_locks: Arc::default(),
+            user_indexes: Arc::new(quick_cache::sync::Cache::new(8)),
+            idempotency: Arc::default(),
+        })
     }
 }

@@ -27,7 +27,7 @@ fn dist() -> tempfile::TempDir {
 }
 
 fn app(dist: &Path) -> axum::Router {
-    router(AppState::new(Config::new(dist.join("data"), dist)))
+    router(AppState::open(Config::new(dist.join("data"), dist)).expect("open state"))
 }
 
 async fn send(dist: &Path, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
@@ -119,4 +119,41 @@ async fn responses_are_compressed_when_asked() {
     let (status, headers, _) = send(d.path(), req).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+}
+
+/// Every route but the two public ones takes a token: a route added without the `Auth`
+/// extractor fails here (without a token it would not answer 401).
+#[tokio::test]
+async fn every_api_route_but_health_and_openapi_needs_a_token() {
+    let d = dist();
+    let app = app(d.path());
+    for route in crate::routes::table() {
+        let path = format!("/api{}", route.path)
+            .replace("{app}", "a")
+            .replace("{ds}", "2026-11-20")
+            .replace("{hash}", &"0".repeat(64))
+            .replace("{user_id}", "u")
+            .replace(['{', '}'], "");
+        let req = Request::builder().method(route.method.as_str()).uri(&path).body(Body::empty()).expect("request");
+        let res = app.clone().oneshot(req).await.expect("router is infallible");
+        let public = matches!(route.path, "/v1/health" | "/v1/openapi.json");
+        let expected = if public { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+        assert_eq!(res.status(), expected, "{} {}", route.method.as_str(), route.path);
+    }
+}
+
+#[tokio::test]
+async fn oversized_json_is_413_before_reading() {
+    let d = dist();
+    let mut config = Config::new(d.path().join("data"), d.path());
+    config.json_limit_bytes = 16;
+    let app = router(AppState::open(config).expect("open state"));
+    let req = Request::post("/api/v1/apps")
+        .header(header::CONTENT_LENGTH, "17")
+        .body(Body::from("x".repeat(17)))
+        .expect("request");
+    let res = app.oneshot(req).await.expect("router is infallible");
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(json(&body)["error"], "payload_too_large");
 }

@@ -8,9 +8,11 @@
 //! | [`sieve`] | a `Command` for that binary with logging kept quiet |
 //! | [`Server`] | `sieve serve --addr 127.0.0.1:0` running in the background; reads the printed address, stops it on drop |
 //! | [`Http`] / [`Reply`] | a small blocking HTTP client that never turns 4xx/5xx into errors |
+//! | [`raw_exchange`] | raw bytes over TCP, for malformed or deliberately slow requests |
 //!
-//! Test binaries live in `tests/tests/`: `server.rs` (the server on a real socket) and
-//! `demo.rs` (the demo generator's files).
+//! Test binaries live in `tests/tests/`: `server.rs` (the server on a real socket),
+//! `api.rs` (auth, apps, segments, hygiene, the OpenAPI document) and `demo.rs` (the demo
+//! generator's files).
 //!
 //! # Which binary is tested
 //!
@@ -230,8 +232,10 @@ pub struct Reply {
     pub status: u16,
     /// Response headers (names lower-case).
     pub headers: Vec<(String, String)>,
-    /// The body as text.
+    /// The body as text (invalid UTF-8 replaced; see `bytes` for binary bodies).
     pub body: String,
+    /// The body as received.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -271,14 +275,54 @@ impl Http {
     /// # Errors
     /// Connection or protocol failure.
     pub fn get(&self, url: &str) -> Result<Reply, Error> {
-        let mut res = self.agent.get(url).call()?;
+        self.send("GET", url, &[], None)
+    }
+
+    /// Any request: method, URL, headers, and a body (`None`: no body at all).
+    ///
+    /// # Errors
+    /// Connection or protocol failure.
+    pub fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Reply, Error> {
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = match body {
+            Some(bytes) => self.agent.run(req.body(bytes)?),
+            None => self.agent.run(req.body(())?),
+        };
+        let mut res = res?;
         let status = res.status().as_u16();
         let headers = res
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
             .collect();
-        let body = res.body_mut().read_to_string()?;
-        Ok(Reply { status, headers, body })
+        let bytes = res.body_mut().with_config().limit(1 << 30).read_to_vec()?;
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(Reply { status, headers, body, bytes })
     }
+}
+
+/// Sends raw bytes on a new connection and returns everything the server answers until it
+/// closes the connection or `limit` passes (for requests no well-behaved client would send).
+///
+/// # Errors
+/// Connecting or writing fails.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Result<String, Error> {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(limit))?;
+    conn.write_all(request)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }

@@ -208,11 +208,12 @@ struct Ctx<'a> {
     universe: Option<&'a Container>,
 }
 
-/// An AND tests its smallest array's ids one by one (instead of combining bitsets) when
-/// candidates × operands is at most this: each test is a few nanoseconds per operand, while a
-/// bitset pass costs the same 1,024 words whatever the density (measured in
-/// `benches/eval.rs`: `2cond-sparse` and `10cond-sparse`).
-const CANDIDATE_WORK_MAX: usize = 2048;
+/// An AND tests its smallest array's ids one by one (instead of combining bitsets) when that
+/// array has at most this many ids. A test walks the plan per id (a few nanoseconds), while a
+/// bitset pass costs the same 1,024 words whatever the density, so only very sparse chunks
+/// win; measured in `benches/eval.rs` (a cut-off of 2,048 / operands made `2cond-sparse`, an
+/// array of ~650 ids against one bitset, 10× slower than this one).
+const CANDIDATE_MAX: usize = 64;
 
 fn eval_into(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
     match node {
@@ -248,25 +249,27 @@ fn eval_into(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words
 }
 
 fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
-    let mut smallest_array: Option<&[u16]> = None;
-    for m in members {
+    // (member index, its array) of the smallest array operand.
+    let mut smallest_array: Option<(usize, &[u16])> = None;
+    for (mi, m) in members.iter().enumerate() {
         if let Bound::Leaf(i) = m {
             match ctx.conts[*i] {
                 None => {
                     out.fill(0);
                     return;
                 }
-                Some(Container::Array(v)) if smallest_array.is_none_or(|s| v.len() < s.len()) => {
-                    smallest_array = Some(v)
+                Some(Container::Array(v)) if smallest_array.is_none_or(|(_, s)| v.len() < s.len()) => {
+                    smallest_array = Some((mi, v))
                 }
                 Some(_) => {}
             }
         }
     }
-    if let Some(candidates) = smallest_array.filter(|c| c.len() * members.len() <= CANDIDATE_WORK_MAX) {
+    if let Some((generator, candidates)) = smallest_array.filter(|(_, c)| c.len() <= CANDIDATE_MAX) {
         out.fill(0);
         for &v in candidates {
-            if members.iter().all(|m| contains(m, ctx, v)) {
+            let others = members.iter().enumerate().filter(|(mi, _)| *mi != generator);
+            if others.into_iter().all(|(_, m)| contains(m, ctx, v)) {
                 out[usize::from(v >> 6)] |= 1u64 << (v & 63);
             }
         }

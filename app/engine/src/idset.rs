@@ -257,6 +257,26 @@ impl IdSet {
         self.chunks.binary_search_by_key(&key, |c| c.key).ok().map(|i| &self.chunks[i].container)
     }
 
+    /// The largest id, if any.
+    ///
+    /// ```
+    /// assert_eq!(engine::IdSet::from_sorted(&[4, 70_000]).max(), Some(70_000));
+    /// assert_eq!(engine::IdSet::new().max(), None);
+    /// ```
+    pub fn max(&self) -> Option<u32> {
+        let last = self.chunks.last()?;
+        let low = match &last.container {
+            Container::Array(v) => v.last().copied(),
+            Container::Bits(w) => w
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, x)| **x != 0)
+                .map(|(i, x)| (i as u32 * 64 + 63 - x.leading_zeros()) as u16),
+        }?;
+        Some(u32::from(last.key) << 16 | u32::from(low))
+    }
+
     /// Membership of one id.
     pub fn contains(&self, id: u32) -> bool {
         self.container((id >> 16) as u16).is_some_and(|c| c.contains(id as u16))

@@ -4,7 +4,7 @@
 //! # Files
 //!
 //! ```text
-//! DIR/groups.json                       [{"group","kind","category","multi"}, ...]
+//! DIR/groups.json                       [{"group","kind","category","multi","scale"}, ...]
 //! DIR/<ds>/tags/<group>.csv             user_id,value
 //! DIR/<ds>/events/<event>.csv           user_id,count
 //! ```
@@ -141,13 +141,19 @@ pub struct GroupSpec {
     pub category: &'static str,
     /// Whether a user may have several values.
     pub multi: bool,
+    /// Decimal places of a numeric group (the `scale` query parameter of the upload).
+    pub scale: u32,
     /// Written only every 7th day (slow-changing).
     #[serde(skip)]
     pub weekly: bool,
 }
 
 const fn spec(group: &'static str, kind: Kind, category: &'static str, multi: bool, weekly: bool) -> GroupSpec {
-    GroupSpec { group, kind, category, multi, weekly }
+    GroupSpec { group, kind, category, multi, scale: 0, weekly }
+}
+
+const fn with_scale(spec: GroupSpec, scale: u32) -> GroupSpec {
+    GroupSpec { scale, ..spec }
 }
 
 /// Every tag group, in file-index order (see [`G`]).
@@ -162,7 +168,7 @@ pub static GROUPS: &[GroupSpec] = &[
     spec("channel", Kind::Categorical, "acquisition", false, true),
     spec("member_level", Kind::Categorical, "membership", false, true),
     spec("interests", Kind::Categorical, "preferences/interests", true, true),
-    spec("spend_30d", Kind::Numeric, "commerce/spend", false, false),
+    with_scale(spec("spend_30d", Kind::Numeric, "commerce/spend", false, false), 2),
     spec("active_1d", Kind::Boolean, "behaviour/activity", false, false),
     spec("active_7d", Kind::Boolean, "behaviour/activity", false, false),
     spec("active_30d", Kind::Boolean, "behaviour/activity", false, false),

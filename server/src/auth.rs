@@ -1,0 +1,258 @@
+//! Who is calling, and what they may do: the [`Auth`] extractor, roles, and path id rules.
+//!
+//! Every `/api/v1` route except `GET /api/v1/health` and `GET /api/v1/openapi.json` takes an
+//! [`Auth`], so a request without `Authorization: Bearer <token>`, or with a token we do not
+//! know, is a 401 before anything else is looked at. A token is either
+//! - the **admin token** (`SIEVE_ADMIN_TOKEN`), compared in constant time: it creates apps and
+//!   tokens and may do everything in every app, or
+//! - an **app token** ([`Meta::create_token`](crate::store::Meta::create_token)), scoped to one
+//!   app with one [`Role`].
+//!
+//! Handlers of `/apps/{app}/…` routes call [`Auth::app`] with the [`Access`] they need. The app
+//! comes from the token's scope, never from the body: a token of another app gets the same 404
+//! as an app that does not exist, so tokens cannot probe which apps exist. A role that may not
+//! do something in its own app gets a 403.
+//!
+//! | access | viewer | editor | service |
+//! |---|---|---|---|
+//! | [`Access::Read`] (days, manifests, blobs, estimates) | ✓ | ✓ | |
+//! | [`Access::Write`] (uploads, static members) | | ✓ | |
+//! | [`Access::SegmentRead`] | ✓ | ✓ | ✓ |
+//! | [`Access::SegmentWrite`] (create, update, delete, sync) | | ✓ | ✓ |
+//! | [`Access::Membership`] (`/users/{id}/tags`, segment members) | ✓ | ✓ | ✓ |
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Role, TokenInfo};
+
+/// Longest bearer token looked at, in bytes (ours are 51; anything much longer is not one).
+const MAX_TOKEN_BYTES: usize = 512;
+
+/// Longest user id in a path, in bytes (after percent-decoding).
+pub const MAX_USER_ID_BYTES: usize = 256;
+
+/// Longest app, group, segment (and other) id, in bytes.
+pub const MAX_ID_BYTES: usize = 64;
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The admin token.
+    Admin,
+    /// An app token.
+    App(TokenInfo),
+}
+
+/// Extracts and checks `Authorization: Bearer <token>`; rejects with a JSON 401.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+/// What a route needs to be allowed to do (see the table in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read snapshots: days, manifests, blobs, estimates.
+    Read,
+    /// Upload data, static segment members.
+    Write,
+    /// Read segment definitions.
+    SegmentRead,
+    /// Create, update, delete segments (HTTP edits and upstream sync).
+    SegmentWrite,
+    /// Read membership: a user's tags and segments, a segment's members.
+    Membership,
+}
+
+impl Access {
+    /// Whether `role` grants this access.
+    pub fn allowed_for(self, role: Role) -> bool {
+        match role {
+            Role::Editor => true,
+            Role::Viewer => matches!(self, Access::Read | Access::SegmentRead | Access::Membership),
+            Role::Service => matches!(self, Access::SegmentRead | Access::SegmentWrite | Access::Membership),
+        }
+    }
+}
+
+/// An app the caller may act on, with the needed access checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppScope {
+    /// The app id (valid, existing).
+    pub app: String,
+    /// The caller's role in it; `None` for the admin token.
+    pub role: Option<Role>,
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        if let Some(admin) = &state.config.admin_token
+            && constant_time_eq(secret, admin)
+        {
+            return Ok(Self(Principal::Admin));
+        }
+        match state.meta.lookup_token(secret)? {
+            Some(info) => Ok(Self(Principal::App(info))),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+impl Auth {
+    /// Allows the admin token only (403 for app tokens).
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`] for an app token.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.0 {
+            Principal::Admin => Ok(()),
+            Principal::App(_) => Err(ApiError::Forbidden("this needs the admin token".into())),
+        }
+    }
+
+    /// Checks that the caller may act on `app` with `access`: validates the id (400), hides
+    /// other apps and missing apps alike (404), checks the role (403).
+    ///
+    /// # Errors
+    /// As above; [`ApiError::Internal`] if the metadata store fails.
+    pub fn app(&self, state: &AppState, app: &str, access: Access) -> Result<AppScope, ApiError> {
+        validate_id("app", app)?;
+        let not_found = || ApiError::Missing(format!("no app `{app}`"));
+        match &self.0 {
+            Principal::Admin => {
+                if state.meta.app_exists(app)? {
+                    Ok(AppScope { app: app.to_owned(), role: None })
+                } else {
+                    Err(not_found())
+                }
+            }
+            Principal::App(info) if info.app != app => Err(not_found()),
+            Principal::App(info) if access.allowed_for(info.role) => {
+                Ok(AppScope { app: app.to_owned(), role: Some(info.role) })
+            }
+            Principal::App(info) => Err(ApiError::Forbidden(format!(
+                "a {} token may not do this",
+                match info.role {
+                    Role::Viewer => "viewer",
+                    Role::Editor => "editor",
+                    Role::Service => "service",
+                }
+            ))),
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header (scheme case-insensitive).
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_BYTES).then_some(token)
+}
+
+/// Compares two secrets in time that depends on neither's content nor on where they differ.
+///
+/// Both are hashed first (BLAKE3's `Hash` equality is constant-time), which also hides the
+/// length of the admin token.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
+}
+
+/// Checks an app, group, segment (or other) id: `[A-Za-z0-9._-]{1,64}`.
+///
+/// ```
+/// use server::auth::validate_id;
+/// assert!(validate_id("segment", "vip-2026.v1_a").is_ok());
+/// assert!(validate_id("segment", "").is_err());
+/// assert!(validate_id("segment", "a/b").is_err());
+/// assert!(validate_id("app", &"x".repeat(65)).is_err());
+/// ```
+///
+/// # Errors
+/// [`ApiError::InvalidField`] naming `field`.
+pub fn validate_id(field: &'static str, value: &str) -> Result<(), ApiError> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_ID_BYTES
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(field, format!("an id is 1 to {MAX_ID_BYTES} characters of A-Z a-z 0-9 . _ -")))
+    }
+}
+
+/// Checks an external user id from a path: any UTF-8 (the path is percent-decoded already),
+/// 1 to [`MAX_USER_ID_BYTES`] bytes.
+///
+/// # Errors
+/// [`ApiError::InvalidField`] naming `user_id`.
+pub fn validate_user_id(value: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > MAX_USER_ID_BYTES {
+        return Err(ApiError::invalid_field(
+            "user_id",
+            format!("a user id is 1 to {MAX_USER_ID_BYTES} bytes of UTF-8"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_table() {
+        use Access::*;
+        for a in [Read, Write, SegmentRead, SegmentWrite, Membership] {
+            assert!(a.allowed_for(Role::Editor));
+        }
+        assert!(Read.allowed_for(Role::Viewer) && SegmentRead.allowed_for(Role::Viewer));
+        assert!(!Write.allowed_for(Role::Viewer) && !SegmentWrite.allowed_for(Role::Viewer));
+        assert!(SegmentWrite.allowed_for(Role::Service) && Membership.allowed_for(Role::Service));
+        assert!(!Read.allowed_for(Role::Service) && !Write.allowed_for(Role::Service));
+    }
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut b = axum::http::Request::builder();
+        if let Some(a) = auth {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer(&parts(Some("Bearer abc"))), Some("abc"));
+        assert_eq!(bearer(&parts(Some("bearer   abc "))), Some("abc"));
+        assert_eq!(bearer(&parts(Some("Basic abc"))), None);
+        assert_eq!(bearer(&parts(Some("Bearer "))), None);
+        assert_eq!(bearer(&parts(Some("Bearer"))), None);
+        assert_eq!(bearer(&parts(None)), None);
+        let long = format!("Bearer {}", "x".repeat(MAX_TOKEN_BYTES + 1));
+        assert_eq!(bearer(&parts(Some(&long))), None);
+    }
+
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(constant_time_eq("s3cret", "s3cret"));
+        assert!(!constant_time_eq("s3cret", "s3creT"));
+        assert!(!constant_time_eq("s3cret", "s3cret "));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("app", &"a".repeat(MAX_ID_BYTES)).is_ok());
+        for bad in ["", "a b", "ä", "a%2Fb", "a/b", "a?b"] {
+            let err = validate_id("group", bad).expect_err(bad);
+            assert!(matches!(err, ApiError::InvalidField { field: "group", .. }), "{bad}");
+        }
+        assert!(validate_user_id("用户/42 with space").is_ok());
+        assert!(validate_user_id("").is_err());
+        assert!(validate_user_id(&"é".repeat(129)).is_err(), "258 bytes");
+    }
+}

@@ -1,0 +1,78 @@
+//! Uploads are streamed to a temporary file as they arrive, with a byte limit, so memory stays
+//! bounded whatever the upload size; the file is parsed from disk and removed afterwards.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+/// Why an upload could not be received.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// The body is larger than allowed.
+    #[error("upload larger than the limit of {limit_bytes} bytes")]
+    TooLarge {
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// The client stopped sending, or the body broke off.
+    #[error("reading the upload failed: {0}")]
+    Body(String),
+    /// Writing the temporary file failed (disk full, …).
+    #[error("spooling the upload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A received upload on disk; removed when dropped.
+#[derive(Debug)]
+pub struct Spooled {
+    path: PathBuf,
+    /// Bytes received.
+    pub bytes: u64,
+}
+
+impl Spooled {
+    /// Where the upload is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Streams `body` into a new file under `dir`, refusing more than `limit_bytes`.
+pub async fn spool(body: Body, dir: &Path, limit_bytes: u64) -> Result<Spooled, SpoolError> {
+    tokio::fs::create_dir_all(dir).await?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("upload-{}-{n}", std::process::id()));
+    // From here on, `Spooled`'s drop removes the file whatever happens.
+    let mut spooled = Spooled { path, bytes: 0 };
+    let file = tokio::fs::File::create(&spooled.path).await?;
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            // The route's body limit (crate::limits) cuts a streamed body off with this error.
+            if crate::limits::is_length_limit(&e) {
+                SpoolError::TooLarge { limit_bytes }
+            } else {
+                SpoolError::Body(e.to_string())
+            }
+        })?;
+        spooled.bytes += chunk.len() as u64;
+        if spooled.bytes > limit_bytes {
+            return Err(SpoolError::TooLarge { limit_bytes });
+        }
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    Ok(spooled)
+}

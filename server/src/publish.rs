@@ -1,0 +1,451 @@
+//! Publishing: staged uploads and segment changes become new, immutable day versions.
+//!
+//! A publish builds each affected day's new manifest aside (blobs written and fsynced first),
+//! then one metadata transaction commits the new dictionary entries and every day pointer. A
+//! reader therefore sees a day's old version or its new one, never a mix, and a crash at any
+//! moment loses nothing that was acknowledged (the answer is sent after the commit).
+//!
+//! Rules (ARCHITECTURE.md, "Publishing"):
+//! - a day that has never been published starts from the previous published day's tag groups
+//!   (carried forward, keeping their `loaded_ds`); events are facts of one day and never carry;
+//! - a tag upload for day D also replaces the group in later days that carried it from D or
+//!   earlier (`loaded_ds ≤ D`), so a backfill flows forward until a newer upload takes over;
+//! - every day's universe is the app's whole dictionary: all users ever seen;
+//! - dynamic segments are recomputed on every new version of a day, static ones keep members;
+//! - re-publishing identical content changes nothing (same manifest, same version).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use engine::manifest::{MANIFEST_FORMAT, SampleInfo, SegmentEntry};
+use engine::sample::SampleMap;
+use engine::snapshot::{Blobs, GroupData, add_blob, build_event, build_group, build_segment};
+use engine::{Catalog, IdSet, Manifest, Plan, Rule, TagKind};
+use serde::Serialize;
+
+use crate::ds::Ds;
+use crate::ingest::{AppDict, Staged, StagedData, Upload};
+use crate::snapshots::{SnapshotError, Snapshots, Tier};
+use crate::store::{DayRecord, Publish, StoreError};
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The day is older than the retention window allows.
+    #[error("{ds} is older than the retention window ({retention_days} days back from {latest}, the latest day)")]
+    OutOfRetention {
+        /// The day asked for.
+        ds: String,
+        /// The app's latest published day.
+        latest: String,
+        /// Days kept.
+        retention_days: u32,
+    },
+    /// Reading the current state failed.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// Writing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing a blob failed.
+    #[error(transparent)]
+    Blob(#[from] crate::store::BlobError),
+}
+
+/// How a segment is computed on a day.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentDef {
+    /// Members are whoever matches the rule that day.
+    Dynamic {
+        /// Segment id.
+        id: String,
+        /// Definition revision.
+        revision: u64,
+        /// The rule (wire form).
+        rule: Rule,
+    },
+    /// Members are frozen.
+    Static {
+        /// Segment id.
+        id: String,
+        /// Definition revision.
+        revision: u64,
+        /// Address of the full-tier members blob.
+        members: String,
+    },
+}
+
+impl SegmentDef {
+    fn id(&self) -> &str {
+        match self {
+            SegmentDef::Dynamic { id, .. } | SegmentDef::Static { id, .. } => id,
+        }
+    }
+}
+
+/// What a publish did, for the HTTP answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    /// The day uploaded to.
+    pub ds: String,
+    /// Its version after the publish.
+    pub version: u64,
+    /// Whether anything changed (false for an identical re-upload).
+    pub changed: bool,
+    /// Address of the day's manifest.
+    pub manifest: String,
+    /// Later days that carried the group and were updated too.
+    pub days_updated: Vec<String>,
+}
+
+/// Publishing settings and the read side it builds on.
+#[derive(Debug)]
+pub struct Publisher {
+    /// Snapshot access (caches, stores).
+    pub snapshots: Arc<Snapshots>,
+    /// Days kept back from the latest published day.
+    pub retention_days: u32,
+    /// Sample-tier rate for new versions.
+    pub sample_rate: u32,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One day being rebuilt: its current version (0 = none) and the manifest it will get.
+struct Draft {
+    ds: String,
+    expected_version: u64,
+    current: Option<String>,
+    manifest: Manifest,
+}
+
+impl Publisher {
+    /// Publishes a staged upload to day `ds` (and the later days that carry the group).
+    /// `specs` are the app's live segments. The caller holds the app's publish lock.
+    pub fn publish_upload(
+        &self,
+        app: &str,
+        ds: Ds,
+        staged: Staged,
+        dict: &mut AppDict,
+        specs: &[SegmentDef],
+    ) -> Result<PublishReport, PublishError> {
+        let meta = self.snapshots.meta();
+        let days = meta.days(app)?;
+        self.check_retention(ds, &days)?;
+        let ds_text = ds.to_string();
+        let universe_len = dict.len() + staged.new_ids.len() as u32;
+        let universe = IdSet::full_range(universe_len);
+        let sample = SampleMap::new(&universe, self.sample_rate);
+        let mut blobs = Blobs::new();
+
+        // The new piece of data, built once and placed in every affected day.
+        enum Piece {
+            Group(engine::manifest::GroupEntry),
+            Event(engine::manifest::EventEntry),
+        }
+        let piece = match (&staged.upload, staged.data) {
+            (Upload::Tag { group, kind, category, scale }, data) => {
+                let mut g = GroupData {
+                    name: group.clone(),
+                    kind: *kind,
+                    category: category.clone(),
+                    loaded_ds: ds_text.clone(),
+                    values: Vec::new(),
+                    numeric: None,
+                };
+                match data {
+                    StagedData::Values(values) => {
+                        g.values = values.into_iter().map(|(v, ids)| (v, IdSet::from_unsorted(ids))).collect()
+                    }
+                    StagedData::Numbers(pairs) => {
+                        g.kind = TagKind::Numeric;
+                        g.numeric = Some(engine::bsi::NumericColumn::from_scaled(*scale, pairs));
+                    }
+                    StagedData::Counts(_) => {}
+                }
+                Piece::Group(build_group(&g, &sample, &mut blobs))
+            }
+            (Upload::Event { name }, StagedData::Counts(counts)) => {
+                Piece::Event(build_event(name, counts, &sample, &mut blobs))
+            }
+            (Upload::Event { name }, _) => Piece::Event(build_event(name, Vec::new(), &sample, &mut blobs)),
+        };
+
+        // Which days change: `ds` itself, and for a tag group the later days carrying it.
+        let mut drafts = Vec::new();
+        let existing: BTreeMap<&str, &DayRecord> = days.iter().map(|(d, r)| (d.as_str(), r)).collect();
+        let base = match existing.get(ds_text.as_str()) {
+            Some(r) => Some((*self.snapshots.manifest(&r.manifest)?).clone()),
+            None => days
+                .iter()
+                .rev()
+                .find(|(d, _)| d.as_str() < ds_text.as_str())
+                .map(|(_, r)| self.snapshots.manifest(&r.manifest))
+                .transpose()?
+                .map(|m| carried_forward(&m)),
+        };
+        drafts.push(Draft {
+            ds: ds_text.clone(),
+            expected_version: existing.get(ds_text.as_str()).map_or(0, |r| r.version),
+            current: existing.get(ds_text.as_str()).map(|r| r.manifest.clone()),
+            manifest: base.unwrap_or_else(|| empty_manifest(app, &ds_text)),
+        });
+        if let Piece::Group(entry) = &piece {
+            for (d, r) in days.iter().filter(|(d, _)| d.as_str() > ds_text.as_str()) {
+                let m = self.snapshots.manifest(&r.manifest)?;
+                let carries = m.group(&entry.name).is_none_or(|g| g.loaded_ds.as_str() <= ds_text.as_str());
+                if carries {
+                    drafts.push(Draft {
+                        ds: d.clone(),
+                        expected_version: r.version,
+                        current: Some(r.manifest.clone()),
+                        manifest: (*m).clone(),
+                    });
+                }
+            }
+        }
+
+        let universe_ref = add_blob(&universe, &mut blobs);
+        let sample_universe = add_blob(&sample.universe(), &mut blobs);
+        for d in &mut drafts {
+            d.manifest.ds = d.ds.clone();
+            d.manifest.app = app.to_owned();
+            d.manifest.universe = universe_ref.clone();
+            d.manifest.sample = SampleInfo { rate: self.sample_rate, universe: sample_universe.clone() };
+            match &piece {
+                Piece::Group(entry) => replace_by(&mut d.manifest.groups, entry.clone(), |g| &g.name),
+                Piece::Event(entry) => replace_by(&mut d.manifest.events, entry.clone(), |e| &e.name),
+            }
+        }
+        self.write_blobs(&blobs)?;
+        for d in &mut drafts {
+            d.manifest.segments = self.compute_segments(&d.manifest, &sample, specs)?;
+        }
+        let report = self.commit(app, &staged.new_ids, staged.first_new_id, drafts)?;
+        dict.commit(staged.new_ids);
+        Ok(report)
+    }
+
+    /// Recomputes segments on the given days (after a segment changed) and publishes the days
+    /// whose members changed.
+    pub fn refresh_segments(
+        &self,
+        app: &str,
+        days: &[String],
+        specs: &[SegmentDef],
+    ) -> Result<Vec<String>, PublishError> {
+        let meta = self.snapshots.meta();
+        let mut drafts = Vec::new();
+        for ds in days {
+            let Some(r) = meta.day(app, ds)? else { continue };
+            let mut manifest = (*self.snapshots.manifest(&r.manifest)?).clone();
+            let universe = self.snapshots.set(&manifest.universe.blob)?;
+            let sample = SampleMap::new(&universe, manifest.sample.rate);
+            manifest.segments = self.compute_segments(&manifest, &sample, specs)?;
+            drafts.push(Draft { ds: ds.clone(), expected_version: r.version, current: Some(r.manifest), manifest });
+        }
+        let mut updated = Vec::new();
+        let first_new_id = 0;
+        if !drafts.is_empty() {
+            let report = self.commit(app, &[], first_new_id, drafts)?;
+            if report.changed {
+                updated.push(report.ds);
+                updated.extend(report.days_updated);
+            }
+        }
+        Ok(updated)
+    }
+
+    fn check_retention(&self, ds: Ds, days: &[(String, DayRecord)]) -> Result<(), PublishError> {
+        let Some(latest) = days.last().and_then(|(d, _)| d.parse::<Ds>().ok()) else { return Ok(()) };
+        let oldest = latest.add_days(1 - self.retention_days as i32);
+        if ds < oldest {
+            return Err(PublishError::OutOfRetention {
+                ds: ds.to_string(),
+                latest: latest.to_string(),
+                retention_days: self.retention_days,
+            });
+        }
+        Ok(())
+    }
+
+    fn write_blobs(&self, blobs: &Blobs) -> Result<(), PublishError> {
+        let store = self.snapshots.blobs();
+        for bytes in blobs.values() {
+            store.put(bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Members of every segment on one day's manifest. Segments may refer to segments, so
+    /// they are computed in rounds until no more can be; one that names something the day
+    /// lacks (or is part of a cycle) is left out of the day, and logged.
+    fn compute_segments(
+        &self,
+        m: &Manifest,
+        sample: &SampleMap,
+        specs: &[SegmentDef],
+    ) -> Result<Vec<SegmentEntry>, PublishError> {
+        let mut blobs = Blobs::new();
+        let mut done: Vec<SegmentEntry> = Vec::new();
+        let mut pending: Vec<&SegmentDef> = specs.iter().collect();
+        loop {
+            let before = pending.len();
+            let mut still = Vec::new();
+            for spec in pending {
+                let members = match spec {
+                    SegmentDef::Static { members, .. } => Some((*self.snapshots.set(members)?).clone()),
+                    SegmentDef::Dynamic { rule, .. } => {
+                        let mut partial = m.clone();
+                        partial.segments = done.clone();
+                        let catalog = Catalog::from_manifest(&partial);
+                        match Plan::validate(rule, &catalog) {
+                            Ok(plan) => {
+                                let src = self.snapshots.source(&partial, Tier::Exact, &plan.needs())?;
+                                engine::members(&plan, &src).ok()
+                            }
+                            Err(_) => None,
+                        }
+                    }
+                };
+                match members {
+                    Some(set) => {
+                        let revision = match spec {
+                            SegmentDef::Dynamic { revision, .. } | SegmentDef::Static { revision, .. } => *revision,
+                        };
+                        // Static members may include users beyond this day's universe only if
+                        // they were uploaded later; keep the universe invariant.
+                        let set = intersect_universe(set, m.universe.count);
+                        done.push(build_segment(spec.id(), revision, &set, sample, &mut blobs));
+                    }
+                    None => still.push(spec),
+                }
+            }
+            pending = still;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        for spec in pending {
+            tracing::warn!(segment = spec.id(), ds = %m.ds, "segment not computed: its rule names what the day lacks");
+        }
+        self.write_blobs(&blobs)?;
+        done.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(done)
+    }
+
+    /// Writes manifests and commits every day pointer with the dictionary entries.
+    fn commit(
+        &self,
+        app: &str,
+        new_ids: &[String],
+        first_new_id: u32,
+        drafts: Vec<Draft>,
+    ) -> Result<PublishReport, PublishError> {
+        let store = self.snapshots.blobs();
+        let mut days = Vec::new();
+        let mut first: Option<(String, u64, bool, String)> = None;
+        let mut days_updated = Vec::new();
+        let now = now_ms();
+        for d in drafts {
+            let json = d.manifest.to_json();
+            let hash = engine::blob::hash(json.as_bytes());
+            let changed = d.current.as_deref() != Some(hash.as_str());
+            let version = if changed { d.expected_version + 1 } else { d.expected_version };
+            if changed {
+                store.put(json.as_bytes())?;
+                days.push((
+                    d.ds.clone(),
+                    d.expected_version,
+                    DayRecord { manifest: hash.clone(), version, published_ms: now },
+                ));
+            }
+            if first.is_none() {
+                first = Some((d.ds, version, changed, hash));
+            } else if changed {
+                days_updated.push(d.ds);
+            }
+        }
+        if !days.is_empty() || !new_ids.is_empty() {
+            self.snapshots.meta().publish(&Publish { app, first_new_id, new_ids, days })?;
+        }
+        let (ds, version, changed, manifest) = first.unwrap_or_default();
+        Ok(PublishReport { ds, version, changed, manifest, days_updated })
+    }
+}
+
+/// A previous day's manifest as the start of a new day: tag groups only.
+fn carried_forward(m: &Manifest) -> Manifest {
+    Manifest { events: Vec::new(), segments: Vec::new(), ..m.clone() }
+}
+
+fn empty_manifest(app: &str, ds: &str) -> Manifest {
+    let empty = engine::manifest::BlobRef { count: 0, blob: String::new(), bytes: 0 };
+    Manifest {
+        format: MANIFEST_FORMAT,
+        app: app.to_owned(),
+        ds: ds.to_owned(),
+        universe: empty.clone(),
+        sample: SampleInfo { rate: engine::sample::DEFAULT_RATE, universe: empty },
+        groups: Vec::new(),
+        events: Vec::new(),
+        segments: Vec::new(),
+    }
+}
+
+/// Replaces the item with the same name, or inserts it keeping names sorted.
+fn replace_by<T>(items: &mut Vec<T>, item: T, name: impl Fn(&T) -> &String) {
+    match items.binary_search_by(|x| name(x).cmp(name(&item))) {
+        Ok(i) => items[i] = item,
+        Err(i) => items.insert(i, item),
+    }
+}
+
+fn intersect_universe(set: IdSet, universe_len: u64) -> IdSet {
+    if set.max().is_none_or(|max| u64::from(max) < universe_len) {
+        set
+    } else {
+        IdSet::from_sorted_iter(set.iter().filter(|&id| u64::from(id) < universe_len))
+    }
+}
+
+impl From<PublishError> for crate::error::ApiError {
+    fn from(err: PublishError) -> Self {
+        use crate::error::ApiError;
+        match err {
+            PublishError::OutOfRetention { .. } => ApiError::invalid_field("ds", err.to_string()),
+            PublishError::Store(StoreError::Conflict { ds }) => {
+                ApiError::Conflict(format!("day {ds} was published by another request meanwhile; retry"))
+            }
+            PublishError::Store(e) => ApiError::StorageUnavailable(Box::new(e)),
+            PublishError::Blob(e) => ApiError::StorageUnavailable(Box::new(e)),
+            PublishError::Snapshot(e) => e.into(),
+        }
+    }
+}
+
+/// The live segments of an app as publish computes them: dynamic ones by their rule, static
+/// ones by their uploaded members (a static segment with no upload yet has no members).
+pub fn segment_specs(meta: &crate::store::Meta, app: &str) -> Result<Vec<SegmentDef>, StoreError> {
+    use crate::segments::sync::{SegmentKind, SegmentRecord};
+    let mut out = Vec::new();
+    for (id, bytes) in meta.segment_list(app)? {
+        let record: SegmentRecord = serde_json::from_slice(&bytes)
+            .map_err(|source| StoreError::Record { what: format!("segment {id}"), source })?;
+        let Some(live) = record.live() else { continue };
+        match (live.spec.kind, &live.spec.rule, &live.members) {
+            (SegmentKind::Dynamic, Some(rule), _) => match Rule::from_json(rule) {
+                Ok(rule) => out.push(SegmentDef::Dynamic { id, revision: record.revision, rule }),
+                Err(e) => tracing::warn!(segment = %id, error = %e, "stored rule does not parse; skipped"),
+            },
+            (SegmentKind::Static, _, Some(members)) => {
+                out.push(SegmentDef::Static { id, revision: record.revision, members: members.blob.clone() })
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,10 @@
+//! Parsing of path and query values that are not ids (those are checked by
+//! [`crate::auth::validate_id`]).
+
+use crate::ds::Ds;
+use crate::error::ApiError;
+
+/// Parses a data date, naming the `ds` field in the error.
+pub fn parse_ds(ds: &str) -> Result<Ds, ApiError> {
+    ds.parse::<Ds>().map_err(|_| ApiError::invalid_field("ds", format!("`{ds}` is not a date YYYY-MM-DD")))
+}

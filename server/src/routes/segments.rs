@@ -1,0 +1,271 @@
+//! Segment definitions over HTTP: `POST /api/v1/apps/{app}/segments`, `GET` (list), and
+//! `GET` / `PUT` / `DELETE /api/v1/apps/{app}/segments/{id}`.
+//!
+//! The rules live in [`crate::segments::sync`]; this module is the HTTP shell around them:
+//! - reads answer the live segment with an `ETag`; a tombstone is a 404 like an absent segment;
+//! - writes take an optional `"version"` (body) or `?version=` (delete) for upstream sync, an
+//!   optional `If-Match` (412 when stale), and an optional `Idempotency-Key`
+//!   ([`crate::idempotency`]); they answer `{"applied","result","version","segment"}`: 201 for
+//!   `created`, 200 for `updated`, `deleted` and `stale` (`"applied": false`);
+//! - editors and service tokens write; viewers (and service tokens) read.
+//!
+//! Store work (redb reads and durable commits) runs on the blocking pool.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::auth::{Access, Auth, validate_id};
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, BodyBytes, parse_json};
+use crate::idempotency::{self, Decision, IdempotencyRecord};
+use crate::segments::sync::{Mutation, Op};
+use crate::segments::{self, SegmentBody, SegmentView, Written};
+use crate::state::AppState;
+
+/// Query of `DELETE …/segments/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    /// Sync version of the delete.
+    pub version: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+}
+
+/// A JSON answer with an optional `ETag`.
+fn json_reply(status: StatusCode, body: String, etag: Option<&str>) -> Response {
+    let mut res =
+        (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    if let Some(v) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| ApiError::BadRequest(format!("header {name} is not ASCII"))),
+    }
+}
+
+/// `GET /api/v1/apps/{app}/segments` → `{"segments": [...]}` (live ones, by id).
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let scope = auth.app(&state, &app, Access::SegmentRead)?;
+    let meta = state.meta.clone();
+    let records = blocking(move || Ok(segments::list_live(&meta, &scope.app)?)).await?;
+    let views: Vec<SegmentView> = records.iter().filter_map(SegmentView::of).collect();
+    let body = serde_json::to_string(&serde_json::json!({ "segments": views })).map_err(ApiError::internal)?;
+    Ok(json_reply(StatusCode::OK, body, None))
+}
+
+/// `GET /api/v1/apps/{app}/segments/{id}` → the segment, with its `ETag`.
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let scope = auth.app(&state, &app, Access::SegmentRead)?;
+    validate_id("segment", &id)?;
+    let meta = state.meta.clone();
+    let lookup = id.clone();
+    let stored = blocking(move || Ok(segments::load(&meta, &scope.app, &lookup)?)).await?;
+    let record = stored.map(|(_, r)| r).filter(|r| r.live().is_some());
+    let (Some(record), Some(view)) = (record.as_ref(), record.as_ref().and_then(SegmentView::of)) else {
+        return Err(ApiError::Missing(format!("no segment `{id}`")));
+    };
+    let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
+    Ok(json_reply(StatusCode::OK, body, Some(&record.etag())))
+}
+
+/// `POST /api/v1/apps/{app}/segments` `{"id","name","description"?,"kind","rule"?,"version"?}`.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(app): ApiPath<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    BodyBytes(body): BodyBytes,
+) -> Result<Response, ApiError> {
+    let scope = auth.app(&state, &app, Access::SegmentWrite)?;
+    let request = WriteRequest::new("POST", &uri, &headers, body)?;
+    request
+        .execute(state, scope.app, |state, app, body| {
+            let parsed: SegmentBody = parse_json(body)?;
+            let id = parsed.id.clone().ok_or_else(|| ApiError::invalid_field("id", "required"))?;
+            validate_id("segment", &id)?;
+            let version = parsed.version;
+            let (spec, rule) = parsed.validate()?;
+            if let Some(rule) = &rule {
+                segments::validate_rule_against_latest_day(state, app, rule)?;
+            }
+            Ok((id, Mutation { op: Op::Create(spec), version }))
+        })
+        .await
+}
+
+/// `PUT /api/v1/apps/{app}/segments/{id}`: replace the definition (same body as POST; `id`
+/// optional, and equal to the path's when given).
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, id)): ApiPath<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    BodyBytes(body): BodyBytes,
+) -> Result<Response, ApiError> {
+    let scope = auth.app(&state, &app, Access::SegmentWrite)?;
+    validate_id("segment", &id)?;
+    let request = WriteRequest::new("PUT", &uri, &headers, body)?;
+    request
+        .execute(state, scope.app, move |state, app, body| {
+            let parsed: SegmentBody = parse_json(body)?;
+            if parsed.id.as_ref().is_some_and(|b| *b != id) {
+                return Err(ApiError::invalid_field("id", "differs from the id in the path"));
+            }
+            let version = parsed.version;
+            let (spec, rule) = parsed.validate()?;
+            if let Some(rule) = &rule {
+                segments::validate_rule_against_latest_day(state, app, rule)?;
+            }
+            Ok((id, Mutation { op: Op::Update(spec), version }))
+        })
+        .await
+}
+
+/// `DELETE /api/v1/apps/{app}/segments/{id}?version=`: leaves a tombstone (see
+/// [`crate::segments::sync`]).
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    BodyBytes(body): BodyBytes,
+) -> Result<Response, ApiError> {
+    let scope = auth.app(&state, &app, Access::SegmentWrite)?;
+    validate_id("segment", &id)?;
+    let request = WriteRequest::new("DELETE", &uri, &headers, body)?;
+    request
+        .execute(state, scope.app, move |_, _, _| Ok((id, Mutation { op: Op::Delete, version: query.version })))
+        .await
+}
+
+/// A segment write with its conditional and idempotency headers.
+struct WriteRequest {
+    /// Fingerprint of method, path and query, and body (only needed with a key).
+    fingerprint: String,
+    idempotency_key: Option<String>,
+    if_match: Option<String>,
+    body: Bytes,
+}
+
+impl WriteRequest {
+    fn new(method: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: Bytes) -> Result<Self, ApiError> {
+        let idempotency_key = header_str(headers, idempotency::HEADER)?.map(str::to_owned);
+        if let Some(key) = &idempotency_key {
+            idempotency::validate_key(key).map_err(|m| ApiError::invalid_field("Idempotency-Key", m))?;
+        }
+        let if_match = header_str(headers, header::IF_MATCH.as_str())?.map(str::to_owned);
+        let path = uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str());
+        let fingerprint = idempotency::fingerprint(method, path, &body);
+        Ok(Self { fingerprint, idempotency_key, if_match, body })
+    }
+
+    /// Replays or refuses a reused idempotency key; else parses the mutation with `parse`,
+    /// applies it, records the answer under the key, and answers.
+    async fn execute<F>(self, state: AppState, app: String, parse: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce(&AppState, &str, &[u8]) -> Result<(String, Mutation), ApiError> + Send + 'static,
+    {
+        // Held until the answer is recorded, so a concurrent retry cannot run the write twice.
+        let _claim = match &self.idempotency_key {
+            Some(key) => Some(state.idempotency.claim(&app, key).ok_or(ApiError::IdempotencyInProgress)?),
+            None => None,
+        };
+        let worker_state = state.clone();
+        let worker_app = app.clone();
+        let outcome = blocking(move || {
+            let (state, app) = (worker_state, worker_app);
+            let now = now_ms();
+            if let Some(key) = &self.idempotency_key {
+                let stored = match state.meta.idempotency_get(&app, key)? {
+                    Some(bytes) => {
+                        Some(serde_json::from_slice::<IdempotencyRecord>(&bytes).map_err(ApiError::internal)?)
+                    }
+                    None => None,
+                };
+                match idempotency::decide(stored.as_ref(), &self.fingerprint, now) {
+                    Decision::Replay(rec) => return Ok(Outcome::Replay(rec.clone())),
+                    Decision::Mismatch => return Err(ApiError::IdempotencyKeyReuse),
+                    Decision::Proceed => {}
+                }
+            }
+            let (id, mutation) = parse(&state, &app, &self.body)?;
+            let written = segments::write(&state.meta, &app, &id, &mutation, self.if_match.as_deref(), now)?;
+            let status = match &written {
+                Written::Applied { change: segments::sync::Change::Created, .. } => StatusCode::CREATED,
+                _ => StatusCode::OK,
+            };
+            let body = serde_json::to_string(&written.result()).map_err(ApiError::internal)?;
+            let etag = written.etag();
+            if let Some(key) = &self.idempotency_key
+                && idempotency::should_record(status.as_u16())
+            {
+                let record = IdempotencyRecord {
+                    fingerprint: self.fingerprint.clone(),
+                    status: status.as_u16(),
+                    body: body.clone(),
+                    etag: etag.clone(),
+                    created_ms: now,
+                };
+                let stored = serde_json::to_vec(&record)
+                    .map_err(ApiError::internal)
+                    .and_then(|bytes| state.meta.idempotency_put(&app, key, &bytes).map_err(ApiError::from));
+                if let Err(err) = stored {
+                    // The write itself is durable; a retry will be re-executed (and found stale or conflicting).
+                    tracing::warn!(error = %err, "could not record the idempotency key");
+                }
+            }
+            Ok(Outcome::Done { written, status, body, etag })
+        })
+        .await?;
+        match outcome {
+            Outcome::Replay(rec) => {
+                let status = StatusCode::from_u16(rec.status).map_err(ApiError::internal)?;
+                let mut res = json_reply(status, rec.body, rec.etag.as_deref());
+                res.headers_mut().insert(idempotency::REPLAYED_HEADER, HeaderValue::from_static("true"));
+                Ok(res)
+            }
+            Outcome::Done { written, status, body, etag } => {
+                if let Written::Applied { record, .. } = &written {
+                    segments::on_segment_changed(&state, &app, record).await;
+                }
+                Ok(json_reply(status, body, etag.as_deref()))
+            }
+        }
+    }
+}
+
+/// What the blocking part of a write produced.
+#[expect(clippy::large_enum_variant, reason = "one per request, moved once")]
+enum Outcome {
+    Replay(IdempotencyRecord),
+    Done { written: Written, status: StatusCode, body: String, etag: Option<String> },
+}

@@ -1,0 +1,168 @@
+//! Snapshots for the browser: the published days, a day's manifest, and blobs.
+//!
+//! Blobs are immutable and content-addressed: `ETag` is the address, `If-None-Match` gives a
+//! 304, and they may be cached for a year, but privately (`Cache-Control: private`), because
+//! they are tenant data and served only to tokens of an app whose manifests name them.
+//! Manifests are immutable too, but which manifest a day points to changes on publish, so the
+//! day's manifest route is `no-cache` (revalidated by ETag).
+
+use crate::extract::ApiPath;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::{Access, Auth};
+use crate::error::ApiError;
+use crate::routes::ids::parse_ds;
+use crate::state::AppState;
+
+/// One published day.
+#[derive(Debug, Serialize)]
+pub struct DayInfo {
+    /// The day.
+    pub ds: String,
+    /// Address of its manifest.
+    pub manifest: String,
+    /// Its version (publish counter).
+    pub version: u64,
+    /// When it was published (ms since the epoch).
+    pub published_ms: u64,
+}
+
+/// `GET /api/v1/apps/{app}/days`.
+pub async fn days(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.app(&state, &app, Access::Read)?;
+    let meta = state.meta.clone();
+    let days = tokio::task::spawn_blocking(move || meta.days(&app)).await.map_err(ApiError::internal)??;
+    let days: Vec<DayInfo> = days
+        .into_iter()
+        .map(|(ds, r)| DayInfo { ds, manifest: r.manifest, version: r.version, published_ms: r.published_ms })
+        .collect();
+    Ok(Json(serde_json::json!({ "days": days })))
+}
+
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// `GET /api/v1/apps/{app}/days/{ds}/manifest`.
+pub async fn manifest(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, ds)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth.app(&state, &app, Access::Read)?;
+    parse_ds(&ds)?;
+    let snaps = state.snapshots.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let Some(record) = snaps.meta().day(&app, &ds)? else { return Ok(None) };
+        let bytes = snaps.blobs().get(&record.manifest)?;
+        Ok(bytes.map(|b| (record, b)))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let Some((record, bytes)) = found else {
+        return Err(ApiError::Missing("no published day with that date".into()));
+    };
+    let etag = format!("\"{}\"", record.manifest);
+    let mut res = if etag_matches(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert("x-sieve-version", HeaderValue::from(record.version));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(res)
+}
+
+/// `GET /api/v1/apps/{app}/blobs/{hash}`.
+pub async fn blob(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, hash)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth.app(&state, &app, Access::Read)?;
+    if !engine::blob::is_hash(&hash) {
+        return Err(ApiError::invalid_field("hash", "a blob address is 64 lowercase hex digits"));
+    }
+    let etag = format!("\"{hash}\"");
+    let snaps = state.snapshots.clone();
+    let owned = {
+        let (app, hash) = (app.clone(), hash.clone());
+        let snaps = snaps.clone();
+        tokio::task::spawn_blocking(move || snaps.app_owns_blob(&app, &hash)).await.map_err(ApiError::internal)??
+    };
+    if !owned {
+        return Err(ApiError::Missing("no such blob in this app".into()));
+    }
+    let mut res = if etag_matches(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let h = hash.clone();
+        let bytes = tokio::task::spawn_blocking(move || snaps.blobs().get(&h))
+            .await
+            .map_err(ApiError::internal)??
+            .ok_or_else(|| ApiError::Missing("no such blob in this app".into()))?;
+        ranged(bytes, headers.get(header::RANGE))
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(res)
+}
+
+/// Answers a single `bytes=` range (206), or the whole body; an unsatisfiable range is 416.
+/// Partial answers are marked `identity` so the compression layer leaves them alone.
+fn ranged(bytes: Vec<u8>, range: Option<&HeaderValue>) -> Response {
+    let octets = [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))];
+    let Some(spec) = range.and_then(|r| r.to_str().ok()).and_then(|r| r.strip_prefix("bytes=")) else {
+        return (octets, bytes).into_response();
+    };
+    let len = bytes.len() as u64;
+    let parsed = spec.split_once('-').and_then(|(a, b)| match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            suffix.parse::<u64>().ok().filter(|&n| n > 0).map(|n| (len.saturating_sub(n), len.saturating_sub(1)))
+        }
+        (start, "") => start.parse::<u64>().ok().map(|s| (s, len.saturating_sub(1))),
+        (start, end) => Some((start.parse::<u64>().ok()?, end.parse::<u64>().ok()?.min(len.saturating_sub(1)))),
+    });
+    match parsed {
+        // Several ranges ("a-b,c-d") are rare for blobs; answer the whole body, as RFC 9110 allows.
+        _ if spec.contains(',') => (octets, bytes).into_response(),
+        Some((start, end)) if start <= end && end < len => {
+            let part = bytes[start as usize..=end as usize].to_vec();
+            let mut res = (StatusCode::PARTIAL_CONTENT, octets, part).into_response();
+            let h = res.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("identity"));
+            res
+        }
+        _ => {
+            let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            res
+        }
+    }
+}

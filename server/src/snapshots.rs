@@ -1,0 +1,223 @@
+//! Reading published snapshots: day pointers → manifests → decoded bitmaps, with caches.
+//!
+//! Manifests and blobs are immutable, so caching them by address never serves stale data; a
+//! new version is a new address. Decoded bitmaps are cached by weight (their heap size), so
+//! the cache holds a bounded number of bytes however large single bitmaps are.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use engine::manifest::{BlobRef, TierRefs};
+use engine::{IdSet, Manifest, Source};
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+use crate::store::{BlobError, BlobStore, DayRecord, Meta, StoreError};
+
+/// Why a snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The metadata store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blob store failed or a blob is corrupt.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// A manifest names a blob that is not there (should never happen: blobs are written first).
+    #[error("blob {0} is missing")]
+    MissingBlob(String),
+    /// A stored blob or manifest does not decode.
+    #[error("stored data does not decode: {0}")]
+    Format(#[from] engine::FormatError),
+}
+
+/// Which tier to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Every user.
+    #[default]
+    Exact,
+    /// The 1/rate sample.
+    Sample,
+}
+
+impl Tier {
+    /// The blob of this tier.
+    pub fn pick<'a>(&self, t: &'a TierRefs) -> &'a BlobRef {
+        match self {
+            Tier::Exact => &t.full,
+            Tier::Sample => &t.sample,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct SetWeight;
+
+impl Weighter<String, Arc<IdSet>> for SetWeight {
+    fn weight(&self, _key: &String, set: &Arc<IdSet>) -> u64 {
+        set.heap_size_bytes() as u64 + 64
+    }
+}
+
+/// The blobs an app's published days name, with the day listing they were built from.
+type OwnedBlobs = (String, Arc<HashSet<String>>);
+
+/// Cached access to published snapshots.
+pub struct Snapshots {
+    meta: Arc<Meta>,
+    blobs: Arc<dyn BlobStore>,
+    manifests: Cache<String, Arc<Manifest>>,
+    sets: Cache<String, Arc<IdSet>, SetWeight>,
+    owned: Mutex<HashMap<String, OwnedBlobs>>,
+}
+
+impl std::fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshots").field("manifests", &self.manifests.len()).field("sets", &self.sets.len()).finish()
+    }
+}
+
+impl Snapshots {
+    /// Caches over the stores; `cache_bytes` bounds the decoded bitmaps held.
+    pub fn new(meta: Arc<Meta>, blobs: Arc<dyn BlobStore>, cache_bytes: u64) -> Snapshots {
+        Snapshots {
+            meta,
+            blobs,
+            manifests: Cache::new(1024),
+            sets: Cache::with_weighter(100_000, cache_bytes, SetWeight),
+            owned: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether one of the app's published days names this blob (manifests included). Blobs
+    /// are tenant data: an address alone must not open another app's bitmap, even though
+    /// identical content is stored once.
+    pub fn app_owns_blob(&self, app: &str, hash: &str) -> Result<bool, SnapshotError> {
+        let days = self.meta.days(app)?;
+        let listing = days.iter().map(|(_, r)| r.manifest.as_str()).collect::<Vec<_>>().join(",");
+        let cached = {
+            let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+            owned.get(app).filter(|(l, _)| *l == listing).map(|(_, set)| set.clone())
+        };
+        let set = match cached {
+            Some(set) => set,
+            None => {
+                let mut set = HashSet::new();
+                for (_, r) in &days {
+                    let m = self.manifest(&r.manifest)?;
+                    set.insert(r.manifest.clone());
+                    set.extend(m.blob_hashes().into_iter().map(str::to_owned));
+                }
+                let set = Arc::new(set);
+                self.owned.lock().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), (listing, set.clone()));
+                set
+            }
+        };
+        Ok(set.contains(hash))
+    }
+
+    /// The metadata store.
+    pub fn meta(&self) -> &Arc<Meta> {
+        &self.meta
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// The published day `ds`, or the latest day when `ds` is `None`.
+    pub fn day(&self, app: &str, ds: Option<&str>) -> Result<Option<(String, DayRecord)>, SnapshotError> {
+        Ok(match ds {
+            Some(ds) => self.meta.day(app, ds)?.map(|r| (ds.to_owned(), r)),
+            None => self.meta.days(app)?.pop(),
+        })
+    }
+
+    /// A manifest by address.
+    pub fn manifest(&self, hash: &str) -> Result<Arc<Manifest>, SnapshotError> {
+        if let Some(m) = self.manifests.get(hash) {
+            return Ok(m);
+        }
+        let bytes = self.blobs.get(hash)?.ok_or_else(|| SnapshotError::MissingBlob(hash.to_owned()))?;
+        let m = Arc::new(Manifest::from_json(&bytes)?);
+        self.manifests.insert(hash.to_owned(), m.clone());
+        Ok(m)
+    }
+
+    /// A decoded bitmap by address.
+    pub fn set(&self, hash: &str) -> Result<Arc<IdSet>, SnapshotError> {
+        if let Some(s) = self.sets.get(hash) {
+            return Ok(s);
+        }
+        let bytes = self.blobs.get(hash)?.ok_or_else(|| SnapshotError::MissingBlob(hash.to_owned()))?;
+        let s = Arc::new(engine::blob::decode(&bytes)?);
+        self.sets.insert(hash.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Loads what a plan needs from one tier of a manifest.
+    pub fn source(&self, m: &Manifest, tier: Tier, needs: &engine::plan::Needs) -> Result<SharedSource, SnapshotError> {
+        let universe = match tier {
+            Tier::Exact => &m.universe,
+            Tier::Sample => &m.sample.universe,
+        };
+        let mut src = SharedSource::new(self.set(&universe.blob)?);
+        for (group, value) in &needs.tag_values {
+            let entry = m.group(group).and_then(|g| g.values.iter().find(|v| &v.value == value));
+            if let Some(v) = entry {
+                let r = match tier {
+                    Tier::Exact => &v.full,
+                    Tier::Sample => &v.sample,
+                };
+                src.values.insert((group.clone(), value.clone()), self.set(&r.blob)?);
+            }
+        }
+        for id in &needs.segments {
+            if let Some(seg) = m.segment(id) {
+                src.segments.insert(id.clone(), self.set(&tier.pick(&seg.members).blob)?);
+            }
+        }
+        Ok(src)
+    }
+}
+
+/// Decoded bitmaps shared with the cache (an engine [`Source`] without copies).
+#[derive(Debug, Clone)]
+pub struct SharedSource {
+    universe: Arc<IdSet>,
+    values: HashMap<(String, String), Arc<IdSet>>,
+    segments: HashMap<String, Arc<IdSet>>,
+}
+
+impl SharedSource {
+    /// A source with only a universe.
+    pub fn new(universe: Arc<IdSet>) -> SharedSource {
+        SharedSource { universe, values: HashMap::new(), segments: HashMap::new() }
+    }
+}
+
+impl Source for SharedSource {
+    fn universe(&self) -> &IdSet {
+        &self.universe
+    }
+    fn tag_value(&self, group: &str, value: &str) -> Option<&IdSet> {
+        self.values.get(&(group.to_owned(), value.to_owned())).map(|s| &**s)
+    }
+    fn segment(&self, id: &str) -> Option<&IdSet> {
+        self.segments.get(id).map(|s| &**s)
+    }
+}
+
+impl From<SnapshotError> for crate::error::ApiError {
+    fn from(err: SnapshotError) -> Self {
+        use crate::error::ApiError;
+        match err {
+            SnapshotError::Store(e) => ApiError::StorageUnavailable(Box::new(e)),
+            SnapshotError::Blob(e) => ApiError::StorageUnavailable(Box::new(e)),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Content-addressed blob storage.
+//!
+//! [`BlobStore`] is the seam for object storage (DESIGN.md §8); [`FsBlobStore`] is the
+//! embedded default. A blob's name is the BLAKE3 hash of its bytes, so writes are idempotent
+//! and a reader can always tell a damaged file from a good one: every read re-hashes the bytes,
+//! and a mismatch is [`BlobError::Corrupt`], never served.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a blob operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The file exists but its bytes do not hash to its name (disk damage, truncation).
+    #[error("blob {hash} is corrupt on disk")]
+    Corrupt {
+        /// The blob's address.
+        hash: String,
+    },
+    /// Reading or writing failed (disk full, permissions, …).
+    #[error("blob storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where immutable blobs live.
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores bytes and returns their address. Durable when it returns; storing the same bytes
+    /// again is a no-op.
+    fn put(&self, bytes: &[u8]) -> Result<String, BlobError>;
+    /// The bytes at an address, checked against it; `None` if there is no such blob.
+    fn get(&self, hash: &str) -> Result<Option<Vec<u8>>, BlobError>;
+    /// Whether a blob exists (not checked).
+    fn contains(&self, hash: &str) -> bool;
+}
+
+/// Blobs as files under `root/ab/cd/<hash>`.
+#[derive(Debug)]
+pub struct FsBlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    counter: AtomicU64,
+}
+
+impl FsBlobStore {
+    /// Opens (creating) a store under `dir`; removes temp files a crash left behind.
+    pub fn open(dir: &Path) -> Result<FsBlobStore, BlobError> {
+        let root = dir.join("blobs");
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&root)?;
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            // Half-written blobs were never renamed into place, so nothing refers to them.
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(FsBlobStore { root, tmp, counter: AtomicU64::new(0) })
+    }
+
+    fn path(&self, hash: &str) -> Option<PathBuf> {
+        engine::blob::is_hash(hash).then(|| self.root.join(&hash[..2]).join(&hash[2..4]).join(hash))
+    }
+
+    /// Writes a file atomically: temp file, fsync, rename into place, fsync the directory.
+    fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), BlobError> {
+        let dir = dest.parent().ok_or_else(|| std::io::Error::other("blob path has no parent"))?;
+        fs::create_dir_all(dir)?;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.tmp.join(format!("{}-{n}", std::process::id()));
+        let result = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, dest)?;
+            File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            // Disk full or similar: leave nothing behind; the caller answers 5xx.
+            let _ = fs::remove_file(&tmp);
+        }
+        Ok(result?)
+    }
+}
+
+impl BlobStore for FsBlobStore {
+    fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
+        let hash = engine::blob::hash(bytes);
+        let path = self.path(&hash).ok_or_else(|| std::io::Error::other("bad hash"))?;
+        // An existing file may be damaged; rewriting it heals it, skipping it only if it is good.
+        let good = fs::read(&path).is_ok_and(|existing| existing == bytes);
+        if !good {
+            self.write_atomic(&path, bytes)?;
+        }
+        Ok(hash)
+    }
+
+    fn get(&self, hash: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        let Some(path) = self.path(hash) else { return Ok(None) };
+        match fs::read(&path) {
+            Ok(bytes) if engine::blob::hash(&bytes) == hash => Ok(Some(bytes)),
+            Ok(_) => {
+                tracing::error!(blob = hash, path = %path.display(), "blob is corrupt on disk; not serving it");
+                Err(BlobError::Corrupt { hash: hash.to_owned() })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn contains(&self, hash: &str) -> bool {
+        self.path(hash).is_some_and(|p| p.exists())
+    }
+}
+
+impl From<BlobError> for crate::error::ApiError {
+    fn from(err: BlobError) -> Self {
+        // Disk trouble or a damaged blob: nothing was (or will be) served from it.
+        crate::error::ApiError::StorageUnavailable(Box::new(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_and_detect_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let hash = store.put(b"hello").expect("put");
+        assert_eq!(hash, engine::blob::hash(b"hello"));
+        assert_eq!(store.get(&hash).expect("get").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(store.put(b"hello").expect("idempotent"), hash);
+        assert!(store.get(&"0".repeat(64)).expect("absent is not an error").is_none());
+        assert!(store.get("../../etc/passwd").expect("not a hash").is_none());
+
+        // Damage the file: reads refuse it; putting the bytes again heals it.
+        let path = store.path(&hash).expect("path");
+        fs::write(&path, b"hellO").expect("damage");
+        assert!(matches!(store.get(&hash), Err(BlobError::Corrupt { .. })));
+        store.put(b"hello").expect("heal");
+        assert!(store.get(&hash).expect("healed").is_some());
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0, "no temp files left");
+    }
+}

@@ -1,0 +1,421 @@
+//! Metadata in an embedded ACID store (redb): apps, tokens, the per-app dictionaries of user
+//! ids, the day pointers that publish snapshots, segments and idempotency keys.
+//!
+//! Why redb (see ARCHITECTURE.md): pure Rust (no C toolchain, same build everywhere), ACID with
+//! fsync on commit, MVCC so readers never wait for the writer, and a crash always leaves the
+//! last committed transaction. Each commit here is one atomic step: a publish writes the new
+//! dictionary entries and the day's manifest pointer in the same transaction, so readers see
+//! the old version or the new one, never a mix.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// app id → JSON [`AppRecord`].
+const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+/// BLAKE3 of the token secret → JSON [`TokenInfo`].
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// (app, external user id) → dense id.
+const DICT: TableDefinition<(&str, &str), u32> = TableDefinition::new("dict");
+/// (app, dense id) → external user id.
+const DICT_REV: TableDefinition<(&str, u32), &str> = TableDefinition::new("dict_rev");
+/// (app, ds) → JSON [`DayRecord`]: the published version of that day.
+const DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("days");
+/// (app, segment id) → segment record (opaque here; see `segments`).
+const SEGMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("segments");
+/// (app, key) → idempotency record (opaque here).
+const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+
+/// Why the metadata store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (I/O, corruption, disk full).
+    #[error("metadata store: {0}")]
+    Db(#[from] redb::Error),
+    /// A stored record does not decode.
+    #[error("metadata record {what}: {source}")]
+    Record {
+        /// Which record.
+        what: String,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+    /// Someone published the same day in between; the caller retries from the new state.
+    #[error("day {ds} changed while publishing")]
+    Conflict {
+        /// The day.
+        ds: String,
+    },
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(impl From<$t> for StoreError {
+        fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+    })*};
+}
+db_err!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads snapshots, segments, estimates.
+    Viewer,
+    /// Also uploads data and writes segments.
+    Editor,
+    /// Reads membership and syncs segments (for other services).
+    Service,
+}
+
+/// An app token's scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The app the token belongs to.
+    pub app: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+/// An app (tenant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    /// Display name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+}
+
+/// The published version of one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRecord {
+    /// Address of the manifest blob.
+    pub manifest: String,
+    /// Publish counter of the day, from 1.
+    pub version: u64,
+    /// When it was published, ms since the epoch.
+    pub published_ms: u64,
+}
+
+/// One publish: new dictionary entries and new day pointers, committed together.
+#[derive(Debug, Clone, Default)]
+pub struct Publish<'a> {
+    /// The app.
+    pub app: &'a str,
+    /// Dense id of the first new external id (the dictionary's length before).
+    pub first_new_id: u32,
+    /// New external ids, in dense-id order.
+    pub new_ids: &'a [String],
+    /// (ds, expected current version (0 = none), new record).
+    pub days: Vec<(String, u64, DayRecord)>,
+}
+
+/// The metadata store.
+#[derive(Debug)]
+pub struct Meta {
+    db: Database,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Record { what: what.to_owned(), source })
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Plain structs of strings and numbers always serialise.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+impl Meta {
+    /// Opens (creating) the store at `path`.
+    pub fn open(path: &Path) -> Result<Meta, StoreError> {
+        let db = Database::create(path)?;
+        // Create every table up front so read transactions never meet a missing one.
+        let txn = db.begin_write()?;
+        txn.open_table(APPS)?;
+        txn.open_table(TOKENS)?;
+        txn.open_table(DICT)?;
+        txn.open_table(DICT_REV)?;
+        txn.open_table(DAYS)?;
+        txn.open_table(SEGMENTS)?;
+        txn.open_table(IDEMPOTENCY)?;
+        txn.commit()?;
+        Ok(Meta { db })
+    }
+
+    // ---- apps and tokens -------------------------------------------------------------------
+
+    /// Creates an app; `false` if it already exists (nothing changes then).
+    pub fn create_app(&self, id: &str, name: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let created = {
+            let mut t = txn.open_table(APPS)?;
+            if t.get(id)?.is_some() {
+                false
+            } else {
+                t.insert(id, encode(&AppRecord { name: name.to_owned(), created_ms: now_ms() }).as_slice())?;
+                true
+            }
+        };
+        txn.commit()?;
+        Ok(created)
+    }
+
+    /// Whether an app exists.
+    pub fn app_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.db.begin_read()?.open_table(APPS)?.get(id)?.is_some())
+    }
+
+    /// Every app, by id.
+    pub fn apps(&self) -> Result<Vec<(String, AppRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(APPS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_owned(), decode(k.value(), v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Creates a token for an app and returns its secret (shown once; only its hash is kept).
+    pub fn create_token(&self, app: &str, role: Role) -> Result<String, StoreError> {
+        let mut raw = [0u8; 24];
+        rand::fill(&mut raw);
+        let secret = format!("sv_{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let txn = self.db.begin_write()?;
+        txn.open_table(TOKENS)?
+            .insert(token_key(&secret).as_str(), encode(&TokenInfo { app: app.to_owned(), role }).as_slice())?;
+        txn.commit()?;
+        Ok(secret)
+    }
+
+    /// The scope of a token secret, if it is one of ours.
+    pub fn lookup_token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TOKENS)?;
+        match t.get(token_key(secret).as_str())? {
+            Some(v) => Ok(Some(decode("token", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    // ---- dictionary ------------------------------------------------------------------------
+
+    /// The dense id of an external user id.
+    pub fn dict_lookup(&self, app: &str, external: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self.db.begin_read()?.open_table(DICT)?.get((app, external))?.map(|v| v.value()))
+    }
+
+    /// The external id of a dense id.
+    pub fn dict_external(&self, app: &str, id: u32) -> Result<Option<String>, StoreError> {
+        Ok(self.db.begin_read()?.open_table(DICT_REV)?.get((app, id))?.map(|v| v.value().to_owned()))
+    }
+
+    /// Every external id of an app, in dense-id order (index = dense id).
+    pub fn dict_load(&self, app: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DICT_REV)?;
+        let mut out = Vec::new();
+        for row in t.range((app, 0u32)..=(app, u32::MAX))? {
+            let (_, v) = row?;
+            out.push(v.value().to_owned());
+        }
+        Ok(out)
+    }
+
+    /// External ids of many dense ids (sorted ascending), streamed to `f` in order.
+    pub fn dict_externals(
+        &self,
+        app: &str,
+        ids: impl Iterator<Item = u32>,
+        mut f: impl FnMut(u32, &str),
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DICT_REV)?;
+        for id in ids {
+            if let Some(v) = t.get((app, id))? {
+                f(id, v.value());
+            }
+        }
+        Ok(())
+    }
+
+    // ---- days ------------------------------------------------------------------------------
+
+    /// The published version of a day.
+    pub fn day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DAYS)?;
+        match t.get((app, ds))? {
+            Some(v) => Ok(Some(decode("day", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every published day of an app, oldest first.
+    pub fn days(&self, app: &str) -> Result<Vec<(String, DayRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DAYS)?;
+        let mut out = Vec::new();
+        for row in t.range((app, "")..)? {
+            let (k, v) = row?;
+            let (a, ds) = k.value();
+            if a != app {
+                break;
+            }
+            out.push((ds.to_owned(), decode("day", v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Commits a publish in one transaction: the new dictionary entries and every day pointer,
+    /// each only if the day is still at the version the publisher started from.
+    pub fn publish(&self, p: &Publish<'_>) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut days = txn.open_table(DAYS)?;
+            for (ds, expected, record) in &p.days {
+                let current = match days.get((p.app, ds.as_str()))? {
+                    Some(v) => decode::<DayRecord>("day", v.value())?.version,
+                    None => 0,
+                };
+                if current != *expected {
+                    return Err(StoreError::Conflict { ds: ds.clone() });
+                }
+                days.insert((p.app, ds.as_str()), encode(record).as_slice())?;
+            }
+            let mut dict = txn.open_table(DICT)?;
+            let mut rev = txn.open_table(DICT_REV)?;
+            for (i, ext) in p.new_ids.iter().enumerate() {
+                let id = p.first_new_id + i as u32;
+                dict.insert((p.app, ext.as_str()), id)?;
+                rev.insert((p.app, id), ext.as_str())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    // ---- segments and idempotency keys ----------------------------------------------------
+
+    /// A segment's stored record.
+    pub fn segment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.begin_read()?.open_table(SEGMENTS)?.get((app, id))?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every stored segment record of an app (tombstones included), by id.
+    pub fn segment_list(&self, app: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(SEGMENTS)?;
+        let mut out = Vec::new();
+        for row in t.range((app, "")..)? {
+            let (k, v) = row?;
+            let (a, id) = k.value();
+            if a != app {
+                break;
+            }
+            out.push((id.to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Stores `new` if the stored record still equals `expected` (`None`: absent). Returns
+    /// whether it did; durable when it returns `true`.
+    pub fn segment_cas(&self, app: &str, id: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let swapped = {
+            let mut t = txn.open_table(SEGMENTS)?;
+            let current = t.get((app, id))?.map(|v| v.value().to_vec());
+            if current.as_deref() == expected {
+                t.insert((app, id), new)?;
+                true
+            } else {
+                false
+            }
+        };
+        if swapped {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(swapped)
+    }
+
+    /// A stored idempotency record.
+    pub fn idempotency_get(&self, app: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.begin_read()?.open_table(IDEMPOTENCY)?.get((app, key))?.map(|v| v.value().to_vec()))
+    }
+
+    /// Stores an idempotency record.
+    pub fn idempotency_put(&self, app: &str, key: &str, record: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(IDEMPOTENCY)?.insert((app, key), record)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+/// Tokens are kept as their BLAKE3 hash, so a copy of the database does not leak them.
+fn token_key(secret: &str) -> String {
+    blake3::hash(secret.as_bytes()).to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> (tempfile::TempDir, Meta) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = Meta::open(&dir.path().join("meta.redb")).expect("open");
+        (dir, m)
+    }
+
+    #[test]
+    fn apps_and_tokens() {
+        let (_d, m) = meta();
+        assert!(m.create_app("demo", "Demo").expect("create"));
+        assert!(!m.create_app("demo", "Again").expect("exists"));
+        let secret = m.create_token("demo", Role::Editor).expect("token");
+        assert_eq!(
+            m.lookup_token(&secret).expect("lookup"),
+            Some(TokenInfo { app: "demo".into(), role: Role::Editor })
+        );
+        assert_eq!(m.lookup_token("sv_nope").expect("lookup"), None);
+    }
+
+    #[test]
+    fn publish_is_atomic_and_checks_versions() {
+        let (_d, m) = meta();
+        let rec = |v| DayRecord { manifest: "a".repeat(64), version: v, published_ms: 1 };
+        let ids = vec!["u1".to_owned(), "u2".to_owned()];
+        m.publish(&Publish { app: "x", first_new_id: 0, new_ids: &ids, days: vec![("2026-11-20".into(), 0, rec(1))] })
+            .expect("first publish");
+        assert_eq!(m.dict_lookup("x", "u2").expect("lookup"), Some(1));
+        assert_eq!(m.dict_external("x", 0).expect("rev").as_deref(), Some("u1"));
+        // A stale expected version changes nothing: neither the day nor the dictionary.
+        let more = vec!["u3".to_owned()];
+        let stale = Publish { app: "x", first_new_id: 2, new_ids: &more, days: vec![("2026-11-20".into(), 0, rec(2))] };
+        assert!(matches!(m.publish(&stale), Err(StoreError::Conflict { .. })));
+        assert_eq!(m.dict_lookup("x", "u3").expect("lookup"), None);
+        assert_eq!(m.day("x", "2026-11-20").expect("day").map(|d| d.version), Some(1));
+        // Apps do not see each other's days or ids.
+        assert!(m.days("y").expect("days").is_empty());
+        assert_eq!(m.dict_lookup("y", "u1").expect("lookup"), None);
+        assert_eq!(m.dict_load("x").expect("load"), ids);
+    }
+
+    #[test]
+    fn segment_cas() {
+        let (_d, m) = meta();
+        assert!(m.segment_cas("a", "s", None, b"v1").expect("create"));
+        assert!(!m.segment_cas("a", "s", None, b"v1'").expect("lost race"));
+        assert!(m.segment_cas("a", "s", Some(b"v1"), b"v2").expect("update"));
+        assert_eq!(m.segment_get("a", "s").expect("get").as_deref(), Some(&b"v2"[..]));
+        assert_eq!(m.segment_list("a").expect("list").len(), 1);
+        assert!(m.segment_list("b").expect("list").is_empty());
+    }
+}

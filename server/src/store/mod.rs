@@ -1,0 +1,12 @@
+//! Durable storage: immutable blobs ([`blobs`]) and metadata ([`meta`]), each behind a small
+//! interface so object storage and Postgres can replace the embedded defaults (DESIGN.md §8).
+//!
+//! Write order makes crashes harmless: blobs are written and fsynced first, then one metadata
+//! transaction makes them reachable. A crash in between leaves unreferenced blobs, never a
+//! pointer to a missing one.
+
+pub mod blobs;
+pub mod meta;
+
+pub use blobs::{BlobError, BlobStore, FsBlobStore};
+pub use meta::{DayRecord, Meta, Publish, Role, StoreError, TokenInfo};
