@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Installs what building and testing Sieve needs, on a Debian machine that has
+# only the Rust toolchain. Idempotent: each tool is checked with --version and
+# installed only when missing or at the wrong version.
+#
+#   bash .dev/setup.sh             build tools: wasm32 target, trunk, wasm-bindgen, wasm-opt
+#   bash .dev/setup.sh --browser   also Debian chromium + chromium-driver and the
+#                                  browser tests' npm packages (tests/browser)
+#
+# Everything it installs lives in $CARGO_HOME/bin, .dev/node_modules,
+# tests/browser/node_modules, or comes from Debian's packages.
+
+# shellcheck source=.dev/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132
+
+with_browser=false
+for arg in "$@"; do
+    case "$arg" in
+        --browser) with_browser=true ;;
+        -h | --help)
+            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) die "unknown argument: $arg (try --help)" ;;
+    esac
+done
+
+# ---------------------------------------------------------------- helpers
+
+# First line of `CMD --version`, or nothing when CMD is missing or fails.
+version_of() {
+    command -v "$1" >/dev/null 2>&1 || return 0
+    "$@" --version 2>/dev/null | head -n 1 || true
+}
+
+apt_updated=false
+apt_install() {
+    local sudo=()
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null || die "need root (or sudo) to apt-get install $*"
+        sudo=(sudo)
+    fi
+    if [[ $apt_updated == false ]]; then
+        note "\$ apt-get update"
+        "${sudo[@]}" apt-get update -q || die "apt-get update failed"
+        apt_updated=true
+    fi
+    note "\$ apt-get install -y $*"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ||
+        die "apt-get install $* failed"
+}
+
+# Package version recorded in an npm package-lock.json.
+npm_locked_version() {
+    local lock="$1" package="$2"
+    node -e '
+        const lock = require(process.argv[1]);
+        const entry = lock.packages["node_modules/" + process.argv[2]];
+        if (!entry) process.exit(1);
+        console.log(entry.version);
+    ' "$lock" "$package"
+}
+
+# Package version installed in a node_modules folder, or nothing.
+npm_installed_version() {
+    local dir="$1" package="$2"
+    local manifest="$dir/node_modules/$package/package.json"
+    [[ -f $manifest ]] || return 0
+    node -p 'require(process.argv[1]).version' "$manifest"
+}
+
+# `npm ci` in DIR unless PACKAGE is already installed there at its locked version.
+npm_ci_if_needed() {
+    local dir="$1" package="$2" locked installed
+    locked="$(npm_locked_version "$dir/package-lock.json" "$package")" ||
+        die "$package is not in $dir/package-lock.json"
+    installed="$(npm_installed_version "$dir" "$package")"
+    if [[ $installed == "$locked" ]]; then
+        note "$package $installed already installed in ${dir#"$ROOT"/}"
+        return
+    fi
+    note "installing $package $locked in ${dir#"$ROOT"/} (found: ${installed:-none})"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $dir failed"
+}
+
+# ---------------------------------------------------------------- steps
+
+ensure_system_packages() {
+    local missing=()
+    command -v cc >/dev/null || missing+=(gcc libc6-dev)
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
+    if ((${#missing[@]})); then
+        apt_install "${missing[@]}"
+    fi
+    # playwright-core and the browser tests (import.meta.dirname) need Node.js
+    # 20.11 or newer; Debian 12's own nodejs is 18, enough for wasm-opt only.
+    local node_version
+    node_version="$(node --version)"
+    if [[ $with_browser == true ]]; then
+        node -e '
+            const [major, minor] = process.versions.node.split(".").map(Number);
+            process.exit(major > 20 || (major === 20 && minor >= 11) ? 0 : 1);
+        ' || die "Node.js $node_version is too old for the browser tests: they need 20.11 or newer"
+    fi
+    note "cc present, node $node_version, npm $(npm --version 2>/dev/null)"
+}
+
+ensure_wasm_target() {
+    if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        note "wasm32-unknown-unknown already installed"
+    else
+        rustup target add wasm32-unknown-unknown || die "rustup target add failed"
+    fi
+}
+
+ensure_trunk() {
+    local found
+    found="$(version_of trunk)"
+    if [[ $found == "trunk $TRUNK_VERSION" ]]; then
+        note "$found already installed"
+        return
+    fi
+    note "installing trunk $TRUNK_VERSION (found: ${found:-none}); ~8 min on 2 cores"
+    # Newer trunk (0.22) needs a newer rustc than this toolchain.
+    cargo install --locked "trunk@$TRUNK_VERSION" || die "cargo install trunk failed"
+    [[ "$(version_of trunk)" == "trunk $TRUNK_VERSION" ]] ||
+        die "trunk on PATH is '$(version_of trunk)', expected $TRUNK_VERSION: $(command -v trunk)"
+}
+
+ensure_wasm_bindgen() {
+    local want found pinned
+    want="$(locked_version wasm-bindgen)"
+    [[ -n $want ]] || die "no wasm-bindgen package in Cargo.lock"
+    pinned="$(sed -n 's/^wasm_bindgen *= *"\(.*\)"/\1/p' "$ROOT/Trunk.toml")"
+    [[ $pinned == "$want" ]] ||
+        die "Trunk.toml pins wasm_bindgen = \"$pinned\" but Cargo.lock has wasm-bindgen $want; make them equal"
+    found="$(version_of wasm-bindgen)"
+    if [[ $found == "wasm-bindgen $want" ]]; then
+        note "$found already installed (matches Cargo.lock)"
+        return
+    fi
+    note "installing wasm-bindgen-cli $want (found: ${found:-none}); ~3 min on 2 cores"
+    # Not --locked: one of its locked dependency versions is missing from the
+    # registry mirror.
+    cargo install --force "wasm-bindgen-cli@$want" || die "cargo install wasm-bindgen-cli failed"
+    [[ "$(version_of wasm-bindgen)" == "wasm-bindgen $want" ]] ||
+        die "wasm-bindgen on PATH is '$(version_of wasm-bindgen)', expected $want: $(command -v wasm-bindgen)"
+}
+
+ensure_wasm_opt() {
+    npm_ci_if_needed "$ROOT/.dev" binaryen
+    local found
+    found="$(version_of wasm-opt)"
+    [[ $found == *"version $BINARYEN_VERSION"* ]] ||
+        die "wasm-opt on PATH is '${found:-missing}' ($(command -v wasm-opt || true)), expected version $BINARYEN_VERSION"
+    [[ "$(command -v wasm-opt)" == "$ROOT/.dev/node_modules/.bin/wasm-opt" ]] ||
+        die "wasm-opt on PATH is not the npm one: $(command -v wasm-opt)"
+    note "$found ($(command -v wasm-opt))"
+}
+
+ensure_chromium() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        note "$(version_of chromium), $(version_of chromedriver) already installed"
+        return
+    fi
+    apt_install chromium chromium-driver
+    note "$(version_of chromium)"
+}
+
+ensure_browser_test_packages() {
+    npm_ci_if_needed "$ROOT/tests/browser" playwright-core
+}
+
+# ---------------------------------------------------------------- main
+
+step "system packages (cc, node, npm)" ensure_system_packages
+step "rust target wasm32-unknown-unknown" ensure_wasm_target
+step "trunk $TRUNK_VERSION" ensure_trunk
+step "wasm-bindgen-cli (version from Cargo.lock)" ensure_wasm_bindgen
+step "wasm-opt (npm binaryen@$BINARYEN_VERSION)" ensure_wasm_opt
+if [[ $with_browser == true ]]; then
+    step "chromium + chromium-driver (Debian)" ensure_chromium
+    step "browser test packages (tests/browser)" ensure_browser_test_packages
+fi
+print_step_times

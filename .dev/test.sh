@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every check CI runs, in this order, and stops at the first failure:
+# setup (with the browser), rustfmt, clippy (native and wasm32), unit,
+# integration and doc tests, the release wasm build, then the browser tests
+# against the real server.
+#
+#   bash .dev/test.sh
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/sieve/target).
+
+# shellcheck source=.dev/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT" || exit
+
+SIEVE_BIN="$CARGO_TARGET_DIR/debug/sieve"
+# Output of the test runners, for the closing count.
+TEST_LOG="$(mktemp -t sieve-test-log.XXXXXX)"
+trap 'rm -f "$TEST_LOG"' EXIT
+
+# Run a test runner, keeping a copy of its output for count_tests.
+logged() {
+    "$@" 2>&1 | tee -a "$TEST_LOG"
+}
+
+# "tests: N passed, N failed" over cargo test's and node's closing lines.
+count_tests() {
+    awk '
+        /^test result: / { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) pass += $(i - 1); if ($(i) ~ /^failed;?$/) fail += $(i - 1) } }
+        /^# pass [0-9]+$/ { pass += $3 }
+        /^# fail [0-9]+$/ { fail += $3 }
+        END { printf "tests: %d passed, %d failed\n", pass, fail }
+    ' "$TEST_LOG"
+}
+
+browser_tests() {
+    # The node test runner picks up tests/browser/**/*.test.mjs.
+    (cd tests/browser && SIEVE_BIN="$SIEVE_BIN" SIEVE_DIST="$ROOT/dist" logged node --test)
+}
+
+started=$SECONDS
+step "setup (build tools + browser)" bash .dev/setup.sh --browser
+step "rustfmt" cargo fmt --all --check
+step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
+step "clippy (wasm32)" cargo clippy -p app -p engine --target wasm32-unknown-unknown -- -D warnings
+step "tests" logged cargo test --workspace --all-targets
+step "doc tests" logged cargo test --workspace --doc
+step "app build (trunk build --release)" trunk build --release
+# Debug build: its dependencies are already compiled by the test step.
+step "server build (sieve)" cargo build -p server --bin sieve
+step "browser tests (tests/browser)" browser_tests
+print_step_times
+say "all checks passed in $((SECONDS - started))s"
+count_tests

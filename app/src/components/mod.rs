@@ -1,0 +1,4 @@
+//! Views shared by the pages: the shell around them and small building blocks.
+
+pub mod shell;
+pub mod status;

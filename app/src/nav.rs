@@ -1,0 +1,107 @@
+//! The pages of the app: their order in the navigation, their paths, and
+//! whether they exist yet. Plain data, so the navigation is tested natively.
+
+/// A page of the app, in navigation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Page {
+    /// Server status and what the app offers.
+    Overview,
+    /// Browse tag groups and their values.
+    Tags,
+    /// Build an audience from tags and behaviour, and see its size.
+    Audience,
+    /// Saved segments.
+    Segments,
+    /// Segment sizes and rates, day by day.
+    Trends,
+    /// Which tags and segments one user has.
+    Lookup,
+}
+
+impl Page {
+    /// Every page, in navigation order.
+    pub const ALL: [Page; 6] = [Page::Overview, Page::Tags, Page::Audience, Page::Segments, Page::Trends, Page::Lookup];
+
+    /// Name shown in the navigation.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Page::Overview => "Overview",
+            Page::Tags => "Tags",
+            Page::Audience => "Audience",
+            Page::Segments => "Segments",
+            Page::Trends => "Trends",
+            Page::Lookup => "Lookup",
+        }
+    }
+
+    /// Path of the page in the app.
+    ///
+    /// ```
+    /// use app::nav::Page;
+    /// assert_eq!(Page::Overview.path(), "/");
+    /// assert_eq!(Page::Audience.path(), "/audience");
+    /// ```
+    pub const fn path(self) -> &'static str {
+        match self {
+            Page::Overview => "/",
+            Page::Tags => "/tags",
+            Page::Audience => "/audience",
+            Page::Segments => "/segments",
+            Page::Trends => "/trends",
+            Page::Lookup => "/lookup",
+        }
+    }
+
+    /// One line saying what the page is for.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Page::Overview => "Server status and what Sieve can do.",
+            Page::Tags => "Browse tag groups and values, with the number of users in each.",
+            Page::Audience => "Build an audience from tags and behaviour; its size updates on every click.",
+            Page::Segments => "Save audiences as segments, recomputed every day or frozen.",
+            Page::Trends => "Follow segment sizes, entries and exits day by day.",
+            Page::Lookup => "See which tags and segments one user has.",
+        }
+    }
+
+    /// Whether the page exists yet; the others are shown as coming soon.
+    pub const fn is_available(self) -> bool {
+        matches!(self, Page::Overview)
+    }
+
+    /// The pages still to come, in navigation order.
+    ///
+    /// ```
+    /// use app::nav::Page;
+    /// assert_eq!(Page::upcoming().next(), Some(Page::Tags));
+    /// ```
+    pub fn upcoming() -> impl Iterator<Item = Page> {
+        Page::ALL.into_iter().filter(|page| !page.is_available())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn paths_and_labels_are_unique() {
+        let paths: HashSet<_> = Page::ALL.iter().map(|p| p.path()).collect();
+        let labels: HashSet<_> = Page::ALL.iter().map(|p| p.label()).collect();
+        assert_eq!(paths.len(), Page::ALL.len());
+        assert_eq!(labels.len(), Page::ALL.len());
+    }
+
+    #[test]
+    fn overview_comes_first_and_exists() {
+        assert_eq!(Page::ALL[0], Page::Overview);
+        assert!(Page::Overview.is_available());
+    }
+
+    #[test]
+    fn upcoming_lists_the_five_planned_pages() {
+        let upcoming: Vec<_> = Page::upcoming().map(Page::label).collect();
+        assert_eq!(upcoming, ["Tags", "Audience", "Segments", "Trends", "Lookup"]);
+    }
+}
