@@ -8,6 +8,11 @@ use server::cli::{Cli, Command, DemoArgs, ServeArgs};
 use server::{AppState, Config};
 use tracing_subscriber::EnvFilter;
 
+// glibc's allocator spent ~20% of the membership API's time in malloc/free under load
+// (measured with perf; BENCHMARKS.md); mimalloc keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

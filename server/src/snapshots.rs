@@ -132,7 +132,7 @@ impl Snapshots {
     pub fn day(&self, app: &str, ds: Option<&str>) -> Result<Option<(String, DayRecord)>, SnapshotError> {
         Ok(match ds {
             Some(ds) => self.meta.day(app, ds)?.map(|r| (ds.to_owned(), r)),
-            None => self.meta.days(app)?.pop(),
+            None => self.meta.latest_day(app)?,
         })
     }
 

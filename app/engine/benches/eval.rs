@@ -127,6 +127,7 @@ fn roaring_eval(rule: &Rule, d: &Data) -> RoaringBitmap {
 fn bench_counts(c: &mut Criterion, d: &Data) {
     let label = format!("{}M", d.users / 1_000_000);
     let mut g = c.benchmark_group(format!("count/{label}"));
+    // Below 1M (test mode) the label reads 0M; the figures are not reported then.
     g.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     for (name, text) in rules() {
         let rule = Rule::parse(text).expect("bench rule parses");
@@ -190,6 +191,13 @@ fn median_ms(group: &str, function: &str, param: &str) -> Option<f64> {
 
 fn main() {
     let mut c = Criterion::default().output_directory(&criterion_dir()).configure_from_args();
+    // `cargo test --all-targets` runs benches once as tests (without `--bench`): a small
+    // population keeps that a quick check that the rules agree with roaring-rs.
+    if !std::env::args().any(|a| a == "--bench") {
+        let d = build(200_000);
+        bench_counts(&mut c, &d);
+        return;
+    }
     let mut sizes = vec![1_000_000u32, 10_000_000];
     if std::env::var_os("SIEVE_BENCH_100M").is_some() {
         sizes.push(100_000_000);

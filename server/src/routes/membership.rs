@@ -1,18 +1,18 @@
 //! `GET /api/v1/apps/{app}/users/{user_id}/tags?ds=`: one user's tags and segments, read from
 //! one published version (the day's pointer is read once, then only immutable data).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::extract::{ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::validate_user_id;
 use crate::auth::{Access, Auth};
 use crate::error::ApiError;
-use crate::membership::UserIndex;
+use crate::membership::{TagsMap, UserIndex};
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
 
@@ -25,17 +25,17 @@ pub struct TagsQuery {
 
 /// The answer.
 #[derive(Debug, Serialize)]
-pub struct UserTags {
+pub struct UserTags<'a> {
     /// The external user id.
-    pub user: String,
+    pub user: &'a str,
     /// The day answered from.
-    pub ds: String,
+    pub ds: &'a str,
     /// That day's version.
     pub version: u64,
     /// Values per tag group.
-    pub tags: BTreeMap<String, Vec<String>>,
+    pub tags: TagsMap<'a>,
     /// Segments the user is in that day.
-    pub segments: Vec<String>,
+    pub segments: &'a [&'a str],
 }
 
 /// `GET /api/v1/apps/{app}/users/{user_id}/tags`.
@@ -44,28 +44,34 @@ pub async fn user_tags(
     auth: Auth,
     ApiPath((app, user)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<TagsQuery>,
-) -> Result<Json<UserTags>, ApiError> {
+) -> Result<Response, ApiError> {
     auth.app(&state, &app, Access::Membership)?;
     validate_user_id(&user)?;
     if let Some(ds) = &q.ds {
         parse_ds(ds)?;
     }
-    let st = state.clone();
-    let work = move || -> Result<UserTags, ApiError> {
-        let (ds, record) = st
-            .snapshots
-            .day(&app, q.ds.as_deref())?
-            .ok_or_else(|| ApiError::Missing("no published day with that date".into()))?;
-        let id = st.meta.dict_lookup(&app, &user)?.ok_or_else(|| ApiError::Missing("unknown user".into()))?;
-        let index = st.user_index(&record.manifest)?;
-        if u64::from(id) >= st.snapshots.manifest(&record.manifest)?.universe.count {
-            // Known to the app, but first seen after this day.
-            return Err(ApiError::Missing("unknown user on that day".into()));
+    // Reads here are a few microseconds (redb MVCC reads, cached index), so they run inline;
+    // only building a version's index (seconds, once) goes to the blocking pool.
+    let (ds, record) = state
+        .snapshots
+        .day(&app, q.ds.as_deref())?
+        .ok_or_else(|| ApiError::Missing("no published day with that date".into()))?;
+    let id = state.meta.dict_lookup(&app, &user)?.ok_or_else(|| ApiError::Missing("unknown user".into()))?;
+    let index = match state.user_indexes.get(&record.manifest) {
+        Some(index) => index,
+        None => {
+            let (st, manifest) = (state.clone(), record.manifest.clone());
+            tokio::task::spawn_blocking(move || st.user_index(&manifest)).await.map_err(ApiError::internal)??
         }
-        let m = index.lookup(id);
-        Ok(UserTags { user, ds, version: record.version, tags: m.tags, segments: m.segments })
     };
-    Ok(Json(tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)??))
+    if u64::from(id) >= index.universe() {
+        // Known to the app, but first seen after this day.
+        return Err(ApiError::Missing("unknown user on that day".into()));
+    }
+    let m = index.lookup(id);
+    let body =
+        UserTags { user: &user, ds: &ds, version: record.version, tags: TagsMap(&m.tags), segments: &m.segments };
+    Ok(Json(body).into_response())
 }
 
 impl AppState {

@@ -111,9 +111,17 @@ pub struct Publish<'a> {
 }
 
 /// The metadata store.
-#[derive(Debug)]
 pub struct Meta {
     db: Database,
+    /// Token hash → scope. Tokens never change once created (there is no revocation yet), so
+    /// caching them is safe and keeps a store read off every request.
+    tokens: quick_cache::sync::Cache<String, TokenInfo>,
+}
+
+impl std::fmt::Debug for Meta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meta").field("cached_tokens", &self.tokens.len()).finish()
+    }
 }
 
 fn now_ms() -> u64 {
@@ -143,7 +151,7 @@ impl Meta {
         txn.open_table(SEGMENTS)?;
         txn.open_table(IDEMPOTENCY)?;
         txn.commit()?;
-        Ok(Meta { db })
+        Ok(Meta { db, tokens: quick_cache::sync::Cache::new(10_000) })
     }
 
     // ---- apps and tokens -------------------------------------------------------------------
@@ -195,12 +203,21 @@ impl Meta {
 
     /// The scope of a token secret, if it is one of ours.
     pub fn lookup_token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let key = token_key(secret);
+        if let Some(info) = self.tokens.get(&key) {
+            return Ok(Some(info));
+        }
         let txn = self.db.begin_read()?;
         let t = txn.open_table(TOKENS)?;
-        match t.get(token_key(secret).as_str())? {
-            Some(v) => Ok(Some(decode("token", v.value())?)),
-            None => Ok(None),
+        let info: Option<TokenInfo> = match t.get(key.as_str())? {
+            Some(v) => Some(decode("token", v.value())?),
+            None => None,
+        };
+        // Only found tokens are cached, so guessing cannot fill the cache.
+        if let Some(info) = &info {
+            self.tokens.insert(key, info.clone());
         }
+        Ok(info)
     }
 
     // ---- dictionary ------------------------------------------------------------------------
@@ -252,6 +269,19 @@ impl Meta {
         let t = txn.open_table(DAYS)?;
         match t.get((app, ds))? {
             Some(v) => Ok(Some(decode("day", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The latest published day of an app.
+    pub fn latest_day(&self, app: &str) -> Result<Option<(String, DayRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DAYS)?;
+        // Days sort as text (YYYY-MM-DD), so the app's last key is its latest day; `\u{10ffff}`
+        // sorts after any ds.
+        let last = t.range((app, "")..(app, "\u{10ffff}"))?.next_back().transpose()?;
+        match last {
+            Some((k, v)) => Ok(Some((k.value().1.to_owned(), decode("day", v.value())?))),
             None => Ok(None),
         }
     }
@@ -404,6 +434,8 @@ mod tests {
         assert_eq!(m.day("x", "2026-11-20").expect("day").map(|d| d.version), Some(1));
         // Apps do not see each other's days or ids.
         assert!(m.days("y").expect("days").is_empty());
+        assert_eq!(m.latest_day("y").expect("latest"), None);
+        assert_eq!(m.latest_day("x").expect("latest").map(|d| d.0), Some("2026-11-20".to_owned()));
         assert_eq!(m.dict_lookup("y", "u1").expect("lookup"), None);
         assert_eq!(m.dict_load("x").expect("load"), ids);
     }
