@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Sieve locally: installs the build tools (setup.sh, no browser), builds the
-# app with trunk and the server with cargo (both release), creates demo data on
-# the first run, then serves app and API on http://127.0.0.1:8080 (Ctrl-C stops).
+# app with trunk and the server with cargo (both release), loads demo data through
+# the upload routes on the first run, then serves app and API on
+# http://127.0.0.1:8080 and prints a sign-in link for the demo app (Ctrl-C stops).
 #
 #   bash .dev/run.sh
 #
@@ -26,11 +27,11 @@ build_server() {
     cargo build --release -p server --bin sieve
 }
 
-# Demo data for a first run (no ./data yet). For now this step generates the
-# demo CSVs with `sieve demo` into data/demo-csv, which is what a later ingest
-# step loads into the server; the server itself starts on an empty store.
-# It writes into a scratch folder first and renames it to ./data only when
-# generation succeeded, so an interrupted first run is simply redone.
+# Demo data for a first run (no ./data yet): `sieve demo` writes the CSV files a user would
+# upload, then a temporary server takes them through the real HTTP upload routes (`sieve
+# load`), creating the app `demo`, its tokens and a few example segments. Everything happens
+# in ./data.partial, renamed to ./data only when it all succeeded, so an interrupted first run
+# is simply redone. The CSVs are removed afterwards (they are only input).
 prepare_demo_data() {
     local scratch=./data.partial
     rm -rf "$scratch"
@@ -39,13 +40,40 @@ prepare_demo_data() {
     [[ -z ${SIEVE_DEMO_USERS:-} ]] || size+=(--users "$SIEVE_DEMO_USERS")
     [[ -z ${SIEVE_DEMO_DAYS:-} ]] || size+=(--days "$SIEVE_DEMO_DAYS")
     "$SIEVE" demo --out "$scratch/demo-csv" "${size[@]}"
+    local port=18089
+    RUST_LOG=warn "$SIEVE" serve --addr "127.0.0.1:$port" --data-dir "$scratch" --dist ./dist --admin-token "$ADMIN_TOKEN" &
+    local loader_server=$!
+    # shellcheck disable=SC2064 # expand now: the pid is known now
+    trap "kill $loader_server 2>/dev/null || true" EXIT
+    local ready=""
+    for _ in $(seq 100); do
+        if curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/null; then ready=1; break; fi
+        sleep 0.1
+    done
+    [[ -n $ready ]] || die "the loading server did not start"
+    "$SIEVE" load --url "http://127.0.0.1:$port" --admin-token "$ADMIN_TOKEN" --dir "$scratch/demo-csv" \
+        --tokens-out "$scratch/demo-tokens.json"
+    kill "$loader_server" && wait "$loader_server" 2>/dev/null || true
+    trap - EXIT
+    rm -rf "$scratch/demo-csv"
     mv "$scratch" "$DATA_DIR"
-    note "demo CSVs in $DATA_DIR/demo-csv: $(find "$DATA_DIR/demo-csv" -type f | wc -l) files"
+}
+
+# The admin token: SIEVE_ADMIN_TOKEN if set, else one made on the first run and kept in
+# ./.sieve-admin-token (git-ignored), so the same token works across runs.
+admin_token() {
+    if [[ -n ${SIEVE_ADMIN_TOKEN:-} ]]; then
+        printf '%s' "$SIEVE_ADMIN_TOKEN"
+    else
+        [[ -s .sieve-admin-token ]] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > .sieve-admin-token
+        cat .sieve-admin-token
+    fi
 }
 
 step "setup (build tools)" bash .dev/setup.sh
 step "build the app (trunk build --release)" build_app
 step "build the server (cargo build --release)" build_server
+ADMIN_TOKEN="$(admin_token)"
 if [[ -e $DATA_DIR ]]; then
     note "using the existing $DATA_DIR"
 else
@@ -54,4 +82,8 @@ fi
 print_step_times
 
 say "Sieve on http://$ADDR (Ctrl-C stops)"
-exec "$SIEVE" serve --addr "$ADDR" --data-dir "$DATA_DIR" --dist ./dist
+if [[ -s $DATA_DIR/demo-tokens.json ]]; then
+    editor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["editor"])' "$DATA_DIR/demo-tokens.json")
+    say "Sign in to the demo app: http://$ADDR/signin#app=demo&token=$editor"
+fi
+exec "$SIEVE" serve --addr "$ADDR" --data-dir "$DATA_DIR" --dist ./dist --admin-token "$ADMIN_TOKEN"
