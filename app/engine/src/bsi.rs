@@ -81,6 +81,8 @@ pub struct NumericColumn {
     pub scale: u32,
     /// The smallest scaled value, so stored values start at 0.
     pub offset: i64,
+    /// The largest scaled value.
+    pub max: i64,
     /// The stored values.
     pub bsi: Bsi,
 }
@@ -146,9 +148,10 @@ impl NumericColumn {
     /// Builds a column from (user, scaled value) pairs.
     pub fn from_scaled(scale: u32, pairs: Vec<(u32, i64)>) -> NumericColumn {
         let offset = pairs.iter().map(|p| p.1).min().unwrap_or(0);
+        let max = pairs.iter().map(|p| p.1).max().unwrap_or(0);
         // value - offset >= 0 and fits u64 for any two i64s.
         let bsi = Bsi::from_pairs(pairs.into_iter().map(|(id, v)| (id, v.abs_diff(offset))).collect());
-        NumericColumn { scale, offset, bsi }
+        NumericColumn { scale, offset, max, bsi }
     }
 
     /// One user's scaled value.

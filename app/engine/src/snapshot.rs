@@ -118,15 +118,12 @@ pub fn build_group(data: &GroupData, sample: &SampleMap, blobs: &mut Blobs) -> G
             sample: add_blob(&sample.project(set), blobs),
         })
         .collect();
-    let numeric = data.numeric.as_ref().map(|col| {
-        let scaled: Vec<i64> = col.bsi.exists().iter().filter_map(|id| col.scaled_value(id)).collect();
-        NumericEntry {
-            scale: col.scale,
-            offset: col.offset,
-            min: scaled.iter().copied().min().unwrap_or(0),
-            max: scaled.iter().copied().max().unwrap_or(0),
-            bsi: build_bsi(&col.bsi, sample, blobs),
-        }
+    let numeric = data.numeric.as_ref().map(|col| NumericEntry {
+        scale: col.scale,
+        offset: col.offset,
+        min: col.offset,
+        max: col.max,
+        bsi: build_bsi(&col.bsi, sample, blobs),
     });
     GroupEntry {
         name: data.name.clone(),
