@@ -201,6 +201,13 @@ fn blobs_are_immutable_ranged_and_private() -> Result<(), Error> {
     assert_eq!(part.bytes, b"SVBL", "the first bytes of a blob are its magic");
     // The whole body is the blob: it hashes to its own address.
     assert_eq!(engine::blob::hash(&whole.bytes), blob);
+    // Compressed as the client asks (arrays of nearby ids compress well); still the same ETag.
+    for encoding in ["gzip", "zstd"] {
+        let headers = [("authorization", auth.as_str()), ("accept-encoding", encoding)];
+        let z = env.http.send("GET", &env.server.url(&path), &headers, None)?;
+        assert_eq!((z.status, z.header("content-encoding")), (200, Some(encoding)));
+        assert!(z.bytes.len() < whole.bytes.len(), "{encoding}: {} of {} bytes", z.bytes.len(), whole.bytes.len());
+    }
     let bad =
         env.http.send("GET", &env.server.url(&path), &[("authorization", &auth), ("range", "bytes=999999-")], None)?;
     assert_eq!(bad.status, 416);
