@@ -46,6 +46,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub mod auth;
+pub mod backfill;
 pub mod cli;
 pub mod demo;
 pub mod ds;

@@ -121,6 +121,8 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     /// One publish at a time per app.
     pub app_locks: Arc<AppLocks>,
+    /// Segment backfills in progress, per app.
+    pub backfills: Arc<crate::backfill::Backfills>,
     /// Membership indexes of recently read versions, by manifest address.
     pub user_indexes: Arc<quick_cache::sync::Cache<String, Arc<crate::membership::UserIndex>>>,
     /// `Idempotency-Key`s whose request is executing right now.
@@ -145,6 +147,7 @@ impl AppState {
             snapshots,
             publisher,
             app_locks: Arc::default(),
+            backfills: Arc::default(),
             user_indexes: Arc::new(quick_cache::sync::Cache::new(8)),
             idempotency: Arc::default(),
         })

@@ -277,6 +277,33 @@ impl IdSet {
         Some(u32::from(last.key) << 16 | u32::from(low))
     }
 
+    /// `|self ∩ other|`, chunk by chunk without building the intersection.
+    ///
+    /// ```
+    /// use engine::IdSet;
+    /// let a = IdSet::from_sorted(&[1, 2, 3, 70_000]);
+    /// let b = IdSet::from_sorted(&[2, 3, 4, 70_000, 80_000]);
+    /// assert_eq!(a.intersection_len(&b), 3);
+    /// assert_eq!(a.difference_len(&b), 1);
+    /// ```
+    pub fn intersection_len(&self, other: &IdSet) -> u64 {
+        let (mut x, mut y) = (Box::new([0u64; BITSET_WORDS]), Box::new([0u64; BITSET_WORDS]));
+        self.chunks
+            .iter()
+            .filter_map(|c| other.container(c.key).map(|o| (&c.container, o)))
+            .map(|(a, b)| {
+                a.write_bits(&mut x);
+                b.write_bits(&mut y);
+                x.iter().zip(y.iter()).map(|(p, q)| u64::from((p & q).count_ones())).sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// `|self ∖ other|`.
+    pub fn difference_len(&self, other: &IdSet) -> u64 {
+        self.len - self.intersection_len(other)
+    }
+
     /// Membership of one id.
     pub fn contains(&self, id: u32) -> bool {
         self.container((id >> 16) as u16).is_some_and(|c| c.contains(id as u16))

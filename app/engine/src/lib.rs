@@ -14,6 +14,8 @@
 //! - [`plan`]: a rule checked against a catalog.
 //! - [`eval`]: one-pass, count-first evaluation of a plan, with the per-condition funnel.
 //! - [`sample`]: the fixed-hash sample tier and estimates with 95% intervals.
+//! - [`split`]: A/B splits by salted hashes of external ids, stable as they grow.
+//! - [`stats`]: Wilson and Newcombe intervals, the chi-square test for sample-ratio mismatch.
 //! - [`error`]: the error types.
 
 pub mod blob;
@@ -28,6 +30,8 @@ pub mod portable;
 pub mod rule;
 pub mod sample;
 pub mod snapshot;
+pub mod split;
+pub mod stats;
 
 pub use catalog::{Catalog, TagKind};
 pub use error::{EvalError, FormatError, RuleError, RuleErrorReason};

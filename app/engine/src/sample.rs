@@ -120,9 +120,6 @@ pub struct Estimate {
     pub hi: f64,
 }
 
-/// z for a two-sided 95% interval.
-const Z95: f64 = 1.959_963_984_540_054;
-
 /// Scales a sample count up to the full tier, with a 95% interval.
 ///
 /// ```
@@ -140,15 +137,7 @@ pub fn estimate(sample_count: u64, sample_universe: u64, universe: u64) -> Estim
     let p = k / n;
     // Finite-population correction: the effective sample size grows as n approaches N.
     let fpc = if big_n > 1.0 { ((big_n - n) / (big_n - 1.0)).max(0.0) } else { 0.0 };
-    let (lo, hi) = if fpc == 0.0 {
-        (p, p)
-    } else {
-        let n_eff = n / fpc;
-        let z2 = Z95 * Z95;
-        let centre = (p + z2 / (2.0 * n_eff)) / (1.0 + z2 / n_eff);
-        let half = Z95 / (1.0 + z2 / n_eff) * (p * (1.0 - p) / n_eff + z2 / (4.0 * n_eff * n_eff)).sqrt();
-        (centre - half, centre + half)
-    };
+    let (lo, hi) = if fpc == 0.0 { (p, p) } else { crate::stats::wilson(p, n / fpc) };
     Estimate {
         count: p * big_n,
         lo: (lo * big_n).max(k).min(p * big_n),

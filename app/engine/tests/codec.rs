@@ -111,3 +111,14 @@ fn portable_rejects_inconsistent_headers() {
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(portable::decode(&huge).is_err());
 }
+
+proptest! {
+    #[test]
+    fn set_sizes_match_a_naive_count(a in ids(), b in ids()) {
+        let (sa, sb) = (IdSet::from_unsorted(a.clone()), IdSet::from_unsorted(b.clone()));
+        let na: std::collections::BTreeSet<u32> = a.into_iter().collect();
+        let nb: std::collections::BTreeSet<u32> = b.into_iter().collect();
+        prop_assert_eq!(sa.intersection_len(&sb), na.intersection(&nb).count() as u64);
+        prop_assert_eq!(sa.difference_len(&sb), na.difference(&nb).count() as u64);
+    }
+}

@@ -27,6 +27,7 @@ use crate::state::{AppState, Config};
 pub mod apps;
 pub mod estimate;
 pub mod health;
+pub mod history;
 pub mod ids;
 pub mod ingest;
 pub mod members;
@@ -127,6 +128,7 @@ pub fn table() -> Vec<Route> {
         Route::new(Delete, "/v1/apps/{app}/segments/{id}", Json, segments::delete),
         Route::new(Put, "/v1/apps/{app}/segments/{id}/members", Upload, members::put_members),
         Route::new(Get, "/v1/apps/{app}/segments/{id}/members", Json, members::get_members),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}/history", Json, history::history),
         // Membership.
         Route::new(Get, "/v1/apps/{app}/users/{user_id}/tags", Json, membership::user_tags),
     ]

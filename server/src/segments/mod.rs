@@ -118,9 +118,9 @@ pub fn validate_rule_against_latest_day(state: &AppState, app: &str, rule: &Rule
 /// Called after a segment change was stored (created, updated, deleted, or given members),
 /// before the answer goes out: recomputes every segment's members on the app's latest
 /// published day, as a new version of that day, so estimates, exports and `/user/tags` see
-/// the change at once. Older days get the change at their next publish (backfill over the
-/// retained days is the routine-recompute issue's). The segment write itself is durable
-/// already; a failure here is logged and repaired by the next publish.
+/// the change at once; then the other retained days are backfilled in the background
+/// ([`crate::backfill`], progress in the API). The segment write itself is durable already; a
+/// failure here is logged and repaired by the next publish.
 pub async fn on_segment_changed(state: &AppState, app: &str, record: &SegmentRecord) {
     let lock = state.app_locks.get(app);
     let _publishing = lock.lock().await;
@@ -131,7 +131,10 @@ pub async fn on_segment_changed(state: &AppState, app: &str, record: &SegmentRec
         st.publisher.refresh_segments(&app_id, &[ds], &specs)
     };
     match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(days)) => tracing::info!(app, segment = %seg, ?days, "segment members recomputed"),
+        Ok(Ok(days)) => {
+            tracing::info!(app, segment = %seg, ?days, "segment members recomputed on the latest day");
+            crate::backfill::start(state, app);
+        }
         Ok(Err(e)) => tracing::error!(app, segment = %seg, error = %e, "recomputing segment members failed"),
         Err(e) => tracing::error!(app, segment = %seg, error = %e, "recomputing segment members panicked"),
     }
