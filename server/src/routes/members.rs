@@ -186,9 +186,15 @@ pub async fn get_members(
     .await
     .map_err(ApiError::internal)??;
 
+    Ok(csv_of_users(&state, &app, set, &format!("{id}-{ds}.csv")))
+}
+
+/// Streams users as CSV (`user_id` header, external ids in dense-id order) as a download.
+pub fn csv_of_users(state: &AppState, app: &str, set: std::sync::Arc<engine::IdSet>, filename: &str) -> Response {
     // A blocking producer turns dense ids into external ids in batches; the response streams.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     let meta = state.meta.clone();
+    let app = app.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut buf = String::from("user_id\n");
         let mut ok = true;
@@ -216,10 +222,10 @@ pub async fn get_members(
     let mut res = Body::from_stream(stream).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}-{ds}.csv\"")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }
 
 /// Appends a CSV field, quoted when it needs to be.

@@ -36,6 +36,8 @@ pub struct UserTags<'a> {
     pub tags: TagsMap<'a>,
     /// Segments the user is in that day.
     pub segments: &'a [&'a str],
+    /// The user's group in each experiment that assigned it.
+    pub experiments: std::collections::BTreeMap<String, String>,
 }
 
 /// `GET /api/v1/apps/{app}/users/{user_id}/tags`.
@@ -69,8 +71,21 @@ pub async fn user_tags(
         return Err(ApiError::Missing("unknown user on that day".into()));
     }
     let m = index.lookup(id);
-    let body =
-        UserTags { user: &user, ds: &ds, version: record.version, tags: TagsMap(&m.tags), segments: &m.segments };
+    // Experiment groups are frozen app-wide (not per day); an app has few experiments.
+    let mut experiments = std::collections::BTreeMap::new();
+    for (exp, groups) in crate::routes::experiments::groups_of_app(&state, &app)? {
+        if let Some((group, _)) = groups.iter().find(|(_, set)| set.contains(id)) {
+            experiments.insert(exp, group.clone());
+        }
+    }
+    let body = UserTags {
+        user: &user,
+        ds: &ds,
+        version: record.version,
+        tags: TagsMap(&m.tags),
+        segments: &m.segments,
+        experiments,
+    };
     Ok(Json(body).into_response())
 }
 

@@ -26,6 +26,7 @@ use crate::state::{AppState, Config};
 
 pub mod apps;
 pub mod estimate;
+pub mod experiments;
 pub mod health;
 pub mod history;
 pub mod ids;
@@ -129,6 +130,12 @@ pub fn table() -> Vec<Route> {
         Route::new(Put, "/v1/apps/{app}/segments/{id}/members", Upload, members::put_members),
         Route::new(Get, "/v1/apps/{app}/segments/{id}/members", Json, members::get_members),
         Route::new(Get, "/v1/apps/{app}/segments/{id}/history", Json, history::history),
+        // Experiments (A/B splits).
+        Route::new(Get, "/v1/apps/{app}/experiments", Json, experiments::list),
+        Route::new(Post, "/v1/apps/{app}/experiments", Json, experiments::create),
+        Route::new(Get, "/v1/apps/{app}/experiments/{id}", Json, experiments::get),
+        Route::new(Get, "/v1/apps/{app}/experiments/{id}/outcome", Json, experiments::outcome),
+        Route::new(Get, "/v1/apps/{app}/experiments/{id}/groups/{group}/members", Json, experiments::group_members),
         // Membership.
         Route::new(Get, "/v1/apps/{app}/users/{user_id}/tags", Json, membership::user_tags),
     ]

@@ -24,6 +24,8 @@ const DICT_REV: TableDefinition<(&str, u32), &str> = TableDefinition::new("dict_
 const DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("days");
 /// (app, segment id) → segment record (opaque here; see `segments`).
 const SEGMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("segments");
+/// (app, experiment id) → experiment record (opaque here; see `experiments`).
+const EXPERIMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("experiments");
 /// (app, key) → idempotency record (opaque here).
 const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 
@@ -150,6 +152,7 @@ impl Meta {
         txn.open_table(DAYS)?;
         txn.open_table(SEGMENTS)?;
         txn.open_table(IDEMPOTENCY)?;
+        txn.open_table(EXPERIMENTS)?;
         txn.commit()?;
         Ok(Meta { db, tokens: quick_cache::sync::Cache::new(10_000) })
     }
@@ -373,6 +376,39 @@ impl Meta {
             txn.abort()?;
         }
         Ok(swapped)
+    }
+
+    /// Stores an experiment if its id is free; `false` (nothing changed) if it exists.
+    pub fn experiment_create(&self, app: &str, id: &str, record: &[u8]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let created = {
+            let mut t = txn.open_table(EXPERIMENTS)?;
+            if t.get((app, id))?.is_some() {
+                false
+            } else {
+                t.insert((app, id), record)?;
+                true
+            }
+        };
+        txn.commit()?;
+        Ok(created)
+    }
+
+    /// An experiment's record.
+    pub fn experiment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.begin_read()?.open_table(EXPERIMENTS)?.get((app, id))?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every experiment record of an app, by id.
+    pub fn experiment_list(&self, app: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(EXPERIMENTS)?;
+        let mut out = Vec::new();
+        for row in t.range((app, "")..(app, "\u{10ffff}"))? {
+            let (k, v) = row?;
+            out.push((k.value().1.to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// A stored idempotency record.
