@@ -273,10 +273,8 @@ impl Publisher {
     }
 
     fn write_blobs(&self, blobs: &Blobs) -> Result<(), PublishError> {
-        let store = self.snapshots.blobs();
-        for bytes in blobs.values() {
-            store.put(bytes)?;
-        }
+        let all: Vec<&[u8]> = blobs.values().map(Vec::as_slice).collect();
+        self.snapshots.blobs().put_many(&all)?;
         Ok(())
     }
 

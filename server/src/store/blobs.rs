@@ -33,7 +33,14 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn get(&self, hash: &str) -> Result<Option<Vec<u8>>, BlobError>;
     /// Whether a blob exists (not checked).
     fn contains(&self, hash: &str) -> bool;
+    /// Stores many blobs; all durable when it returns. Stores may batch the flushes.
+    fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
+        blobs.iter().try_for_each(|b| self.put(b).map(|_| ()))
+    }
 }
+
+/// Threads that flush a batch of blobs together (the journal commits concurrent fsyncs as a group).
+const FLUSH_THREADS: usize = 8;
 
 /// Blobs as files under `root/ab/cd/<hash>`.
 #[derive(Debug)]
@@ -59,6 +66,20 @@ impl FsBlobStore {
 
     fn path(&self, hash: &str) -> Option<PathBuf> {
         engine::blob::is_hash(hash).then(|| self.root.join(&hash[..2]).join(&hash[2..4]).join(hash))
+    }
+
+    /// Writes a file to a temp name and renames it into place, without flushing; the caller
+    /// flushes before anything refers to it.
+    fn write_unsynced(&self, dest: &Path, bytes: &[u8]) -> Result<(), BlobError> {
+        let dir = dest.parent().ok_or_else(|| std::io::Error::other("blob path has no parent"))?;
+        fs::create_dir_all(dir)?;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.tmp.join(format!("{}-{n}", std::process::id()));
+        let result = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, dest));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        Ok(result?)
     }
 
     /// Writes a file atomically: temp file, fsync, rename into place, fsync the directory.
@@ -110,6 +131,39 @@ impl BlobStore for FsBlobStore {
     fn contains(&self, hash: &str) -> bool {
         self.path(hash).is_some_and(|p| p.exists())
     }
+
+    fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
+        let mut written: Vec<PathBuf> = Vec::new();
+        for bytes in blobs {
+            let hash = engine::blob::hash(bytes);
+            let path = self.path(&hash).ok_or_else(|| std::io::Error::other("bad hash"))?;
+            let good = fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64)
+                && fs::read(&path).is_ok_and(|existing| existing == *bytes);
+            if !good {
+                self.write_unsynced(&path, bytes)?;
+                written.push(path);
+            }
+        }
+        let mut dirs: Vec<PathBuf> = written.iter().filter_map(|p| p.parent().map(Path::to_owned)).collect();
+        dirs.sort();
+        dirs.dedup();
+        let flush = |paths: &[PathBuf]| -> std::io::Result<()> {
+            let per_thread = paths.len().div_ceil(FLUSH_THREADS).max(1);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = paths
+                    .chunks(per_thread)
+                    .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|p| File::open(p)?.sync_all())))
+                    .collect();
+                handles
+                    .into_iter()
+                    .try_for_each(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("flush thread panicked"))))
+            })
+        };
+        // Files first, then the directories holding their new names.
+        flush(&written)?;
+        flush(&dirs)?;
+        Ok(())
+    }
 }
 
 impl From<BlobError> for crate::error::ApiError {
@@ -141,5 +195,19 @@ mod tests {
         store.put(b"hello").expect("heal");
         assert!(store.get(&hash).expect("healed").is_some());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0, "no temp files left");
+    }
+
+    #[test]
+    fn put_many_stores_every_blob() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let blobs: Vec<Vec<u8>> = (0..50u32).map(|i| i.to_le_bytes().repeat(i as usize + 1)).collect();
+        let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        store.put_many(&refs).expect("put_many");
+        store.put_many(&refs).expect("again: a no-op");
+        for b in &blobs {
+            assert_eq!(store.get(&engine::blob::hash(b)).expect("get").as_deref(), Some(b.as_slice()));
+        }
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
     }
 }
