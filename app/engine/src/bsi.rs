@@ -68,10 +68,111 @@ impl Bsi {
         })
     }
 
+    /// The users whose value compares with `c` as asked, by O'Neil's bit-sliced algorithm: one
+    /// pass from the highest slice down, keeping the users still equal to `c`'s prefix and those
+    /// already greater; no value is decoded.
+    ///
+    /// ```
+    /// use engine::bsi::{Bsi, Cmp};
+    /// let b = Bsi::from_pairs(vec![(1, 3), (2, 5), (3, 7), (4, 0)]);
+    /// assert_eq!(b.compare(Cmp::Ge, 5).iter().collect::<Vec<_>>(), vec![2, 3]);
+    /// assert_eq!(b.compare(Cmp::Lt, 5).iter().collect::<Vec<_>>(), vec![1, 4]);
+    /// assert_eq!(b.compare(Cmp::Eq, 9).len(), 0);
+    /// ```
+    pub fn compare(&self, cmp: Cmp, c: u64) -> IdSet {
+        let bits = self.slices.len() as u32;
+        let (greater, equal) = if bits < 64 && c >> bits != 0 {
+            // `c` needs more bits than any stored value has: everyone is smaller.
+            (IdSet::new(), IdSet::new())
+        } else {
+            let mut greater = IdSet::new();
+            let mut equal = self.exists.clone();
+            for (i, slice) in self.slices.iter().enumerate().rev() {
+                if c >> i & 1 == 1 {
+                    equal = equal.and(slice);
+                } else {
+                    greater = greater.or(&equal.and(slice));
+                    equal = equal.and_not(slice);
+                }
+            }
+            (greater, equal)
+        };
+        match cmp {
+            Cmp::Gt => greater,
+            Cmp::Ge => greater.or(&equal),
+            Cmp::Eq => equal,
+            Cmp::Ne => self.exists.and_not(&equal),
+            Cmp::Lt => self.exists.and_not(&greater.or(&equal)),
+            Cmp::Le => self.exists.and_not(&greater),
+        }
+    }
+
+    /// Users whose value lies in `lo..=hi`.
+    pub fn between(&self, lo: u64, hi: u64) -> IdSet {
+        if lo > hi {
+            return IdSet::new();
+        }
+        self.compare(Cmp::Ge, lo).and(&self.compare(Cmp::Le, hi))
+    }
+
+    /// The per-user sum of two columns, by bit-sliced ripple-carry addition (a user missing
+    /// from one side counts as 0 there); used to sum daily event counts over a window.
+    ///
+    /// ```
+    /// use engine::bsi::Bsi;
+    /// let a = Bsi::from_pairs(vec![(1, 3), (2, 1)]);
+    /// let b = Bsi::from_pairs(vec![(1, 6), (3, 2)]);
+    /// let s = a.add(&b);
+    /// assert_eq!((s.value(1), s.value(2), s.value(3), s.value(4)), (Some(9), Some(1), Some(2), None));
+    /// ```
+    pub fn add(&self, other: &Bsi) -> Bsi {
+        let n = self.slices.len().max(other.slices.len());
+        let empty = IdSet::new();
+        let mut carry = IdSet::new();
+        let mut slices = Vec::with_capacity(n + 1);
+        for i in 0..n {
+            let a = self.slices.get(i).unwrap_or(&empty);
+            let b = other.slices.get(i).unwrap_or(&empty);
+            let ab = a.xor(b);
+            slices.push(ab.xor(&carry));
+            // carry' = majority(a, b, carry) = (a ∧ b) ∨ (carry ∧ (a ⊕ b))
+            carry = a.and(b).or(&carry.and(&ab));
+        }
+        if !carry.is_empty() {
+            slices.push(carry);
+        }
+        while slices.last().is_some_and(IdSet::is_empty) {
+            slices.pop();
+        }
+        Bsi { exists: self.exists.or(&other.exists), slices }
+    }
+
+    /// A 0/1 column from a set: 1 for its members (to count active days by addition).
+    pub fn indicator(set: &IdSet) -> Bsi {
+        Bsi { exists: set.clone(), slices: if set.is_empty() { Vec::new() } else { vec![set.clone()] } }
+    }
+
     /// Maps every bitmap through `f` (used to project a column onto the sample tier).
     pub fn map_sets(&self, f: impl Fn(&IdSet) -> IdSet) -> Bsi {
         Bsi { exists: f(&self.exists), slices: self.slices.iter().map(f).collect() }
     }
+}
+
+/// A comparison of a column with a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
 }
 
 /// A numeric tag as uploaded: decimal text with up to `scale` fractional digits.

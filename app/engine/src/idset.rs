@@ -299,6 +299,60 @@ impl IdSet {
             .sum()
     }
 
+    /// Combines two sets chunk by chunk with a word operation (`f(a, b)` per 64-bit word; chunks
+    /// missing from a side read as empty).
+    fn combine(&self, other: &IdSet, f: impl Fn(u64, u64) -> u64) -> IdSet {
+        let (mut x, mut y) = (Box::new([0u64; BITSET_WORDS]), Box::new([0u64; BITSET_WORDS]));
+        let mut keys: Vec<u16> = self.chunks.iter().chain(&other.chunks).map(|c| c.key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut chunks = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.container(key) {
+                Some(c) => c.write_bits(&mut x),
+                None => x.fill(0),
+            }
+            match other.container(key) {
+                Some(c) => c.write_bits(&mut y),
+                None => y.fill(0),
+            }
+            x.iter_mut().zip(y.iter()).for_each(|(a, b)| *a = f(*a, *b));
+            if let Some(container) = Container::from_words(&x) {
+                chunks.push(Chunk { key, container });
+            }
+        }
+        IdSet::from_chunks(chunks)
+    }
+
+    /// `self ∩ other`.
+    ///
+    /// ```
+    /// use engine::IdSet;
+    /// let (a, b) = (IdSet::from_sorted(&[1, 2, 70_000]), IdSet::from_sorted(&[2, 70_000, 9]));
+    /// assert_eq!(a.and(&b).iter().collect::<Vec<_>>(), vec![2, 70_000]);
+    /// assert_eq!(a.or(&b).len(), 4);
+    /// assert_eq!(a.and_not(&b).iter().collect::<Vec<_>>(), vec![1]);
+    /// assert_eq!(a.xor(&b).iter().collect::<Vec<_>>(), vec![1, 9]);
+    /// ```
+    pub fn and(&self, other: &IdSet) -> IdSet {
+        self.combine(other, |a, b| a & b)
+    }
+
+    /// `self ∪ other`.
+    pub fn or(&self, other: &IdSet) -> IdSet {
+        self.combine(other, |a, b| a | b)
+    }
+
+    /// `self ∖ other`.
+    pub fn and_not(&self, other: &IdSet) -> IdSet {
+        self.combine(other, |a, b| a & !b)
+    }
+
+    /// Symmetric difference.
+    pub fn xor(&self, other: &IdSet) -> IdSet {
+        self.combine(other, |a, b| a ^ b)
+    }
+
     /// `|self ∖ other|`.
     pub fn difference_len(&self, other: &IdSet) -> u64 {
         self.len - self.intersection_len(other)

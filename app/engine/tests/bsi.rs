@@ -57,3 +57,71 @@ fn parsing_rejects_what_it_should() {
     assert!(parse_scaled("1.234", 2).is_err());
     assert!(parse_scaled("99999999999999999999", 0).is_err());
 }
+
+use engine::IdSet;
+use engine::bsi::Cmp;
+
+fn cmp_holds(cmp: Cmp, v: u64, c: u64) -> bool {
+    match cmp {
+        Cmp::Gt => v > c,
+        Cmp::Ge => v >= c,
+        Cmp::Eq => v == c,
+        Cmp::Ne => v != c,
+        Cmp::Lt => v < c,
+        Cmp::Le => v <= c,
+    }
+}
+
+fn column() -> impl Strategy<Value = Vec<(u32, u64)>> {
+    prop::collection::vec((0u32..150_000, prop_oneof![0u64..20, 0u64..5_000, any::<u64>()]), 0..300)
+}
+
+proptest! {
+    /// Every comparator equals a naive scan of the values (the oracle), for constants inside,
+    /// at and beyond the stored range.
+    #[test]
+    fn comparisons_match_a_naive_scan(pairs in column(), c in prop_oneof![0u64..30, 0u64..6_000, any::<u64>()]) {
+        let b = Bsi::from_pairs(pairs.clone());
+        let values: BTreeMap<u32, u64> = pairs.into_iter().collect();
+        for cmp in [Cmp::Gt, Cmp::Ge, Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le] {
+            let expected: Vec<u32> = values.iter().filter(|(_, v)| cmp_holds(cmp, **v, c)).map(|(id, _)| *id).collect();
+            prop_assert_eq!(b.compare(cmp, c).iter().collect::<Vec<_>>(), expected, "{:?} {}", cmp, c);
+        }
+        let (lo, hi) = (c / 2, c);
+        let expected: Vec<u32> = values.iter().filter(|(_, v)| (lo..=hi).contains(*v)).map(|(id, _)| *id).collect();
+        prop_assert_eq!(b.between(lo, hi).iter().collect::<Vec<_>>(), expected);
+    }
+
+    /// Summing daily columns (a window) equals summing the values per user.
+    #[test]
+    fn window_sums_match(days in prop::collection::vec(prop::collection::vec((0u32..100_000, 0u64..50), 0..200), 1..8)) {
+        let mut expected: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut active: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut sum = Bsi::default();
+        let mut day_count = Bsi::default();
+        for day in &days {
+            let b = Bsi::from_pairs(day.clone());
+            let per_day: BTreeMap<u32, u64> = day.iter().copied().collect();
+            for (id, v) in &per_day {
+                *expected.entry(*id).or_default() += v;
+                *active.entry(*id).or_default() += 1;
+            }
+            sum = sum.add(&b);
+            day_count = day_count.add(&Bsi::indicator(b.exists()));
+        }
+        for (id, v) in &expected {
+            prop_assert_eq!(sum.value(*id), Some(*v));
+            prop_assert_eq!(day_count.value(*id), active.get(id).copied());
+        }
+        prop_assert_eq!(sum.exists().len(), expected.len() as u64);
+    }
+
+    #[test]
+    fn set_operations_match(a in prop::collection::btree_set(0u32..200_000, 0..500), b in prop::collection::btree_set(0u32..200_000, 0..500)) {
+        let (sa, sb) = (IdSet::from_sorted_iter(a.iter().copied()), IdSet::from_sorted_iter(b.iter().copied()));
+        prop_assert_eq!(sa.and(&sb).iter().collect::<Vec<_>>(), a.intersection(&b).copied().collect::<Vec<_>>());
+        prop_assert_eq!(sa.or(&sb).iter().collect::<Vec<_>>(), a.union(&b).copied().collect::<Vec<_>>());
+        prop_assert_eq!(sa.and_not(&sb).iter().collect::<Vec<_>>(), a.difference(&b).copied().collect::<Vec<_>>());
+        prop_assert_eq!(sa.xor(&sb).iter().collect::<Vec<_>>(), a.symmetric_difference(&b).copied().collect::<Vec<_>>());
+    }
+}
