@@ -8,6 +8,7 @@
 //! | [`sieve`] | a `Command` for that binary with logging kept quiet |
 //! | [`Server`] | `sieve serve --addr 127.0.0.1:0` running in the background; reads the printed address, stops it on drop |
 //! | [`Http`] / [`Reply`] | a small blocking HTTP client that never turns 4xx/5xx into errors |
+//! | [`TestServer`] | a server with an admin token in a fresh directory, with helpers for apps, tokens and calls |
 //! | [`raw_exchange`] | raw bytes over TCP, for malformed or deliberately slow requests |
 //!
 //! Test binaries live in `tests/tests/`: `server.rs` (the server on a real socket),
@@ -325,4 +326,88 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Result
         }
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A `sieve serve` with an admin token, a fresh data directory and a stub `dist/`, plus the
+/// calls most tests make. The directory is removed when it is dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    /// The running server.
+    pub server: Server,
+    /// A client for it.
+    pub http: Http,
+    /// The admin token it was started with.
+    pub admin: String,
+    dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server with `--admin-token admin` and `extra` flags.
+    ///
+    /// # Errors
+    /// The directory or the server cannot be set up.
+    pub fn start(admin: &str, extra: &[&str]) -> Result<TestServer, Error> {
+        let dir = tempfile::tempdir()?;
+        let dist = dir.path().join("dist");
+        std::fs::create_dir_all(&dist)?;
+        std::fs::write(dist.join("index.html"), "<!doctype html><title>test</title>")?;
+        let mut args = vec!["--admin-token", admin];
+        args.extend_from_slice(extra);
+        let server = Server::start(&dist, &dir.path().join("data"), &args)?;
+        Ok(TestServer { server, http: Http::default(), admin: admin.to_owned(), dir })
+    }
+
+    /// The data directory (to restart a server on it).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The stub `dist/` directory.
+    pub fn dist_dir(&self) -> PathBuf {
+        self.dir.path().join("dist")
+    }
+
+    /// Any request with a bearer token.
+    ///
+    /// # Errors
+    /// Connection or protocol failure (HTTP errors are a [`Reply`]).
+    pub fn call(&self, method: &str, path: &str, token: &str, body: Option<&[u8]>) -> Result<Reply, Error> {
+        let auth = format!("Bearer {token}");
+        self.http.send(method, &self.server.url(path), &[("authorization", auth.as_str())], body)
+    }
+
+    /// A request that must succeed (2xx); its body as JSON.
+    ///
+    /// # Errors
+    /// Any other status (with the body), or a body that is not JSON.
+    pub fn ok(&self, method: &str, path: &str, token: &str, body: Option<&[u8]>) -> Result<serde_json::Value, Error> {
+        let r = self.call(method, path, token, body)?;
+        if !(200..300).contains(&r.status) {
+            return Err(format!("{method} {path}: {} {}", r.status, r.body).into());
+        }
+        r.json()
+    }
+
+    /// Creates an app (admin) and returns a new token of `role` for it.
+    ///
+    /// # Errors
+    /// The app or the token cannot be created.
+    pub fn app_with_token(&self, app: &str, role: &str) -> Result<String, Error> {
+        let body = serde_json::json!({"id": app, "name": app}).to_string();
+        let r = self.call("POST", "/api/v1/apps", &self.admin, Some(body.as_bytes()))?;
+        if r.status != 201 && r.status != 409 {
+            return Err(format!("create app {app}: {} {}", r.status, r.body).into());
+        }
+        self.token(app, role)
+    }
+
+    /// A new token of `role` for an existing app.
+    ///
+    /// # Errors
+    /// The token cannot be created.
+    pub fn token(&self, app: &str, role: &str) -> Result<String, Error> {
+        let body = serde_json::json!({"role": role}).to_string();
+        let v = self.ok("POST", &format!("/api/v1/apps/{app}/tokens"), &self.admin, Some(body.as_bytes()))?;
+        Ok(v["token"].as_str().ok_or("no token in the answer")?.to_owned())
+    }
 }

@@ -5,54 +5,30 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
-use sieve_tests::{Error, Http, Reply, Server};
+use sieve_tests::{Error, Reply, TestServer};
 
 const ADMIN: &str = "test-admin-token";
 
 struct Env {
-    _dir: tempfile::TempDir,
-    server: Server,
-    http: Http,
+    t: TestServer,
 }
 
 impl Env {
     fn start(extra: &[&str]) -> Result<Env, Error> {
-        let dir = tempfile::tempdir()?;
-        let dist = dir.path().join("dist");
-        std::fs::create_dir_all(&dist)?;
-        std::fs::write(dist.join("index.html"), "<!doctype html><title>t</title>")?;
-        let mut args = vec!["--admin-token", ADMIN];
-        args.extend_from_slice(extra);
-        let server = Server::start(&dist, &dir.path().join("data"), &args)?;
-        Ok(Env { _dir: dir, server, http: Http::default() })
+        Ok(Env { t: TestServer::start(ADMIN, extra)? })
     }
 
     fn call(&self, method: &str, path: &str, token: &str, body: Option<&[u8]>) -> Result<Reply, Error> {
-        let auth = format!("Bearer {token}");
-        self.http.send(method, &self.server.url(path), &[("authorization", auth.as_str())], body)
+        self.t.call(method, path, token, body)
     }
 
     fn ok(&self, method: &str, path: &str, token: &str, body: Option<&[u8]>) -> Result<Value, Error> {
-        let r = self.call(method, path, token, body)?;
-        if !(200..300).contains(&r.status) {
-            return Err(format!("{method} {path}: {} {}", r.status, r.body).into());
-        }
-        r.json()
+        self.t.ok(method, path, token, body)
     }
 
     /// Creates an app and returns (editor, viewer) tokens.
     fn app(&self, id: &str) -> Result<(String, String), Error> {
-        self.ok("POST", "/api/v1/apps", ADMIN, Some(json!({"id": id, "name": id}).to_string().as_bytes()))?;
-        let token = |role: &str| -> Result<String, Error> {
-            let v = self.ok(
-                "POST",
-                &format!("/api/v1/apps/{id}/tokens"),
-                ADMIN,
-                Some(json!({"role": role}).to_string().as_bytes()),
-            )?;
-            Ok(v["token"].as_str().ok_or("no token")?.to_owned())
-        };
-        Ok((token("editor")?, token("viewer")?))
+        Ok((self.t.app_with_token(id, "editor")?, self.t.token(id, "viewer")?))
     }
 
     fn put_tag(&self, app: &str, ds: &str, group: &str, query: &str, csv: &str, token: &str) -> Result<Reply, Error> {
@@ -192,11 +168,15 @@ fn blobs_are_immutable_ranged_and_private() -> Result<(), Error> {
     assert!(whole.header("cache-control").is_some_and(|c| c.contains("immutable") && c.contains("private")));
     let auth = format!("Bearer {viewer}");
     let etag = format!("\"{blob}\"");
-    let again =
-        env.http.send("GET", &env.server.url(&path), &[("authorization", &auth), ("if-none-match", &etag)], None)?;
+    let again = env.t.http.send(
+        "GET",
+        &env.t.server.url(&path),
+        &[("authorization", &auth), ("if-none-match", &etag)],
+        None,
+    )?;
     assert_eq!(again.status, 304);
     let part =
-        env.http.send("GET", &env.server.url(&path), &[("authorization", &auth), ("range", "bytes=0-3")], None)?;
+        env.t.http.send("GET", &env.t.server.url(&path), &[("authorization", &auth), ("range", "bytes=0-3")], None)?;
     assert_eq!(part.status, 206);
     assert_eq!(part.bytes, b"SVBL", "the first bytes of a blob are its magic");
     // The whole body is the blob: it hashes to its own address.
@@ -204,12 +184,16 @@ fn blobs_are_immutable_ranged_and_private() -> Result<(), Error> {
     // Compressed as the client asks (arrays of nearby ids compress well); still the same ETag.
     for encoding in ["gzip", "zstd"] {
         let headers = [("authorization", auth.as_str()), ("accept-encoding", encoding)];
-        let z = env.http.send("GET", &env.server.url(&path), &headers, None)?;
+        let z = env.t.http.send("GET", &env.t.server.url(&path), &headers, None)?;
         assert_eq!((z.status, z.header("content-encoding")), (200, Some(encoding)));
         assert!(z.bytes.len() < whole.bytes.len(), "{encoding}: {} of {} bytes", z.bytes.len(), whole.bytes.len());
     }
-    let bad =
-        env.http.send("GET", &env.server.url(&path), &[("authorization", &auth), ("range", "bytes=999999-")], None)?;
+    let bad = env.t.http.send(
+        "GET",
+        &env.t.server.url(&path),
+        &[("authorization", &auth), ("range", "bytes=999999-")],
+        None,
+    )?;
     assert_eq!(bad.status, 416);
     // Not an address, or not this app's: no bytes.
     assert_eq!(env.call("GET", "/api/v1/apps/shop/blobs/xyz", &viewer, None)?.status, 400);
@@ -254,7 +238,7 @@ fn bad_uploads_say_where_and_change_nothing() -> Result<(), Error> {
     let head = format!(
         "PUT /api/v1/apps/shop/days/{ds}/tags/gender HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {editor}\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n"
     );
-    let answer = sieve_tests::raw_exchange(env.server.addr, head.as_bytes(), std::time::Duration::from_secs(5))?;
+    let answer = sieve_tests::raw_exchange(env.t.server.addr, head.as_bytes(), std::time::Duration::from_secs(5))?;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let chunk = format!("user_id,value\n{}", "someone,somewhere\n".repeat(64_000));
     let chunked = format!(
@@ -262,7 +246,7 @@ fn bad_uploads_say_where_and_change_nothing() -> Result<(), Error> {
         chunk.len(),
         chunk.len()
     );
-    let answer = sieve_tests::raw_exchange(env.server.addr, chunked.as_bytes(), std::time::Duration::from_secs(10))?;
+    let answer = sieve_tests::raw_exchange(env.t.server.addr, chunked.as_bytes(), std::time::Duration::from_secs(10))?;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     // Events need their own header and whole counts.
     let r =
@@ -404,7 +388,7 @@ fn demo_loads_through_the_http_routes() -> Result<(), Error> {
     assert!(status.success());
     let tokens = dir.path().join("tokens.json");
     let out = sieve_tests::sieve()
-        .args(["load", "--url", &env.server.url(""), "--admin-token", ADMIN, "--dir"])
+        .args(["load", "--url", &env.t.server.url(""), "--admin-token", ADMIN, "--dir"])
         .arg(&demo)
         .arg("--tokens-out")
         .arg(&tokens)

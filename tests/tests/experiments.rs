@@ -6,53 +6,28 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use engine::split::{Group, Split};
 use serde_json::{Value, json};
-use sieve_tests::{Error, Http, Server};
+use sieve_tests::{Error, TestServer};
 
 const ADMIN: &str = "exp-admin";
 
 struct Env {
-    _dir: tempfile::TempDir,
-    server: Server,
-    http: Http,
+    t: TestServer,
     token: String,
 }
 
 impl Env {
     fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<sieve_tests::Reply, Error> {
-        let auth = format!("Bearer {}", self.token);
-        self.http.send(method, &self.server.url(path), &[("authorization", auth.as_str())], body)
+        self.t.call(method, path, &self.token, body)
     }
     fn ok(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Value, Error> {
-        let r = self.call(method, path, body)?;
-        if !(200..300).contains(&r.status) {
-            return Err(format!("{method} {path}: {} {}", r.status, r.body).into());
-        }
-        r.json()
+        self.t.ok(method, path, &self.token, body)
     }
 }
 
 fn start() -> Result<Env, Error> {
-    let dir = tempfile::tempdir()?;
-    let dist = dir.path().join("dist");
-    std::fs::create_dir_all(&dist)?;
-    std::fs::write(dist.join("index.html"), "<!doctype html>")?;
-    let server = Server::start(&dist, &dir.path().join("data"), &["--admin-token", ADMIN])?;
-    let http = Http::default();
-    let admin = format!("Bearer {ADMIN}");
-    http.send(
-        "POST",
-        &server.url("/api/v1/apps"),
-        &[("authorization", admin.as_str())],
-        Some(br#"{"id":"x","name":"x"}"#),
-    )?;
-    let r = http.send(
-        "POST",
-        &server.url("/api/v1/apps/x/tokens"),
-        &[("authorization", admin.as_str())],
-        Some(br#"{"role":"editor"}"#),
-    )?;
-    let token = r.json()?["token"].as_str().ok_or("token")?.to_owned();
-    Ok(Env { _dir: dir, server, http, token })
+    let t = TestServer::start(ADMIN, &[])?;
+    let token = t.app_with_token("x", "editor")?;
+    Ok(Env { t, token })
 }
 
 #[test]

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use sieve_tests::{Error, Http, Server};
+use serde_json::json;
+use sieve_tests::{Error, TestServer};
 
 const ADMIN: &str = "history-admin";
 const DAYS: [&str; 5] = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
@@ -32,35 +32,11 @@ fn data() -> Vec<BTreeMap<String, (&'static str, bool)>> {
         .collect()
 }
 
-fn call(
-    http: &Http,
-    server: &Server,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<&[u8]>,
-) -> Result<Value, Error> {
-    let auth = format!("Bearer {token}");
-    let r = http.send(method, &server.url(path), &[("authorization", auth.as_str())], body)?;
-    if !(200..300).contains(&r.status) {
-        return Err(format!("{method} {path}: {} {}", r.status, r.body).into());
-    }
-    r.json()
-}
-
 #[test]
 fn history_matches_a_naive_recomputation() -> Result<(), Error> {
-    let dir = tempfile::tempdir()?;
-    let dist = dir.path().join("dist");
-    std::fs::create_dir_all(&dist)?;
-    std::fs::write(dist.join("index.html"), "<!doctype html>")?;
-    let server = Server::start(&dist, &dir.path().join("data"), &["--admin-token", ADMIN])?;
-    let http = Http::default();
-    call(&http, &server, "POST", "/api/v1/apps", ADMIN, Some(br#"{"id":"h","name":"h"}"#))?;
-    let token = call(&http, &server, "POST", "/api/v1/apps/h/tokens", ADMIN, Some(br#"{"role":"editor"}"#))?["token"]
-        .as_str()
-        .ok_or("token")?
-        .to_owned();
+    let t = TestServer::start(ADMIN, &[])?;
+    let token = t.app_with_token("h", "editor")?;
+    let call = |method: &str, path: &str, body: Option<&[u8]>| t.ok(method, path, &token, body);
     let days = data();
     let upload = |d: usize| -> Result<(), Error> {
         let mut gender = String::from("user_id,value\n");
@@ -71,22 +47,8 @@ fn history_matches_a_naive_recomputation() -> Result<(), Error> {
                 active.push_str(&format!("{u},true\n"));
             }
         }
-        call(
-            &http,
-            &server,
-            "PUT",
-            &format!("/api/v1/apps/h/days/{}/tags/gender", DAYS[d]),
-            &token,
-            Some(gender.as_bytes()),
-        )?;
-        call(
-            &http,
-            &server,
-            "PUT",
-            &format!("/api/v1/apps/h/days/{}/tags/active_1d?kind=boolean", DAYS[d]),
-            &token,
-            Some(active.as_bytes()),
-        )?;
+        call("PUT", &format!("/api/v1/apps/h/days/{}/tags/gender", DAYS[d]), Some(gender.as_bytes()))?;
+        call("PUT", &format!("/api/v1/apps/h/days/{}/tags/active_1d?kind=boolean", DAYS[d]), Some(active.as_bytes()))?;
         Ok(())
     };
     for d in 0..4 {
@@ -94,21 +56,21 @@ fn history_matches_a_naive_recomputation() -> Result<(), Error> {
     }
     let seg = json!({"id": "active-women", "name": "Active women", "kind": "dynamic",
         "rule": {"all": [{"tag": "gender", "in": ["female"]}, {"tag": "active_1d", "in": ["true"]}]}});
-    call(&http, &server, "POST", "/api/v1/apps/h/segments", &token, Some(seg.to_string().as_bytes()))?;
+    call("POST", "/api/v1/apps/h/segments", Some(seg.to_string().as_bytes()))?;
 
     // Wait for the background backfill of the three older days.
     let path = "/api/v1/apps/h/segments/active-women/history?metrics=active_1d";
     let started = Instant::now();
-    let mut h = call(&http, &server, "GET", path, &token, None)?;
+    let mut h = call("GET", path, None)?;
     while h["backfill"]["state"] != "done" {
         assert!(started.elapsed() < Duration::from_secs(30), "backfill did not finish: {h}");
         std::thread::sleep(Duration::from_millis(100));
-        h = call(&http, &server, "GET", path, &token, None)?;
+        h = call("GET", path, None)?;
     }
     assert_eq!(h["backfill"]["total"], 3);
     // A new day is computed on publish, without a backfill.
     upload(4)?;
-    let h = call(&http, &server, "GET", path, &token, None)?;
+    let h = call("GET", path, None)?;
     let got = h["days"].as_array().ok_or("days")?;
     assert_eq!(got.len(), DAYS.len());
 
@@ -132,25 +94,12 @@ fn history_matches_a_naive_recomputation() -> Result<(), Error> {
         assert!((got_all - all).abs() < 1e-12, "{}: {got_all} vs {all}", DAYS[i]);
     }
     // A range starting mid-way still knows the day before it.
-    let h = call(
-        &http,
-        &server,
-        "GET",
-        "/api/v1/apps/h/segments/active-women/history?from=2026-11-18&to=2026-11-19",
-        &token,
-        None,
-    )?;
+    let h = call("GET", "/api/v1/apps/h/segments/active-women/history?from=2026-11-18&to=2026-11-19", None)?;
     let got = h["days"].as_array().ok_or("days")?;
     assert_eq!(got.len(), 2);
     assert_eq!(got[0]["entered"].as_u64(), Some(members[2].difference(&members[1]).count() as u64));
     // Bad input names the field.
-    let auth = format!("Bearer {token}");
-    let r = http.send(
-        "GET",
-        &server.url("/api/v1/apps/h/segments/active-women/history?from=yesterday"),
-        &[("authorization", auth.as_str())],
-        None,
-    )?;
+    let r = t.call("GET", "/api/v1/apps/h/segments/active-women/history?from=yesterday", &token, None)?;
     assert_eq!((r.status, r.json()?["field"].clone()), (400, json!("from")));
     Ok(())
 }
