@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Membership API (`/user/tags`) load test, DESIGN.md §6: 10M users × 2,000 tag values on this
-# machine, wrk against 127.0.0.1. Writes the synthetic app once (cached under
-# ~/.cache/sieve/bench-membership), then runs wrk and prints its figures.
+# machine against 127.0.0.1. Writes the synthetic app once (cached under
+# ~/.cache/sieve/bench-membership), then runs wrk (closed loop: peak throughput) and sieve-load
+# (open loop at fixed rates, latency from the intended send time) and prints their figures.
+#   RATES="10000 20000" sets the open-loop rates.
 #   bash .dev/bench-membership.sh            # 10M users, 30 s
 #   USERS=1000000 DURATION=10s bash .dev/bench-membership.sh
 set -euo pipefail
@@ -15,6 +17,7 @@ WORK="${BENCH_DIR:-$HOME/.cache/sieve/bench-membership}/u$USERS"
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 cargo build --release -p server --bin sieve
+cargo build --release -p sieve-tests --bin sieve-load
 SIEVE="$CARGO_TARGET_DIR/release/sieve"
 if [ ! -f "$WORK/tokens.json" ]; then
   rm -rf "$WORK" && mkdir -p "$WORK"
@@ -35,3 +38,8 @@ echo "server RSS after warm-up: $(($(awk '/VmRSS/{print $2}' /proc/$SERVER/statu
 USERS="$USERS" TOKEN="$TOKEN" APP=bench wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency \
   -s tests/load/membership.lua "http://127.0.0.1:$PORT"
 echo "server RSS after the run: $(($(awk '/VmRSS/{print $2}' /proc/$SERVER/status) / 1024)) MiB"
+for rate in ${RATES:-10000 20000 30000}; do
+  "$CARGO_TARGET_DIR/release/sieve-load" --addr "127.0.0.1:$PORT" --token "$TOKEN" --rate "$rate" \
+    --seconds "${DURATION%s}" --connections 32 --users "$USERS" \
+    --path '/api/v1/apps/bench/users/u{user}/tags' --pid "$SERVER" | tail -1
+done
