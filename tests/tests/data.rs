@@ -351,6 +351,12 @@ fn segments_are_computed_on_publish_and_static_members_export() -> Result<(), Er
     assert_eq!(e["count"], 3);
     let export = env.call("GET", "/api/v1/apps/shop/segments/women/members", &viewer, None)?;
     assert_eq!(export.status, 200);
+    // Compressed exports complete too (browsers always ask for compression).
+    let auth = format!("Bearer {viewer}");
+    let headers = [("authorization", auth.as_str()), ("accept-encoding", "gzip")];
+    let gz = env.t.http.send("GET", &env.t.server.url("/api/v1/apps/shop/segments/women/members"), &headers, None)?;
+    assert_eq!((gz.status, gz.header("content-encoding")), (200, Some("gzip")));
+    assert!(!gz.bytes.is_empty());
     let mut lines: Vec<&str> = export.body.lines().collect();
     assert_eq!(lines.remove(0), "user_id");
     lines.sort_unstable();

@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::io::BufRead;
 
 use axum::Json;
+use futures_util::StreamExt as _;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -216,9 +217,12 @@ pub fn csv_of_users(state: &AppState, app: &str, set: std::sync::Arc<engine::IdS
             let _ = tx.blocking_send(Bytes::from(buf));
         }
     });
+    // `fuse`: the compression layer may poll again after the end, which a bare `unfold` turns
+    // into a panic (and a truncated download in browsers, which always ask for compression).
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (Ok::<_, Infallible>(chunk), rx))
-    });
+    })
+    .fuse();
     let mut res = Body::from_stream(stream).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
