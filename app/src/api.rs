@@ -12,6 +12,10 @@ use gloo_net::http::Request;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use engine::Manifest;
+
+use crate::session::{Session, encode_component};
+
 /// Prefix of every API path.
 pub const API_BASE: &str = "/api/v1";
 
@@ -49,6 +53,260 @@ pub struct Health {
 /// Ask the server whether it is healthy.
 pub async fn health() -> Result<Health, Error> {
     get_json("/health").await
+}
+
+/// One published day of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DayInfo {
+    /// The data date, `YYYY-MM-DD`.
+    pub ds: String,
+    /// Address of the day's manifest.
+    pub manifest: String,
+    /// Published version of the day.
+    pub version: u64,
+    /// When it was published, in ms since the epoch.
+    pub published_ms: u64,
+}
+
+/// `GET …/days`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct Days {
+    days: Vec<DayInfo>,
+}
+
+/// One step of the server's funnel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StepAnswer {
+    /// `all[i]`, or `$`.
+    pub path: String,
+    /// Users left after it.
+    pub count: u64,
+}
+
+/// `POST …/estimate`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EstimateAnswer {
+    /// Users matching the rule.
+    pub count: u64,
+    /// All users of the day.
+    pub universe: u64,
+    /// 95% interval (sample tier only).
+    #[serde(default)]
+    pub ci95: Option<[u64; 2]>,
+    /// The funnel.
+    #[serde(default)]
+    pub steps: Vec<StepAnswer>,
+}
+
+/// A saved segment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Segment {
+    /// Id (`[A-Za-z0-9._-]{1,64}`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// `dynamic` or `static`.
+    pub kind: String,
+    /// The rule of a dynamic segment.
+    #[serde(default)]
+    pub rule: Option<serde_json::Value>,
+    /// Bumped by every applied change.
+    pub revision: u64,
+    /// Last change, ms since the epoch.
+    pub updated_ms: u64,
+}
+
+/// `GET …/segments`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct SegmentList {
+    segments: Vec<Segment>,
+}
+
+/// What a segment write sends.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SegmentInput {
+    /// Id (required by create).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// `dynamic` or `static`.
+    pub kind: String,
+    /// The rule (dynamic only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<serde_json::Value>,
+}
+
+/// `GET …/users/{id}/tags`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserTags {
+    /// The external user id.
+    pub user: String,
+    /// The day answered.
+    pub ds: String,
+    /// Tag values by group.
+    pub tags: std::collections::BTreeMap<String, Vec<String>>,
+    /// Segment ids.
+    pub segments: Vec<String>,
+}
+
+/// Published days of the signed-in app, oldest first.
+pub async fn days(s: &Session) -> Result<Vec<DayInfo>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/days"), None, None).await?;
+    Ok(decode::<Days>(&body)?.days)
+}
+
+/// The manifest of a day, parsed and checked by the engine.
+pub async fn manifest(s: &Session, ds: &str) -> Result<Manifest, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, &format!("/days/{ds}/manifest")), None, None).await?;
+    Manifest::from_json(body.as_bytes()).map_err(|e| Error::Decode(e.to_string()))
+}
+
+/// The raw bytes of a blob (the caller checks them against the address).
+pub async fn blob_bytes(s: &Session, hash: &str) -> Result<Vec<u8>, Error> {
+    let response = Request::get(&endpoint(&app_path(s, &format!("/blobs/{hash}"))))
+        .header("Authorization", &format!("Bearer {}", s.token))
+        .send()
+        .await
+        .map_err(|e| Error::Fetch(e.to_string()))?;
+    if !response.ok() {
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        return Err(Error::Api { status, message: error_message(&body).unwrap_or_else(|| "no details".into()) });
+    }
+    response.binary().await.map_err(|e| Error::Fetch(e.to_string()))
+}
+
+/// The server's count of a rule (`tier`: `exact` or `sample`).
+pub async fn estimate(s: &Session, ds: &str, rule: &serde_json::Value, tier: &str) -> Result<EstimateAnswer, Error> {
+    let body = serde_json::json!({ "ds": ds, "rule": rule, "tier": tier }).to_string();
+    let (body, _) = call(s, "POST", &app_path(s, "/estimate"), Some(body), None).await?;
+    decode(&body)
+}
+
+/// Live segments.
+pub async fn segments(s: &Session) -> Result<Vec<Segment>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/segments"), None, None).await?;
+    Ok(decode::<SegmentList>(&body)?.segments)
+}
+
+/// One segment and its ETag.
+pub async fn segment(s: &Session, id: &str) -> Result<(Segment, Option<String>), Error> {
+    let (body, etag) = call(s, "GET", &app_path(s, &format!("/segments/{}", encode_component(id))), None, None).await?;
+    Ok((decode(&body)?, etag))
+}
+
+/// Creates a segment.
+pub async fn create_segment(s: &Session, input: &SegmentInput) -> Result<Option<String>, Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    Ok(call(s, "POST", &app_path(s, "/segments"), Some(body), None).await?.1)
+}
+
+/// Replaces a segment's definition; `if_match` makes a stale write a 412.
+pub async fn update_segment(
+    s: &Session,
+    input: &SegmentInput,
+    if_match: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    let path = app_path(s, &format!("/segments/{}", encode_component(&input.id)));
+    Ok(call(s, "PUT", &path, Some(body), if_match).await?.1)
+}
+
+/// Deletes a segment; `if_match` makes a stale delete a 412.
+pub async fn delete_segment(s: &Session, id: &str, if_match: Option<&str>) -> Result<(), Error> {
+    call(s, "DELETE", &app_path(s, &format!("/segments/{}", encode_component(id))), None, if_match).await.map(|_| ())
+}
+
+/// A segment's members on a day, as the CSV the server sends (`user_id` header).
+pub async fn segment_members_csv(s: &Session, id: &str, ds: Option<&str>) -> Result<String, Error> {
+    let query = ds.map(|d| format!("?ds={d}")).unwrap_or_default();
+    let path = app_path(s, &format!("/segments/{}/members{query}", encode_component(id)));
+    Ok(call(s, "GET", &path, None, None).await?.0)
+}
+
+/// Uploads a static segment's members (CSV with a `user_id` header).
+pub async fn put_segment_members(s: &Session, id: &str, csv: String) -> Result<(), Error> {
+    let path = app_path(s, &format!("/segments/{}/members", encode_component(id)));
+    call_with_type(s, "PUT", &path, Some(csv), None, "text/csv").await.map(|_| ())
+}
+
+/// One user's tags and segments on a day.
+pub async fn user_tags(s: &Session, user: &str, ds: &str) -> Result<UserTags, Error> {
+    let path = app_path(s, &format!("/users/{}/tags?ds={ds}", encode_component(user)));
+    let (body, _) = call(s, "GET", &path, None, None).await?;
+    decode(&body)
+}
+
+/// `/apps/{app}{rest}`.
+fn app_path(s: &Session, rest: &str) -> String {
+    format!("/apps/{}{rest}", encode_component(&s.app))
+}
+
+/// Sends an authorized JSON request; returns the body and the ETag.
+async fn call(
+    s: &Session,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    if_match: Option<&str>,
+) -> Result<(String, Option<String>), Error> {
+    call_with_type(s, method, path, body, if_match, "application/json").await
+}
+
+async fn call_with_type(
+    s: &Session,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    if_match: Option<&str>,
+    content_type: &str,
+) -> Result<(String, Option<String>), Error> {
+    let url = endpoint(path);
+    let builder = match method {
+        "POST" => Request::post(&url),
+        "PUT" => Request::put(&url),
+        "DELETE" => Request::delete(&url),
+        _ => Request::get(&url),
+    };
+    let mut builder =
+        builder.header("Accept", "application/json").header("Authorization", &format!("Bearer {}", s.token));
+    if let Some(tag) = if_match {
+        builder = builder.header("If-Match", tag);
+    }
+    let request = match body {
+        Some(body) => {
+            builder.header("Content-Type", content_type).body(body).map_err(|e| Error::Fetch(e.to_string()))?
+        }
+        None => builder.build().map_err(|e| Error::Fetch(e.to_string()))?,
+    };
+    let response = request.send().await.map_err(|e| Error::Fetch(e.to_string()))?;
+    let status = response.status();
+    let etag = response.headers().get("etag");
+    let text = response.text().await.map_err(|e| Error::Fetch(e.to_string()))?;
+    if !response.ok() {
+        let message = error_message(&text)
+            .or_else(|| Some(response.status_text()).filter(|t| !t.is_empty()))
+            .unwrap_or_else(|| "no details".to_owned());
+        return Err(Error::Api { status, message });
+    }
+    Ok((text, etag))
+}
+
+impl Error {
+    /// Whether the server refused a write because the resource changed since it was read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Api { status: 412, .. })
+    }
+
+    /// Whether the token was refused (signed out, or a token for another app).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Api { status: 401, .. })
+    }
 }
 
 /// Full URL path of an API endpoint.

@@ -66,14 +66,36 @@ impl Page {
 
     /// Whether the page exists yet; the others are shown as coming soon.
     pub const fn is_available(self) -> bool {
-        matches!(self, Page::Overview)
+        !matches!(self, Page::Trends)
+    }
+
+    /// Whether the page needs a signed-in app.
+    pub const fn needs_session(self) -> bool {
+        !matches!(self, Page::Overview)
+    }
+
+    /// The page a path belongs to (sub-paths included).
+    ///
+    /// ```
+    /// use app::nav::Page;
+    /// assert_eq!(Page::of_path("/audience"), Some(Page::Audience));
+    /// assert_eq!(Page::of_path("/"), Some(Page::Overview));
+    /// assert_eq!(Page::of_path("/signin"), None);
+    /// ```
+    pub fn of_path(path: &str) -> Option<Page> {
+        if path == "/" || path.is_empty() {
+            return Some(Page::Overview);
+        }
+        Page::ALL
+            .into_iter()
+            .find(|p| p.path() != "/" && (path == p.path() || path.starts_with(&format!("{}/", p.path()))))
     }
 
     /// The pages still to come, in navigation order.
     ///
     /// ```
     /// use app::nav::Page;
-    /// assert_eq!(Page::upcoming().next(), Some(Page::Tags));
+    /// assert_eq!(Page::upcoming().next(), Some(Page::Trends));
     /// ```
     pub fn upcoming() -> impl Iterator<Item = Page> {
         Page::ALL.into_iter().filter(|page| !page.is_available())
@@ -100,8 +122,8 @@ mod tests {
     }
 
     #[test]
-    fn upcoming_lists_the_five_planned_pages() {
+    fn only_trends_is_still_to_come() {
         let upcoming: Vec<_> = Page::upcoming().map(Page::label).collect();
-        assert_eq!(upcoming, ["Tags", "Audience", "Segments", "Trends", "Lookup"]);
+        assert_eq!(upcoming, ["Trends"]);
     }
 }

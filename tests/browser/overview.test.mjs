@@ -108,7 +108,9 @@ describe('overview', () => {
     try {
       const response = await page.goto(`${server.url}/segments`);
       assert.equal(response.status(), 200);
-      await page.getByTestId('server-status').waitFor({ timeout: 15_000 });
+      await page.getByRole('heading', { name: 'Segments' }).waitFor({ timeout: 15_000 });
+      // Without a token, the page asks to sign in.
+      await page.getByTestId('needs-signin').waitFor({ timeout: 15_000 });
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

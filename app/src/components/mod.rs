@@ -1,4 +1,5 @@
 //! Views shared by the pages: the shell around them and small building blocks.
 
+pub mod common;
 pub mod shell;
 pub mod status;

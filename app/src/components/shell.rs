@@ -1,29 +1,66 @@
-//! The frame around every page: header with the product name and navigation.
+//! The frame around every page: header with the product name, navigation and the signed-in
+//! app; the routes; and the status line with what loading data has cost.
 
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::path;
 
+use crate::ctx::AppState;
+use crate::format;
 use crate::nav::Page;
+use crate::pages::audience::Audience;
+use crate::pages::lookup::Lookup;
 use crate::pages::overview::Overview;
+use crate::pages::segments::Segments;
+use crate::pages::signin::SignIn;
+use crate::pages::tags::Tags;
 
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
     view! {
-        <div class="shell">
-            <Header current=Page::Overview />
-            <main class="content" id="main">
-                <Overview />
-            </main>
-            <footer class="footer">
-                "Sieve app " {env!("CARGO_PKG_VERSION")}
-            </footer>
-        </div>
+        <Router>
+            <div class="shell">
+                <Header />
+                <main class="content" id="main">
+                    <Routes fallback=|| view! { <NotFound /> }>
+                        <Route path=path!("/") view=Overview />
+                        <Route path=path!("/signin") view=SignIn />
+                        <Route path=path!("/tags") view=Tags />
+                        <Route path=path!("/audience") view=Audience />
+                        <Route path=path!("/segments") view=Segments />
+                        <Route path=path!("/lookup") view=Lookup />
+                    </Routes>
+                </main>
+                <footer class="footer">
+                    <NetStatus />
+                    <span class="footer-version">"Sieve app " {env!("CARGO_PKG_VERSION")}</span>
+                </footer>
+            </div>
+        </Router>
     }
 }
 
-/// Product name and the navigation between pages.
+/// A page that does not exist.
 #[component]
-fn Header(current: Page) -> impl IntoView {
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1 class="page-title">"Not found"</h1>
+            <p class="page-lede">"There is no page here. " <a href="/">"Go to the overview"</a></p>
+        </section>
+    }
+}
+
+/// Product name, the navigation between pages and the signed-in app.
+#[component]
+fn Header() -> impl IntoView {
+    let location = use_location();
+    let current = Memo::new(move |_| Page::of_path(&location.pathname.get()));
+    let state = AppState::get();
     view! {
         <header class="header">
             <div class="header-inner">
@@ -35,26 +72,48 @@ fn Header(current: Page) -> impl IntoView {
                     <ul class="nav-list">
                         {Page::ALL
                             .into_iter()
-                            .map(|page| view! { <li><NavItem page current=page == current /></li> })
+                            .map(|page| {
+                                view! {
+                                    <li>
+                                        <NavItem page current=Signal::derive(move || current.get() == Some(page)) />
+                                    </li>
+                                }
+                            })
                             .collect_view()}
                     </ul>
                 </nav>
+                <div class="account">
+                    {move || match state.session.get() {
+                        Some(s) => {
+                            view! {
+                                <span class="account-app" title="Signed-in app" data-testid="signed-in-app">
+                                    {s.app}
+                                </span>
+                                <button class="button button-quiet" on:click=move |_| state.sign_out()>
+                                    "Sign out"
+                                </button>
+                            }
+                                .into_any()
+                        }
+                        None => view! { <a class="button button-quiet" href="/signin">"Sign in"</a> }.into_any(),
+                    }}
+                </div>
             </div>
         </header>
     }
 }
 
-/// One entry of the navigation: a link when the page exists, a muted label
-/// when it is still to come.
+/// One entry of the navigation: a link when the page exists, a muted label when it is still
+/// to come.
 #[component]
-fn NavItem(page: Page, current: bool) -> impl IntoView {
+fn NavItem(page: Page, current: Signal<bool>) -> impl IntoView {
     if page.is_available() {
         view! {
             <a
                 class="nav-item"
-                class:is-current=current
+                class:is-current=move || current.get()
                 href=page.path()
-                aria-current=current.then_some("page")
+                aria-current=move || current.get().then_some("page")
             >
                 {page.label()}
             </a>
@@ -67,5 +126,29 @@ fn NavItem(page: Page, current: bool) -> impl IntoView {
             </span>
         }
         .into_any()
+    }
+}
+
+/// Bytes fetched and read from the cache, and what is loading now.
+#[component]
+fn NetStatus() -> impl IntoView {
+    let state = AppState::get();
+    view! {
+        <span class="net-status" data-testid="net-status" aria-live="polite">
+            {move || {
+                let st = state.stats.get();
+                let mut parts = vec![
+                    format!("Downloaded {} blobs · {}", format::int(st.fetched), format::bytes(st.fetched_bytes)),
+                    format!("from cache {} · {}", format::int(st.cached), format::bytes(st.cached_bytes)),
+                ];
+                if st.pending > 0 {
+                    parts.push(format!("loading {} · {}", format::int(st.pending), format::bytes(st.pending_bytes)));
+                }
+                if st.failed > 0 {
+                    parts.push(format!("{} failed", format::int(st.failed)));
+                }
+                parts.join(" · ")
+            }}
+        </span>
     }
 }

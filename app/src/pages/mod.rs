@@ -1,3 +1,8 @@
 //! One module per page.
 
+pub mod audience;
+pub mod lookup;
 pub mod overview;
+pub mod segments;
+pub mod signin;
+pub mod tags;

@@ -27,10 +27,11 @@ async function freePort() {
 
 /**
  * Start `sieve serve`. SIEVE_BIN names the binary (required), SIEVE_DIST the
- * built app (default: the repository's dist/).
+ * built app (default: the repository's dist/). `adminToken` opens the admin
+ * routes (needed to load demo data).
  * Returns { url, stop(), logs() } once GET /api/v1/health answers 200.
  */
-export async function startServer() {
+export async function startServer({ adminToken } = {}) {
   const bin = process.env.SIEVE_BIN;
   if (!bin) throw new Error('SIEVE_BIN must name the sieve binary (bash .dev/test.sh sets it)');
   const dist = process.env.SIEVE_DIST ?? join(ROOT, 'dist');
@@ -41,7 +42,16 @@ export async function startServer() {
   let output = '';
   const child = spawn(
     bin,
-    ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--dist', dist],
+    [
+      'serve',
+      '--addr',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--dist',
+      dist,
+      ...(adminToken ? ['--admin-token', adminToken] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout.on('data', (chunk) => (output += chunk));

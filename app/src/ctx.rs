@@ -1,0 +1,210 @@
+//! The app-wide reactive state, provided as a context: who is signed in, the chosen day, its
+//! manifest, the blobs loaded so far and what loading them cost.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use engine::Manifest;
+use engine::manifest::BlobRef;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, DayInfo, Error};
+use crate::blobs::{self, Origin};
+use crate::estimate::Blobs;
+use crate::session::{self, Session};
+
+/// Default download budget for exact counts in the browser, in megabytes.
+pub const DEFAULT_BUDGET_MB: u64 = 64;
+/// Local-storage key of the budget.
+const BUDGET_KEY: &str = "sieve.budget_mb";
+
+/// What loading blobs has cost so far (shown in the status line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Blobs downloaded from the server.
+    pub fetched: u64,
+    /// Bytes downloaded from the server.
+    pub fetched_bytes: u64,
+    /// Blobs read from the browser's cache.
+    pub cached: u64,
+    /// Bytes read from the browser's cache.
+    pub cached_bytes: u64,
+    /// Blobs being loaded now.
+    pub pending: u64,
+    /// Bytes being loaded now.
+    pub pending_bytes: u64,
+    /// Blobs that failed to load.
+    pub failed: u64,
+}
+
+/// The app-wide state (every field is a cheap, copyable handle).
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The signed-in app and token.
+    pub session: RwSignal<Option<Session>>,
+    /// The day chosen in a day picker; `None` means the latest.
+    pub chosen_ds: RwSignal<Option<String>>,
+    /// Published days of the app.
+    pub days: LocalResource<Result<Vec<DayInfo>, Error>>,
+    /// The day in use: the chosen one, or the latest.
+    pub ds: Memo<Option<String>>,
+    /// The manifest of the day in use.
+    pub manifest: LocalResource<Result<Arc<Manifest>, Error>>,
+    /// Decoded blobs by address.
+    pub blobs: StoredValue<Blobs, LocalStorage>,
+    /// Addresses being loaded.
+    pending: StoredValue<HashSet<String>, LocalStorage>,
+    /// Bumped whenever a blob lands, so evaluations re-run.
+    pub blob_tick: RwSignal<u64>,
+    /// Loading costs.
+    pub stats: RwSignal<NetStats>,
+    /// Most bytes the browser downloads for one exact count before asking the server.
+    pub budget_mb: RwSignal<u64>,
+}
+
+impl AppState {
+    /// Creates the state and reads the stored session.
+    pub fn new() -> AppState {
+        let session = RwSignal::new(session::load());
+        let chosen_ds = RwSignal::new(None::<String>);
+        let days = LocalResource::new(move || {
+            let s = session.get();
+            async move {
+                match s {
+                    Some(s) => api::days(&s).await,
+                    None => Ok(Vec::new()),
+                }
+            }
+        });
+        let ds = Memo::new(move |_| {
+            chosen_ds.get().or_else(|| days.get().and_then(|d| d.ok()).and_then(|d| d.last().map(|d| d.ds.clone())))
+        });
+        let manifest = LocalResource::new(move || {
+            let s = session.get();
+            let ds = ds.get();
+            async move {
+                match (s, ds) {
+                    (Some(s), Some(ds)) => api::manifest(&s, &ds).await.map(Arc::new),
+                    (Some(_), None) => {
+                        Err(Error::Api { status: 404, message: "this app has no published day yet".into() })
+                    }
+                    (None, _) => Err(Error::Api { status: 401, message: "not signed in".into() }),
+                }
+            }
+        });
+        let budget = session::setting(BUDGET_KEY).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BUDGET_MB);
+        AppState {
+            session,
+            chosen_ds,
+            days,
+            ds,
+            manifest,
+            blobs: StoredValue::new_local(Blobs::new()),
+            pending: StoredValue::new_local(HashSet::new()),
+            blob_tick: RwSignal::new(0),
+            stats: RwSignal::new(NetStats::default()),
+            budget_mb: RwSignal::new(budget),
+        }
+    }
+
+    /// The state provided by the shell.
+    pub fn get() -> AppState {
+        expect_context::<AppState>()
+    }
+
+    /// Signs in (stores the session).
+    pub fn sign_in(&self, s: Session) {
+        session::store(&s);
+        self.chosen_ds.set(None);
+        self.session.set(Some(s));
+    }
+
+    /// Signs out (forgets the session; cached blobs stay, they are keyed by app).
+    pub fn sign_out(&self) {
+        session::forget();
+        self.session.set(None);
+    }
+
+    /// Changes the download budget and remembers it.
+    pub fn set_budget_mb(&self, mb: u64) {
+        session::set_setting(BUDGET_KEY, &mb.to_string());
+        self.budget_mb.set(mb);
+    }
+
+    /// The budget in bytes.
+    pub fn budget_bytes(&self) -> u64 {
+        self.budget_mb.get().saturating_mul(1_000_000)
+    }
+
+    /// Whether every blob in `refs` is loaded (tracks [`AppState::blob_tick`]).
+    pub fn has_all(&self, refs: &[BlobRef]) -> bool {
+        self.blob_tick.track();
+        self.blobs.with_value(|b| refs.iter().all(|r| b.contains_key(&r.blob)))
+    }
+
+    /// Starts loading, in parallel, every blob of `refs` not loaded or loading yet.
+    pub fn ensure(&self, refs: &[BlobRef]) {
+        let Some(s) = self.session.get_untracked() else { return };
+        let todo: Vec<BlobRef> = self.blobs.with_value(|have| {
+            self.pending.with_value(|pending| {
+                refs.iter().filter(|r| !have.contains_key(&r.blob) && !pending.contains(&r.blob)).cloned().collect()
+            })
+        });
+        if todo.is_empty() {
+            return;
+        }
+        self.pending.update_value(|p| p.extend(todo.iter().map(|r| r.blob.clone())));
+        self.stats.update(|st| {
+            st.pending += todo.len() as u64;
+            st.pending_bytes += todo.iter().map(|r| r.bytes).sum::<u64>();
+        });
+        let state = *self;
+        for r in todo {
+            let s = s.clone();
+            spawn_local(async move {
+                let result = blobs::load(&s, &r.blob).await;
+                state.pending.update_value(|p| {
+                    p.remove(&r.blob);
+                });
+                state.stats.update(|st| {
+                    st.pending = st.pending.saturating_sub(1);
+                    st.pending_bytes = st.pending_bytes.saturating_sub(r.bytes);
+                    match &result {
+                        Ok((_, Origin::Cache, bytes)) => {
+                            st.cached += 1;
+                            st.cached_bytes += bytes;
+                        }
+                        Ok((_, Origin::Network, bytes)) => {
+                            st.fetched += 1;
+                            st.fetched_bytes += bytes;
+                        }
+                        Err(_) => st.failed += 1,
+                    }
+                });
+                match result {
+                    Ok((set, _, _)) => {
+                        state.blobs.update_value(|b| {
+                            b.insert(r.blob.clone(), Rc::new(set));
+                        });
+                        state.blob_tick.update(|t| *t += 1);
+                    }
+                    Err(e) => leptos::logging::warn!("blob {}: {e}", r.blob),
+                }
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("session", &self.session).field("ds", &self.ds).finish_non_exhaustive()
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        AppState::new()
+    }
+}

@@ -1,0 +1,155 @@
+//! Tags: the catalog of the chosen day by category tree, with search; each group with its
+//! values, their users and share of all users.
+
+use std::sync::Arc;
+
+use engine::Manifest;
+use engine::manifest::GroupEntry;
+use leptos::prelude::*;
+
+use crate::catalog::{self, kind_label};
+use crate::components::common::{DayPicker, ErrorNote, Loading, RequireSession};
+use crate::ctx::AppState;
+use crate::format;
+
+/// Most values listed per group before "and N more".
+const MAX_VALUES: usize = 40;
+
+/// The Tags page.
+#[component]
+pub fn Tags() -> impl IntoView {
+    view! {
+        <section class="page">
+            <header class="page-header page-header-row">
+                <div>
+                    <h1 class="page-title">"Tags"</h1>
+                    <p class="page-lede">"Every tag group of the day, by category, with how many users hold each value."</p>
+                </div>
+                <DayPicker />
+            </header>
+            <RequireSession>
+                <TagsBody />
+            </RequireSession>
+        </section>
+    }
+}
+
+#[component]
+fn TagsBody() -> impl IntoView {
+    let state = AppState::get();
+    let query = RwSignal::new(String::new());
+    view! {
+        <div class="toolbar">
+            <input
+                class="input search"
+                type="search"
+                placeholder="Search groups, categories and values"
+                aria-label="Search tags"
+                data-testid="tag-search"
+                prop:value=move || query.get()
+                on:input=move |ev| query.set(event_target_value(&ev))
+            />
+        </div>
+        {move || match state.manifest.get() {
+            None => view! { <Loading what="Loading the day's tags…" /> }.into_any(),
+            Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
+            Some(Ok(m)) => view! { <Catalog manifest=m query /> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Catalog(manifest: Arc<Manifest>, query: RwSignal<String>) -> impl IntoView {
+    let universe = manifest.universe.count;
+    let m = manifest.clone();
+    let summary = format!(
+        "{} users · {} groups · {} values · day {}",
+        format::int(universe),
+        manifest.groups.len(),
+        format::int(manifest.groups.iter().map(|g| g.values.len() as u64).sum()),
+        manifest.ds
+    );
+    view! {
+        <p class="muted small" data-testid="catalog-summary">{summary}</p>
+        {move || {
+            let q = query.get();
+            let shown: Vec<&GroupEntry> = m.groups.iter().filter(|g| catalog::matches(g, &q)).collect();
+            if shown.is_empty() {
+                return view! { <p class="card empty-state muted">"No tag group matches “" {q} "”."</p> }.into_any();
+            }
+            let tree = catalog::tree(shown.iter().map(|g| (g.category.as_str(), g.name.as_str())));
+            tree.into_iter()
+                .map(|cat| {
+                    let groups: Vec<GroupEntry> = cat
+                        .groups
+                        .iter()
+                        .filter_map(|name| m.group(name).cloned())
+                        .collect();
+                    view! {
+                        <section class="category" style=format!("--depth: {}", cat.depth)>
+                            <h2 class="category-title">{cat.title()}</h2>
+                            <div class="group-grid">
+                                {groups
+                                    .into_iter()
+                                    .map(|g| view! { <GroupCard group=g universe query=q.clone() /> })
+                                    .collect_view()}
+                            </div>
+                        </section>
+                    }
+                })
+                .collect_view()
+                .into_any()
+        }}
+    }
+}
+
+#[component]
+fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
+    let holders: u64 = group.values.iter().map(|v| v.count).sum();
+    let numeric = group.numeric.as_ref().map(|n| {
+        let scale = 10f64.powi(n.scale as i32);
+        format!("numeric, from {} to {}", n.min as f64 / scale, n.max as f64 / scale)
+    });
+    let q = query.to_lowercase();
+    let mut values: Vec<_> = group.values.iter().collect();
+    // Values matching the search come first.
+    if !q.is_empty() && !group.name.to_lowercase().contains(&q) {
+        values.sort_by_key(|v| !v.value.to_lowercase().contains(&q));
+    }
+    let more = values.len().saturating_sub(MAX_VALUES);
+    view! {
+        <article class="card group-card" data-testid="tag-group" data-group=group.name.clone()>
+            <header class="group-head">
+                <h3 class="group-name">{group.name.clone()}</h3>
+                <span class="pill">{kind_label(group.kind)}</span>
+            </header>
+            <p class="muted small">
+                {match numeric {
+                    Some(text) => text,
+                    None => format!("{} values · {} holders", group.values.len(), format::compact(holders as f64)),
+                }}
+                {(group.loaded_ds.as_str() != "").then(|| format!(" · loaded {}", group.loaded_ds))}
+            </p>
+            <ul class="value-list">
+                {values
+                    .into_iter()
+                    .take(MAX_VALUES)
+                    .map(|v| {
+                        let share = if universe == 0 { 0.0 } else { v.count as f64 / universe as f64 };
+                        view! {
+                            <li class="value-row">
+                                <span class="value-name">{v.value.clone()}</span>
+                                <span class="value-bar" aria-hidden="true">
+                                    <span style=format!("width: {:.1}%", (share * 100.0).min(100.0))></span>
+                                </span>
+                                <span class="value-count num">{format::int(v.count)}</span>
+                                <span class="value-share num">{format::percent(share)}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            {(more > 0).then(|| view! { <p class="muted small">"and " {more} " more"</p> })}
+        </article>
+    }
+}
