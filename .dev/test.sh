@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, in this order, and stops at the first failure:
 # setup (with the browser), rustfmt, clippy (native and wasm32), unit,
-# integration and doc tests, the release wasm build, then the browser tests
-# against the real server.
+# integration and doc tests, the engine's tests in headless Chromium (WASM), the
+# release wasm build, then the browser tests against the real server.
 #
 #   bash .dev/test.sh
 #
@@ -44,6 +44,12 @@ step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p app -p engine --target wasm32-unknown-unknown -- -D warnings
 step "tests" logged cargo test --workspace --all-targets
 step "doc tests" logged cargo test --workspace --doc
+# The engine as the browser runs it: app/tests/ in headless Chromium (wasm-bindgen-test-runner
+# drives chromedriver; it adds --headless and --no-sandbox itself). The benchmark there is
+# #[ignore]d: .dev/bench-browser.sh runs it.
+step "wasm tests (headless Chromium)" logged env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=300 \
+    cargo test --target wasm32-unknown-unknown -p app --tests
 step "app build (trunk build --release)" trunk build --release
 # Debug build: its dependencies are already compiled by the test step.
 step "server build (sieve)" cargo build -p server --bin sieve

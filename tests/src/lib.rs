@@ -41,9 +41,15 @@ use std::time::{Duration, Instant};
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The workspace root (parent of this crate's directory).
+///
+/// Read at run time first (`cargo test` sets `CARGO_MANIFEST_DIR` for the test process): two
+/// checkouts sharing one target directory can reuse each other's test binaries, whose
+/// compile-time value names the *other* checkout.
 pub fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
+    let here = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    here.parent().map_or_else(|| here.clone(), Path::to_path_buf)
 }
 
 /// Path of the `sieve` binary under test; see the crate docs for how it is found.

@@ -9,11 +9,11 @@ use std::convert::Infallible;
 use std::io::BufRead;
 
 use axum::Json;
-use futures_util::StreamExt as _;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Access, Auth, validate_id};
