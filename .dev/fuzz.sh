@@ -21,7 +21,7 @@ rustup toolchain list | grep -q nightly || die "fuzzing needs the nightly toolch
 
 scratch="$(mktemp -d -t sieve-fuzz.XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT
-for target in blob_decode portable_vs_roaring rule_eval; do
+for target in blob_decode portable_vs_roaring rule_eval csv_stage; do
     mkdir -p "$scratch/$target"
     step "fuzz $target (${SECONDS_PER_TARGET}s)" cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096
