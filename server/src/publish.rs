@@ -248,9 +248,9 @@ impl Publisher {
             drafts.push(Draft { ds: ds.clone(), expected_version: r.version, current: Some(r.manifest), manifest });
         }
         let mut updated = Vec::new();
-        let first_new_id = 0;
         if !drafts.is_empty() {
-            let report = self.commit(app, &[], first_new_id, drafts)?;
+            // No new users: the dictionary does not change.
+            let report = self.commit(app, &[], 0, drafts)?;
             if report.changed {
                 updated.push(report.ds);
                 updated.extend(report.days_updated);

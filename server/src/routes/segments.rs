@@ -21,7 +21,7 @@ use crate::auth::{Access, Auth, validate_id};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, BodyBytes, parse_json};
 use crate::idempotency::{self, Decision, IdempotencyRecord};
-use crate::segments::sync::{Mutation, Op};
+use crate::segments::sync::{Mutation, Op, SegmentSpec};
 use crate::segments::{self, SegmentBody, SegmentView, Written};
 use crate::state::AppState;
 
@@ -93,6 +93,22 @@ pub async fn get(
     Ok(json_reply(StatusCode::OK, body, Some(&record.etag())))
 }
 
+/// The body of a create or update, checked: the id it names (if any), its sync version, and the
+/// definition, whose rule (if any) names only what the latest day has.
+fn definition(
+    state: &AppState,
+    app: &str,
+    body: &[u8],
+) -> Result<(Option<String>, Option<u64>, SegmentSpec), ApiError> {
+    let parsed: SegmentBody = parse_json(body)?;
+    let (id, version) = (parsed.id.clone(), parsed.version);
+    let (spec, rule) = parsed.validate()?;
+    if let Some(rule) = &rule {
+        segments::validate_rule_against_latest_day(state, app, rule)?;
+    }
+    Ok((id, version, spec))
+}
+
 /// `POST /api/v1/apps/{app}/segments` `{"id","name","description"?,"kind","rule"?,"version"?}`.
 pub async fn create(
     State(state): State<AppState>,
@@ -106,14 +122,9 @@ pub async fn create(
     let request = WriteRequest::new("POST", &uri, &headers, body)?;
     request
         .execute(state, scope.app, |state, app, body| {
-            let parsed: SegmentBody = parse_json(body)?;
-            let id = parsed.id.clone().ok_or_else(|| ApiError::invalid_field("id", "required"))?;
+            let (body_id, version, spec) = definition(state, app, body)?;
+            let id = body_id.ok_or_else(|| ApiError::invalid_field("id", "required"))?;
             validate_id("segment", &id)?;
-            let version = parsed.version;
-            let (spec, rule) = parsed.validate()?;
-            if let Some(rule) = &rule {
-                segments::validate_rule_against_latest_day(state, app, rule)?;
-            }
             Ok((id, Mutation { op: Op::Create(spec), version }))
         })
         .await
@@ -134,14 +145,9 @@ pub async fn update(
     let request = WriteRequest::new("PUT", &uri, &headers, body)?;
     request
         .execute(state, scope.app, move |state, app, body| {
-            let parsed: SegmentBody = parse_json(body)?;
-            if parsed.id.as_ref().is_some_and(|b| *b != id) {
+            let (body_id, version, spec) = definition(state, app, body)?;
+            if body_id.as_ref().is_some_and(|b| *b != id) {
                 return Err(ApiError::invalid_field("id", "differs from the id in the path"));
-            }
-            let version = parsed.version;
-            let (spec, rule) = parsed.validate()?;
-            if let Some(rule) = &rule {
-                segments::validate_rule_against_latest_day(state, app, rule)?;
             }
             Ok((id, Mutation { op: Op::Update(spec), version }))
         })
