@@ -49,7 +49,7 @@ pub mod auth;
 pub mod backfill;
 pub mod cli;
 pub mod demo;
-pub mod ds;
+pub use engine::ds;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -68,9 +68,12 @@ impl Bsi {
         })
     }
 
-    /// The users whose value compares with `c` as asked, by O'Neil's bit-sliced algorithm: one
-    /// pass from the highest slice down, keeping the users still equal to `c`'s prefix and those
-    /// already greater; no value is decoded.
+    /// The column as borrowed bitmaps (what evaluation reads).
+    pub fn view(&self) -> BsiView<'_> {
+        BsiView { exists: &self.exists, slices: self.slices.iter().collect() }
+    }
+
+    /// The users whose value compares with `c` as asked (see [`BsiView::compare`]).
     ///
     /// ```
     /// use engine::bsi::{Bsi, Cmp};
@@ -79,6 +82,55 @@ impl Bsi {
     /// assert_eq!(b.compare(Cmp::Lt, 5).iter().collect::<Vec<_>>(), vec![1, 4]);
     /// assert_eq!(b.compare(Cmp::Eq, 9).len(), 0);
     /// ```
+    pub fn compare(&self, cmp: Cmp, c: u64) -> IdSet {
+        self.view().compare(cmp, c)
+    }
+
+    /// Users whose value lies in `lo..=hi`.
+    pub fn between(&self, lo: u64, hi: u64) -> IdSet {
+        self.view().between(lo, hi)
+    }
+
+    /// The per-user sum of two columns, by bit-sliced ripple-carry addition (a user missing
+    /// from one side counts as 0 there); used to sum daily event counts over a window.
+    ///
+    /// ```
+    /// use engine::bsi::Bsi;
+    /// let a = Bsi::from_pairs(vec![(1, 3), (2, 1)]);
+    /// let b = Bsi::from_pairs(vec![(1, 6), (3, 2)]);
+    /// let s = a.add(&b);
+    /// assert_eq!((s.value(1), s.value(2), s.value(3), s.value(4)), (Some(9), Some(1), Some(2), None));
+    /// ```
+    pub fn add(&self, other: &Bsi) -> Bsi {
+        self.view().add(&other.view())
+    }
+
+    /// A 0/1 column from a set: 1 for its members (to count active days by addition).
+    pub fn indicator(set: &IdSet) -> Bsi {
+        Bsi { exists: set.clone(), slices: if set.is_empty() { Vec::new() } else { vec![set.clone()] } }
+    }
+
+    /// Maps every bitmap through `f` (used to project a column onto the sample tier).
+    pub fn map_sets(&self, f: impl Fn(&IdSet) -> IdSet) -> Bsi {
+        Bsi { exists: f(&self.exists), slices: self.slices.iter().map(f).collect() }
+    }
+}
+
+/// A bit-sliced column as borrowed bitmaps: what a [`crate::eval::Source`] hands out, so
+/// columns held in caches (the server's `Arc`ed sets, the browser's loaded blobs) are read
+/// without copies.
+#[derive(Debug, Clone)]
+pub struct BsiView<'a> {
+    /// Users that have a value.
+    pub exists: &'a IdSet,
+    /// Bit slices, lowest bit first.
+    pub slices: Vec<&'a IdSet>,
+}
+
+impl BsiView<'_> {
+    /// The users whose value compares with `c` as asked, by O'Neil's bit-sliced algorithm: one
+    /// pass from the highest slice down, keeping the users still equal to `c`'s prefix and those
+    /// already greater; no value is decoded.
     pub fn compare(&self, cmp: Cmp, c: u64) -> IdSet {
         let bits = self.slices.len() as u32;
         let (greater, equal) = if bits < 64 && c >> bits != 0 {
@@ -112,27 +164,21 @@ impl Bsi {
         if lo > hi {
             return IdSet::new();
         }
+        if lo == 0 {
+            return self.compare(Cmp::Le, hi);
+        }
         self.compare(Cmp::Ge, lo).and(&self.compare(Cmp::Le, hi))
     }
 
-    /// The per-user sum of two columns, by bit-sliced ripple-carry addition (a user missing
-    /// from one side counts as 0 there); used to sum daily event counts over a window.
-    ///
-    /// ```
-    /// use engine::bsi::Bsi;
-    /// let a = Bsi::from_pairs(vec![(1, 3), (2, 1)]);
-    /// let b = Bsi::from_pairs(vec![(1, 6), (3, 2)]);
-    /// let s = a.add(&b);
-    /// assert_eq!((s.value(1), s.value(2), s.value(3), s.value(4)), (Some(9), Some(1), Some(2), None));
-    /// ```
-    pub fn add(&self, other: &Bsi) -> Bsi {
+    /// The per-user sum of two columns (see [`Bsi::add`]).
+    pub fn add(&self, other: &BsiView<'_>) -> Bsi {
         let n = self.slices.len().max(other.slices.len());
         let empty = IdSet::new();
         let mut carry = IdSet::new();
         let mut slices = Vec::with_capacity(n + 1);
         for i in 0..n {
-            let a = self.slices.get(i).unwrap_or(&empty);
-            let b = other.slices.get(i).unwrap_or(&empty);
+            let a = self.slices.get(i).copied().unwrap_or(&empty);
+            let b = other.slices.get(i).copied().unwrap_or(&empty);
             let ab = a.xor(b);
             slices.push(ab.xor(&carry));
             // carry' = majority(a, b, carry) = (a ∧ b) ∨ (carry ∧ (a ⊕ b))
@@ -144,22 +190,21 @@ impl Bsi {
         while slices.last().is_some_and(IdSet::is_empty) {
             slices.pop();
         }
-        Bsi { exists: self.exists.or(&other.exists), slices }
+        Bsi::from_parts(self.exists.or(other.exists), slices)
     }
 
-    /// A 0/1 column from a set: 1 for its members (to count active days by addition).
-    pub fn indicator(set: &IdSet) -> Bsi {
-        Bsi { exists: set.clone(), slices: if set.is_empty() { Vec::new() } else { vec![set.clone()] } }
-    }
-
-    /// Maps every bitmap through `f` (used to project a column onto the sample tier).
-    pub fn map_sets(&self, f: impl Fn(&IdSet) -> IdSet) -> Bsi {
-        Bsi { exists: f(&self.exists), slices: self.slices.iter().map(f).collect() }
+    /// The largest value any user can have: all slices set.
+    pub fn max_storable(&self) -> u64 {
+        match self.slices.len() {
+            0 => 0,
+            n if n >= 64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        }
     }
 }
 
 /// A comparison of a column with a constant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cmp {
     /// `>`
     Gt,
@@ -173,6 +218,46 @@ pub enum Cmp {
     Lt,
     /// `<=`
     Le,
+}
+
+impl Cmp {
+    /// Every comparison.
+    pub const ALL: [Cmp; 6] = [Cmp::Gt, Cmp::Ge, Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le];
+
+    /// The operator as written in rules (`>=`).
+    pub const fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Eq => "=",
+            Cmp::Ne => "!=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+        }
+    }
+
+    /// The comparison written as `symbol`.
+    ///
+    /// ```
+    /// use engine::bsi::Cmp;
+    /// assert!(Cmp::ALL.iter().all(|c| Cmp::from_symbol(c.symbol()) == Some(*c)));
+    /// assert_eq!(Cmp::from_symbol("=>"), None);
+    /// ```
+    pub fn from_symbol(symbol: &str) -> Option<Cmp> {
+        Cmp::ALL.into_iter().find(|c| c.symbol() == symbol)
+    }
+
+    /// Whether `a` compares with `b` this way (the plain definition, for tests and oracles).
+    pub fn holds<T: Ord>(self, a: T, b: T) -> bool {
+        match self {
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+        }
+    }
 }
 
 /// A numeric tag as uploaded: decimal text with up to `scale` fractional digits.

@@ -92,6 +92,30 @@ pub enum RuleErrorReason {
     /// A segment the catalog does not have.
     #[error("unknown segment `{0}`")]
     UnknownSegment(String),
+    /// An event never uploaded on the retained days.
+    #[error("unknown event `{0}`: it was not uploaded on any retained day")]
+    UnknownEvent(String),
+    /// A window longer than the days the app keeps.
+    #[error("a window of {days} days reaches beyond the {retained} retained days")]
+    WindowTooLong {
+        /// The window asked for.
+        days: u32,
+        /// Days kept.
+        retained: u32,
+    },
+    /// A numeric test on a group of named values, or `in` on a numeric group.
+    #[error("tag group `{group}` is {actual}: {hint}")]
+    WrongKind {
+        /// The group.
+        group: String,
+        /// What the group is (`numeric`, `not numeric`).
+        actual: &'static str,
+        /// What to write instead.
+        hint: &'static str,
+    },
+    /// A constant that cannot be compared (not a decimal, out of range, `between` reversed).
+    #[error("{0}")]
+    BadNumber(String),
     /// An `all`/`any` with no members, or an `in` with no values.
     #[error("empty {0}: it needs at least one member")]
     Empty(&'static str),
@@ -130,4 +154,15 @@ pub enum EvalError {
     /// The members of a segment are not loaded.
     #[error("members of segment `{0}` are not loaded")]
     MissingSegment(String),
+    /// The column of a numeric group is not loaded.
+    #[error("column of numeric tag `{0}` is not loaded")]
+    MissingColumn(String),
+    /// An event's counts for a day of its window are not loaded.
+    #[error("counts of event `{event}` on {ds} are not loaded")]
+    MissingEventDay {
+        /// The event.
+        event: String,
+        /// The day.
+        ds: String,
+    },
 }

@@ -12,10 +12,16 @@
 //! - when the smallest operand is a short array, its ids are the candidates and each is tested
 //!   against the other operands (a few lookups beat clearing and scanning 1,024 words);
 //! - `not` is the chunk's universe minus the operand.
+//!
+//! Numeric and event conditions are computed leaves: before the pass, each is turned into a
+//! bitmap with bit-sliced range comparisons and window sums ([`crate::window`]); the pass then
+//! treats it like a tag value.
 
+use crate::bsi::BsiView;
 use crate::error::EvalError;
 use crate::idset::{BITSET_WORDS, Chunk, Container, IdSet, Words, popcount};
 use crate::plan::{Node, Plan};
+use crate::window::{select_column, select_window};
 
 /// Where evaluation reads bitmaps from: a loaded snapshot (browser or server).
 pub trait Source {
@@ -26,6 +32,15 @@ pub trait Source {
     fn tag_value(&self, group: &str, value: &str) -> Option<&IdSet>;
     /// Members of a segment on this snapshot's day, if loaded.
     fn segment(&self, id: &str) -> Option<&IdSet>;
+    /// The column of a numeric group, if loaded.
+    fn column(&self, _group: &str) -> Option<BsiView<'_>> {
+        None
+    }
+    /// An event's per-user counts on day `ds` (users with a count above zero), if loaded. The
+    /// ids are the same as this source's (a window's days share the app's dictionary).
+    fn event_day(&self, _event: &str, _ds: &str) -> Option<BsiView<'_>> {
+        None
+    }
 }
 
 /// What to compute besides the count.
@@ -83,7 +98,9 @@ pub fn members(plan: &Plan, source: &dyn Source) -> Result<IdSet, EvalError> {
 /// Evaluates a plan: count, and optionally the funnel steps and the members.
 pub fn evaluate(plan: &Plan, source: &dyn Source, options: EvalOptions) -> Result<Evaluation, EvalError> {
     let universe = source.universe();
-    let mut binder = Binder { source, leaves: Vec::new(), universe_len: universe.len() };
+    let mut computed = Vec::new();
+    compute_leaves(plan.root(), source, &mut computed)?;
+    let mut binder = Binder { source, leaves: Vec::new(), universe_len: universe.len(), computed: &computed, next: 0 };
     // With steps, the top-level members are kept in the user's order (each prefix is a step);
     // otherwise the whole tree is reordered for speed.
     let (stages, step_paths): (Vec<Bound>, &[String]) = match (plan.root(), options.steps) {
@@ -163,6 +180,38 @@ struct Binder<'a> {
     source: &'a dyn Source,
     leaves: Vec<&'a IdSet>,
     universe_len: u64,
+    /// Bitmaps of the computed leaves, in the order `bind` meets them.
+    computed: &'a [IdSet],
+    next: usize,
+}
+
+/// Computes the bitmap of every numeric and event leaf, in the order [`Binder::bind`] visits
+/// them (members left to right, depth first).
+fn compute_leaves(node: &Node, source: &dyn Source, out: &mut Vec<IdSet>) -> Result<(), EvalError> {
+    match node {
+        Node::And(members) | Node::Or(members) => {
+            members.iter().try_for_each(|m| compute_leaves(m, source, out))?;
+        }
+        Node::Not(inner) => compute_leaves(inner, source, out)?,
+        Node::Value { .. } | Node::Segment(_) => {}
+        Node::Numeric { group, select } => {
+            let column = source.column(group).ok_or_else(|| EvalError::MissingColumn(group.clone()))?;
+            // Columns are subsets of the universe; the AND keeps that true for any source.
+            out.push(select_column(&column, select).and(source.universe()));
+        }
+        Node::Event { event, measure, days, select } => {
+            let columns = days
+                .iter()
+                .map(|ds| {
+                    source
+                        .event_day(event, ds)
+                        .ok_or_else(|| EvalError::MissingEventDay { event: event.clone(), ds: ds.clone() })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(select_window(source.universe(), &columns, *measure, select));
+        }
+    }
+    Ok(())
 }
 
 impl<'a> Binder<'a> {
@@ -178,6 +227,12 @@ impl<'a> Binder<'a> {
             }
             Node::Segment(id) => {
                 let set = self.source.segment(id).ok_or_else(|| EvalError::MissingSegment(id.clone()))?;
+                self.leaf(set)
+            }
+            Node::Numeric { .. } | Node::Event { .. } => {
+                let computed: &'a [IdSet] = self.computed;
+                let set = computed.get(self.next).ok_or_else(|| EvalError::MissingColumn("(computed leaf)".into()))?;
+                self.next += 1;
                 self.leaf(set)
             }
             Node::Not(inner) => (Bound::Not(Box::new(self.bind(inner)?.0)), self.universe_len),

@@ -7,6 +7,8 @@
 //! - [`portable`]: the roaring portable format, read with full checks and written compactly.
 //! - [`blob`]: the versioned, checksummed, content-addressed blob around a bitmap.
 //! - [`bsi`]: bit-sliced numeric columns (numeric tags, daily event counts).
+//! - [`window`]: numeric conditions and event windows evaluated on bit-sliced columns.
+//! - [`ds`]: the data date and day arithmetic (event windows).
 //! - [`manifest`]: the per-day snapshot manifest (JSON) naming the blobs.
 //! - [`snapshot`]: decoded bitmaps in memory ([`MemorySource`]) and building snapshots.
 //! - [`rule`]: the JSON rule language, parsed with paths for errors.
@@ -21,6 +23,7 @@
 pub mod blob;
 pub mod bsi;
 pub mod catalog;
+pub mod ds;
 pub mod error;
 pub mod eval;
 pub mod idset;
@@ -32,6 +35,7 @@ pub mod sample;
 pub mod snapshot;
 pub mod split;
 pub mod stats;
+pub mod window;
 
 pub use catalog::{Catalog, TagKind};
 pub use error::{EvalError, FormatError, RuleError, RuleErrorReason};

@@ -1,11 +1,13 @@
 //! A [`Plan`] is a [`Rule`] checked against a [`Catalog`]: every name exists, tag conditions
-//! are expanded to the value bitmaps they read. Only plans are evaluated.
+//! are expanded to the value bitmaps they read, numeric tests are turned into ranges of stored
+//! values, and event windows into the days they read. Only plans are evaluated.
 
 use std::collections::BTreeSet;
 
 use crate::catalog::Catalog;
 use crate::error::{RuleError, RuleErrorReason};
-use crate::rule::Rule;
+use crate::rule::{Measure, Rule};
+use crate::window::{Select, window_days};
 
 /// A node of a checked rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,35 @@ pub enum Node {
     },
     /// Members of a segment.
     Segment(String),
+    /// Users whose stored value of a numeric group passes a range test.
+    Numeric {
+        /// Tag group.
+        group: String,
+        /// The test, in stored units.
+        select: Select,
+    },
+    /// Users whose activity in an event over a window passes a range test (no activity is 0).
+    Event {
+        /// Event name.
+        event: String,
+        /// Sum of counts or active days.
+        measure: Measure,
+        /// The window's days that have an upload of the event, oldest first.
+        days: Vec<String>,
+        /// The test.
+        select: Select,
+    },
+}
+
+/// Something the answer should be read with: the plan is valid, but not all data is there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Warning {
+    /// JSON path of the condition.
+    pub path: String,
+    /// What it means, in a sentence.
+    pub message: String,
+    /// Days of the condition's window with no upload of its event (counted as zero).
+    pub missing_days: Vec<String>,
 }
 
 /// A checked rule, ready to evaluate.
@@ -41,6 +72,7 @@ pub enum Node {
 pub struct Plan {
     root: Node,
     step_paths: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 /// The bitmaps a plan reads.
@@ -50,17 +82,27 @@ pub struct Needs {
     pub tag_values: BTreeSet<(String, String)>,
     /// Segment ids.
     pub segments: BTreeSet<String>,
+    /// Numeric groups whose columns are read.
+    pub columns: BTreeSet<String>,
+    /// (event, day) pairs whose daily columns are read.
+    pub event_days: BTreeSet<(String, String)>,
 }
 
 impl Plan {
     /// Checks a rule against a catalog.
     pub fn validate(rule: &Rule, catalog: &Catalog) -> Result<Plan, RuleError> {
-        let root = check(rule, "", catalog)?;
+        let mut warnings = Vec::new();
+        let root = check(rule, "", catalog, &mut warnings)?;
         let step_paths = match rule {
             Rule::All(members) => (0..members.len()).map(|i| format!("all[{i}]")).collect(),
             _ => vec!["$".to_owned()],
         };
-        Ok(Plan { root, step_paths })
+        Ok(Plan { root, step_paths, warnings })
+    }
+
+    /// What the answer should be read with (event days without uploads), in rule order.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
     }
 
     /// Parses and checks rule JSON in one go.
@@ -96,6 +138,12 @@ fn collect(node: &Node, needs: &mut Needs) {
         Node::Segment(id) => {
             needs.segments.insert(id.clone());
         }
+        Node::Numeric { group, .. } => {
+            needs.columns.insert(group.clone());
+        }
+        Node::Event { event, days, .. } => {
+            needs.event_days.extend(days.iter().map(|ds| (event.clone(), ds.clone())));
+        }
     }
 }
 
@@ -103,7 +151,7 @@ fn sub(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }
 
-fn check(rule: &Rule, path: &str, catalog: &Catalog) -> Result<Node, RuleError> {
+fn check(rule: &Rule, path: &str, catalog: &Catalog, warnings: &mut Vec<Warning>) -> Result<Node, RuleError> {
     Ok(match rule {
         Rule::All(members) | Rule::Any(members) => {
             let key = if matches!(rule, Rule::All(_)) { "all" } else { "any" };
@@ -111,11 +159,11 @@ fn check(rule: &Rule, path: &str, catalog: &Catalog) -> Result<Node, RuleError> 
             let nodes = members
                 .iter()
                 .enumerate()
-                .map(|(i, m)| check(m, &format!("{here}[{i}]"), catalog))
+                .map(|(i, m)| check(m, &format!("{here}[{i}]"), catalog, warnings))
                 .collect::<Result<Vec<_>, _>>()?;
             if key == "all" { Node::And(nodes) } else { Node::Or(nodes) }
         }
-        Rule::Not(inner) => Node::Not(Box::new(check(inner, &sub(path, "not"), catalog)?)),
+        Rule::Not(inner) => Node::Not(Box::new(check(inner, &sub(path, "not"), catalog, warnings)?)),
         Rule::Segment(id) => {
             if !catalog.has_segment(id) {
                 return Err(RuleError::new(&sub(path, "segment"), RuleErrorReason::UnknownSegment(id.clone())));
@@ -126,6 +174,16 @@ fn check(rule: &Rule, path: &str, catalog: &Catalog) -> Result<Node, RuleError> 
             let Some(group) = catalog.groups.get(tag) else {
                 return Err(RuleError::new(&sub(path, "tag"), RuleErrorReason::UnknownTag(tag.clone())));
             };
+            if group.numeric.is_some() {
+                return Err(RuleError::new(
+                    &sub(path, "in"),
+                    RuleErrorReason::WrongKind {
+                        group: tag.clone(),
+                        actual: "numeric",
+                        hint: "use `between` or a comparison (`>=`, `<`, …) instead of `in`",
+                    },
+                ));
+            }
             let mut seen = BTreeSet::new();
             let mut leaves = Vec::with_capacity(values.len());
             for (i, value) in values.iter().enumerate() {
@@ -141,5 +199,84 @@ fn check(rule: &Rule, path: &str, catalog: &Catalog) -> Result<Node, RuleError> 
             }
             if leaves.len() == 1 { leaves.remove(0) } else { Node::Or(leaves) }
         }
+        Rule::Number { tag, test } => {
+            let Some(group) = catalog.groups.get(tag) else {
+                return Err(RuleError::new(&sub(path, "tag"), RuleErrorReason::UnknownTag(tag.clone())));
+            };
+            let key = match test {
+                crate::rule::Test::Compare(cmp, _) => cmp.symbol(),
+                crate::rule::Test::Between(..) => "between",
+            };
+            let Some(info) = &group.numeric else {
+                return Err(RuleError::new(
+                    &sub(path, key),
+                    RuleErrorReason::WrongKind {
+                        group: tag.clone(),
+                        actual: "not numeric",
+                        hint: "compare numeric tags only; pick values with `in`",
+                    },
+                ));
+            };
+            let select = Select::from_numeric(test, info)
+                .map_err(|e| RuleError::new(&sub(path, key), RuleErrorReason::BadNumber(e)))?;
+            Node::Numeric { group: tag.clone(), select }
+        }
+        Rule::Event { event, last_days, measure, test } => {
+            let key = match test {
+                crate::rule::Test::Compare(cmp, _) => cmp.symbol(),
+                crate::rule::Test::Between(..) => "between",
+            };
+            let test_path = sub(&sub(path, measure.key()), key);
+            let select =
+                Select::from_counts(test).map_err(|e| RuleError::new(&test_path, RuleErrorReason::BadNumber(e)))?;
+            let known = catalog.events.days.values().any(|names| names.contains(event));
+            if !known {
+                return Err(RuleError::new(&sub(path, "event"), RuleErrorReason::UnknownEvent(event.clone())));
+            }
+            let retained = catalog.events.retained_days;
+            if *last_days > retained {
+                return Err(RuleError::new(
+                    &sub(path, "last_days"),
+                    RuleErrorReason::WindowTooLong { days: *last_days, retained },
+                ));
+            }
+            let window = window_days(&catalog.ds, *last_days).ok_or_else(|| {
+                RuleError::new(
+                    &sub(path, "event"),
+                    RuleErrorReason::Shape(format!(
+                        "event windows need the snapshot's day; `{}` is not a date",
+                        catalog.ds
+                    )),
+                )
+            })?;
+            let uploaded = |ds: &String| catalog.events.days.get(ds).is_some_and(|names| names.contains(event));
+            let (days, missing): (Vec<String>, Vec<String>) = window.into_iter().partition(uploaded);
+            if !missing.is_empty() {
+                warnings.push(Warning {
+                    path: if path.is_empty() { "$".to_owned() } else { path.to_owned() },
+                    message: format!(
+                        "`{event}` has no upload for {} of the {last_days} days of the window ({}); they count as zero",
+                        missing.len(),
+                        day_ranges(&missing)
+                    ),
+                    missing_days: missing,
+                });
+            }
+            Node::Event { event: event.clone(), measure: *measure, days, select }
+        }
     })
+}
+
+/// Days as runs: `2026-11-01…2026-11-03, 2026-11-07`.
+fn day_ranges(days: &[String]) -> String {
+    let parsed: Vec<crate::ds::Ds> = days.iter().filter_map(|d| d.parse().ok()).collect();
+    let mut runs: Vec<(crate::ds::Ds, crate::ds::Ds)> = Vec::new();
+    for d in parsed {
+        match runs.last_mut() {
+            Some((_, end)) if end.add_days(1) == d => *end = d,
+            _ => runs.push((d, d)),
+        }
+    }
+    let text: Vec<String> = runs.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}…{b}") }).collect();
+    text.join(", ")
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::blob;
-use crate::bsi::{Bsi, NumericColumn};
-use crate::catalog::{Catalog, TagKind};
+use crate::bsi::{Bsi, BsiView, NumericColumn};
+use crate::catalog::{Catalog, NumericInfo, TagKind};
 use crate::eval::Source;
 use crate::idset::IdSet;
 use crate::manifest::{
@@ -21,6 +21,9 @@ pub struct MemorySource {
     universe: IdSet,
     values: BTreeMap<(String, String), IdSet>,
     segments: BTreeMap<String, IdSet>,
+    columns: BTreeMap<String, (NumericInfo, Bsi)>,
+    /// (event, ds) → the day's counts.
+    events: BTreeMap<(String, String), Bsi>,
 }
 
 impl MemorySource {
@@ -39,6 +42,37 @@ impl MemorySource {
         self.segments.insert(id.to_owned(), set);
     }
 
+    /// Loads the column of a numeric group.
+    pub fn insert_column(&mut self, group: &str, column: &NumericColumn) {
+        let info = NumericInfo {
+            scale: column.scale,
+            offset: column.offset,
+            max: column.max,
+            count: column.bsi.exists().len(),
+        };
+        self.columns.insert(group.to_owned(), (info, column.bsi.clone()));
+    }
+
+    /// Loads a numeric group's stored column (as a manifest describes it).
+    pub fn insert_column_parts(&mut self, group: &str, info: NumericInfo, bsi: Bsi) {
+        self.columns.insert(group.to_owned(), (info, bsi));
+    }
+
+    /// Loads an event's counts for one day.
+    pub fn insert_event_day(&mut self, event: &str, ds: &str, counts: Bsi) {
+        self.events.insert((event.to_owned(), ds.to_owned()), counts);
+    }
+
+    /// Whether a numeric column is loaded.
+    pub fn has_column(&self, group: &str) -> bool {
+        self.columns.contains_key(group)
+    }
+
+    /// Whether an event's day is loaded.
+    pub fn has_event_day(&self, event: &str, ds: &str) -> bool {
+        self.events.contains_key(&(event.to_owned(), ds.to_owned()))
+    }
+
     /// Whether a tag value is loaded.
     pub fn has_tag_value(&self, group: &str, value: &str) -> bool {
         self.values.contains_key(&(group.to_owned(), value.to_owned()))
@@ -54,6 +88,16 @@ impl MemorySource {
         for (id, set) in &self.segments {
             c.add_segment(id, set.len());
         }
+        for (group, (info, _)) in &self.columns {
+            c.add_numeric(group, *info);
+        }
+        for (event, ds) in self.events.keys() {
+            c.events.days.entry(ds.clone()).or_default().insert(event.clone());
+            // Windows end on the latest day with events.
+            if *ds > c.ds {
+                c.ds = ds.clone();
+            }
+        }
         c
     }
 
@@ -62,7 +106,13 @@ impl MemorySource {
         self.universe.heap_size_bytes()
             + self.values.values().map(IdSet::heap_size_bytes).sum::<usize>()
             + self.segments.values().map(IdSet::heap_size_bytes).sum::<usize>()
+            + self.columns.values().map(|(_, b)| bsi_bytes(b)).sum::<usize>()
+            + self.events.values().map(bsi_bytes).sum::<usize>()
     }
+}
+
+fn bsi_bytes(b: &Bsi) -> usize {
+    b.exists().heap_size_bytes() + b.slices().iter().map(IdSet::heap_size_bytes).sum::<usize>()
 }
 
 impl Source for MemorySource {
@@ -74,6 +124,12 @@ impl Source for MemorySource {
     }
     fn segment(&self, id: &str) -> Option<&IdSet> {
         self.segments.get(id)
+    }
+    fn column(&self, group: &str) -> Option<BsiView<'_>> {
+        self.columns.get(group).map(|(_, b)| b.view())
+    }
+    fn event_day(&self, event: &str, ds: &str) -> Option<BsiView<'_>> {
+        self.events.get(&(event.to_owned(), ds.to_owned())).map(Bsi::view)
     }
 }
 

@@ -3,9 +3,47 @@
 
 mod common;
 
-use common::{GROUPS, SEGMENTS, VALUES, ids, world};
+use common::{DAYS, EVENTS, GROUPS, NUMBERS, SEGMENTS, VALUES, ids, world};
+use engine::bsi::Cmp;
+use engine::rule::{Measure, Test};
 use engine::{EvalOptions, Plan, Rule, evaluate};
 use proptest::prelude::*;
+
+/// A decimal constant: `units / 10^digits` as text (`-1.5`, `120`, `12.345`).
+fn decimal(units: i64, digits: u32) -> String {
+    engine::bsi::format_scaled(units, digits)
+}
+
+/// A test over constants from `lo..=hi` at `digits` decimals (ends of `between` in order).
+fn test(lo: i64, hi: i64, digits: u32) -> impl Strategy<Value = Test> {
+    prop_oneof![
+        (prop::sample::select(Cmp::ALL.to_vec()), lo..=hi).prop_map(move |(c, v)| Test::Compare(c, decimal(v, digits))),
+        (lo..=hi, lo..=hi).prop_map(move |(a, b)| Test::Between(decimal(a.min(b), digits), decimal(a.max(b), digits))),
+    ]
+}
+
+fn number_leaf() -> impl Strategy<Value = Rule> {
+    let (n0, _, lo0, hi0) = NUMBERS[0];
+    let (n1, _, lo1, hi1) = NUMBERS[1];
+    prop_oneof![
+        // Whole constants, half-way constants, and constants outside the stored range.
+        test(lo0 - 10, hi0 + 10, 0).prop_map(move |t| Rule::Number { tag: n0.into(), test: t }),
+        test((lo0 - 3) * 10, (hi0 + 3) * 10, 1).prop_map(move |t| Rule::Number { tag: n0.into(), test: t }),
+        test(lo1 - 100, hi1 + 100, 2).prop_map(move |t| Rule::Number { tag: n1.into(), test: t }),
+        test(lo1 * 10, hi1 * 10, 3).prop_map(move |t| Rule::Number { tag: n1.into(), test: t }),
+    ]
+}
+
+fn event_leaf() -> impl Strategy<Value = Rule> {
+    (prop::sample::select(EVENTS.to_vec()), 1..=DAYS.len() as u32, any::<bool>(), test(0, 12, 0)).prop_map(
+        |(event, last_days, days, test)| Rule::Event {
+            event: event.into(),
+            last_days,
+            measure: if days { Measure::Days } else { Measure::Count },
+            test,
+        },
+    )
+}
 
 fn leaf() -> impl Strategy<Value = Rule> {
     prop_oneof![
@@ -14,6 +52,8 @@ fn leaf() -> impl Strategy<Value = Rule> {
             values: vs.into_iter().map(|v| format!("v{v}")).collect(),
         }),
         1 => (0..SEGMENTS).prop_map(|s| Rule::Segment(format!("s{s}"))),
+        2 => number_leaf(),
+        2 => event_leaf(),
     ]
 }
 
@@ -29,6 +69,25 @@ fn rule() -> impl Strategy<Value = Rule> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_numeric_and_event_test_matches_naive(seed in any::<u64>(), leaf in prop_oneof![number_leaf(), event_leaf()]) {
+        let w = world(seed);
+        let plan = Plan::validate(&leaf, &w.source.catalog()).expect("generated rules name known data");
+        let expected: Vec<u32> = ids(&w.naive(&leaf)).collect();
+        let got = evaluate(&plan, &w.source, EvalOptions { steps: false, members: true }).expect("all loaded");
+        prop_assert_eq!(got.members.expect("asked").iter().collect::<Vec<_>>(), expected, "{}", leaf.to_json());
+        // The warning names exactly the window's days without an upload of the event.
+        if let Rule::Event { event, last_days, .. } = &leaf {
+            let missing: Vec<String> = DAYS[DAYS.len() - *last_days as usize..]
+                .iter()
+                .filter(|d| !w.events.contains_key(&(event.clone(), (**d).to_owned())))
+                .map(|d| (*d).to_owned())
+                .collect();
+            let warned: Vec<String> = plan.warnings().iter().flat_map(|x| x.missing_days.clone()).collect();
+            prop_assert_eq!(warned, missing);
+        }
+    }
 
     #[test]
     fn evaluation_matches_naive(seed in any::<u64>(), rule in rule()) {

@@ -91,3 +91,57 @@ fn manifest_rejects_damage() {
     assert!(Manifest::from_json(bad_ds.as_bytes()).is_err());
     assert!(Manifest::from_json(b"{not json").is_err());
 }
+
+/// Numeric columns and event counts: the bit-sliced encoding (offset, one bitmap per bit, an
+/// existence bitmap) is pinned by a golden manifest, whose blob addresses pin every slice's
+/// bytes, and the slices are checked against hand-computed sets.
+#[test]
+fn bsi_fixture() {
+    use engine::bsi::NumericColumn;
+    // Ages 18, 25, 40, 18 → stored from offset 18 as 0, 7 (0b111), 22 (0b10110), 0.
+    let age = NumericColumn::from_scaled(0, vec![(0, 18), (1, 25), (2, 40), (3, 18)]);
+    // Spend 129.50 and 0.05 at two decimals → 12950 and 5, stored from 5 as 12945 and 0.
+    let spend = NumericColumn::from_scaled(2, vec![(1, 12_950), (4, 5)]);
+    let group = |name: &str, col: NumericColumn| snapshot::GroupData {
+        name: name.into(),
+        kind: TagKind::Numeric,
+        category: "numbers".into(),
+        loaded_ds: "2026-11-20".into(),
+        values: Vec::new(),
+        numeric: Some(col),
+    };
+    let mut built = snapshot::build_snapshot(
+        "demo",
+        "2026-11-20",
+        IdSet::full_range(5),
+        &[group("age", age), group("spend", spend)],
+        1,
+    );
+    let sample = engine::sample::SampleMap::new(&IdSet::full_range(5), 1);
+    // Purchases: user 0 three times, user 2 once, user 3 zero times (left out).
+    let purchase = snapshot::build_event("purchase", vec![(0, 3), (2, 1), (3, 0)], &sample, &mut built.blobs);
+    built.manifest.events.push(purchase);
+    let json = serde_json::to_string_pretty(&built.manifest).expect("serialise");
+    check_or_bless("manifest_v1_bsi.json", json.as_bytes());
+    let parsed = Manifest::from_json(&std::fs::read(fixture("manifest_v1_bsi.json")).expect("fixture")).expect("valid");
+    assert_eq!(parsed, built.manifest);
+
+    let decode = |r: &engine::manifest::BlobRef| -> Vec<u32> {
+        blob::decode_addressed(&built.blobs[&r.blob], &r.blob).expect("blob").iter().collect()
+    };
+    let age = parsed.group("age").and_then(|g| g.numeric.as_ref()).expect("numeric age");
+    assert_eq!((age.scale, age.offset, age.min, age.max), (0, 18, 18, 40));
+    assert_eq!(decode(&age.bsi.exists.full), [0, 1, 2, 3]);
+    let slices: Vec<Vec<u32>> = age.bsi.slices.iter().map(|s| decode(&s.full)).collect();
+    assert_eq!(slices, [vec![1], vec![1, 2], vec![1, 2], vec![], vec![2]]);
+    let spend = parsed.group("spend").and_then(|g| g.numeric.as_ref()).expect("numeric spend");
+    assert_eq!((spend.scale, spend.offset, spend.max), (2, 5, 12_950));
+    // 12945 = 0b11_0010_1001_0001: bits 0, 4, 7, 9, 12, 13.
+    let set_bits: Vec<usize> =
+        (0..spend.bsi.slices.len()).filter(|&b| decode(&spend.bsi.slices[b].full) == [1]).collect();
+    assert_eq!(set_bits, [0, 4, 7, 9, 12, 13]);
+    let purchase = parsed.event("purchase").expect("event");
+    assert_eq!((purchase.users, purchase.total), (2, 4));
+    assert_eq!(decode(&purchase.bsi.exists.full), [0, 2]);
+    assert_eq!(purchase.bsi.slices.iter().map(|s| decode(&s.full)).collect::<Vec<_>>(), [vec![0, 2], vec![0]]);
+}

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled};
+use engine::rule::{Measure, Test};
 use engine::{IdSet, MemorySource, Rule};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,7 +21,19 @@ pub struct World {
     pub universe: Flags,
     pub values: BTreeMap<(String, String), Flags>,
     pub segments: BTreeMap<String, Flags>,
+    /// Numeric groups: (scale, scaled value per id).
+    pub numbers: BTreeMap<String, (u32, Vec<Option<i64>>)>,
+    /// (event, day) → count per id; a pair missing here was not uploaded.
+    pub events: BTreeMap<(String, String), Vec<u64>>,
 }
+
+/// Numeric groups: name, decimals kept, lowest and highest scaled value.
+pub const NUMBERS: [(&str, u32, i64, i64); 2] = [("n0", 0, -5, 120), ("n1", 2, 0, 50_000)];
+/// Event names.
+pub const EVENTS: [&str; 2] = ["e0", "e1"];
+/// The days with data, oldest first; the snapshot day is the last.
+pub const DAYS: [&str; 8] =
+    ["2026-11-13", "2026-11-14", "2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
 
 pub const GROUPS: usize = 4;
 pub const VALUES: usize = 4;
@@ -91,6 +105,36 @@ pub fn world(seed: u64) -> World {
     for s in 0..SEGMENTS {
         segments.insert(format!("s{s}"), pick(&mut rng));
     }
+    let mut numbers = BTreeMap::new();
+    for (name, scale, lo, hi) in NUMBERS {
+        let density = DENSITIES[rng.random_range(1..DENSITIES.len())];
+        let mut column = vec![None; len];
+        for i in bernoulli(&mut rng, len, density) {
+            if universe[i] {
+                column[i] = Some(rng.random_range(lo..=hi));
+            }
+        }
+        numbers.insert(name.to_owned(), (scale, column));
+    }
+    let mut events = BTreeMap::new();
+    for (e, name) in EVENTS.iter().enumerate() {
+        for (d, day) in DAYS.iter().enumerate() {
+            // The snapshot day always has `e0` (it fixes the catalog's day); other days may
+            // be missing, to exercise the warning and zero counting.
+            let uploaded = (e == 0 && d == DAYS.len() - 1) || rng.random_bool(0.75);
+            if !uploaded {
+                continue;
+            }
+            let density = DENSITIES[rng.random_range(0..DENSITIES.len())];
+            let mut counts = vec![0u64; len];
+            // Events may name users outside the day's universe (ids from the dictionary that
+            // this snapshot does not have): the engine must keep answers inside it.
+            for i in bernoulli(&mut rng, len, density) {
+                counts[i] = if rng.random_bool(0.8) { rng.random_range(1..=3) } else { rng.random_range(4..=40) };
+            }
+            events.insert(((*name).to_owned(), (*day).to_owned()), counts);
+        }
+    }
     let mut source = MemorySource::new(to_set(&universe));
     for ((g, v), flags) in &values {
         source.insert_tag_value(g, v, to_set(flags));
@@ -98,7 +142,34 @@ pub fn world(seed: u64) -> World {
     for (s, flags) in &segments {
         source.insert_segment(s, to_set(flags));
     }
-    World { source, universe, values, segments }
+    for (name, (scale, column)) in &numbers {
+        let pairs = column.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as u32, v))).collect();
+        source.insert_column(name, &NumericColumn::from_scaled(*scale, pairs));
+    }
+    for ((event, day), counts) in &events {
+        let pairs = counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i as u32, *c)).collect();
+        source.insert_event_day(event, day, Bsi::from_pairs(pairs));
+    }
+    World { source, universe, values, segments, numbers, events }
+}
+
+/// A decimal constant as (value × 10^digits, digits), exactly.
+fn exact(text: &str) -> (i128, u32) {
+    let digits = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
+    (i128::from(parse_scaled(text, digits).expect("test constants are decimals")), digits)
+}
+
+/// Whether `value` (scaled by 10^scale) passes `test`, comparing exact rationals.
+fn passes(value: i128, scale: u32, test: &Test) -> bool {
+    let cmp = |c: &str, op: Cmp| {
+        let (c, digits) = exact(c);
+        let at = digits.max(scale);
+        op.holds(value * 10i128.pow(at - scale), c * 10i128.pow(at - digits))
+    };
+    match test {
+        Test::Compare(op, c) => cmp(c, *op),
+        Test::Between(lo, hi) => cmp(lo, Cmp::Ge) && cmp(hi, Cmp::Le),
+    }
 }
 
 impl World {
@@ -117,6 +188,24 @@ impl World {
                 zip(acc, &self.values[&(tag.clone(), v.clone())], |x, y| x || y)
             }),
             Rule::Segment(id) => self.segments[id].clone(),
+            Rule::Number { tag, test } => {
+                let (scale, column) = &self.numbers[tag];
+                column.iter().map(|v| v.is_some_and(|v| passes(i128::from(v), *scale, test))).collect()
+            }
+            Rule::Event { event, last_days, measure, test } => {
+                let window = &DAYS[DAYS.len() - *last_days as usize..];
+                let daily: Vec<&Vec<u64>> =
+                    window.iter().filter_map(|d| self.events.get(&(event.clone(), (*d).to_owned()))).collect();
+                (0..self.universe.len())
+                    .map(|i| {
+                        let value: u64 = match measure {
+                            Measure::Count => daily.iter().map(|c| c[i]).sum(),
+                            Measure::Days => daily.iter().filter(|c| c[i] > 0).count() as u64,
+                        };
+                        self.universe[i] && passes(i128::from(value), 0, test)
+                    })
+                    .collect()
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 /// A data date. Ordered, copyable, printed and parsed as `YYYY-MM-DD`.
 ///
 /// ```
-/// use server::ds::Ds;
+/// use engine::ds::Ds;
 /// let ds: Ds = "2026-11-20".parse().expect("valid date");
 /// assert_eq!(ds.add_days(-19).to_string(), "2026-11-01");
 /// assert_eq!(ds.weekday(), 4); // Friday (Monday = 0)
