@@ -29,6 +29,8 @@ enum Label {
     Number { group: usize, scale: u32, offset: i64, slices: Vec<Arc<IdSet>> },
     /// Membership of a segment.
     Segment(String),
+    /// The day's count of an event (index into `UserIndex::events`), read from its slices.
+    Event { event: usize, slices: Vec<Arc<IdSet>> },
 }
 
 /// How the labels of a user are found.
@@ -45,6 +47,7 @@ enum Lookup {
 pub struct UserIndex {
     universe: u64,
     groups: Vec<String>,
+    events: Vec<String>,
     labels: Vec<Label>,
     lookup: Lookup,
 }
@@ -56,6 +59,18 @@ pub struct Membership<'a> {
     pub tags: Vec<(&'a str, Vec<Cow<'a, str>>)>,
     /// Segments the user is in, by id.
     pub segments: Vec<&'a str>,
+    /// The user's counts of the day's events (events with a count above zero).
+    pub events: Vec<(&'a str, u64)>,
+}
+
+/// Serialises [`Membership::events`] as a JSON object.
+#[derive(Debug)]
+pub struct EventsMap<'a>(pub &'a [(&'a str, u64)]);
+
+impl serde::Serialize for EventsMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(event, count)| (event, count)))
+    }
 }
 
 /// Serialises [`Membership::tags`] as a JSON object.
@@ -74,6 +89,7 @@ impl UserIndex {
         let mut index = UserIndex {
             universe: m.universe.count,
             groups: Vec::new(),
+            events: Vec::new(),
             labels: Vec::new(),
             lookup: Lookup::ByChunk(HashMap::new()),
         };
@@ -93,6 +109,12 @@ impl UserIndex {
         for seg in &m.segments {
             index.labels.push(Label::Segment(seg.id.clone()));
             sets.push(snaps.set(&seg.members.full.blob)?);
+        }
+        for (ei, e) in m.events.iter().enumerate() {
+            index.events.push(e.name.clone());
+            let slices = e.bsi.slices.iter().map(|s| snaps.set(&s.full.blob)).collect::<Result<Vec<_>, _>>()?;
+            index.labels.push(Label::Event { event: ei, slices });
+            sets.push(snaps.set(&e.bsi.exists.full.blob)?);
         }
         index.lookup =
             if index.labels.len() <= usize::from(u16::MAX) { csr(&sets, m.universe.count) } else { by_chunk(&sets) };
@@ -129,15 +151,15 @@ impl UserIndex {
             let (group, value) = match &self.labels[li] {
                 Label::Value { group, value } => (*group, Cow::Borrowed(value.as_str())),
                 Label::Number { group, scale, offset, slices } => {
-                    let stored = slices
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.contains(id))
-                        .fold(0u64, |acc, (b, _)| acc | 1 << b);
+                    let stored = stored_value(slices, id);
                     (*group, Cow::Owned(engine::bsi::format_scaled(offset.saturating_add_unsigned(stored), *scale)))
                 }
                 Label::Segment(s) => {
                     out.segments.push(s.as_str());
+                    continue;
+                }
+                Label::Event { event, slices } => {
+                    out.events.push((self.events[*event].as_str(), stored_value(slices, id)));
                     continue;
                 }
             };
@@ -149,6 +171,11 @@ impl UserIndex {
         }
         out
     }
+}
+
+/// A user's stored value in a bit-sliced column: bit `b` set where slice `b` holds the user.
+fn stored_value(slices: &[Arc<IdSet>], id: u32) -> u64 {
+    slices.iter().enumerate().filter(|(_, s)| s.contains(id)).fold(0u64, |acc, (b, _)| acc | 1 << b)
 }
 
 /// Chunk key → the (label, bitmap, chunk position) present there.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use engine::manifest::{MANIFEST_FORMAT, SampleInfo, SegmentEntry};
 use engine::sample::SampleMap;
 use engine::snapshot::{Blobs, GroupData, add_blob, build_event, build_group, build_segment};
-use engine::{Catalog, IdSet, Manifest, Plan, Rule, TagKind};
+use engine::{IdSet, Manifest, Plan, Rule, TagKind};
 use serde::Serialize;
 
 use crate::ds::Ds;
@@ -288,6 +288,16 @@ impl Publisher {
         specs: &[SegmentDef],
     ) -> Result<Vec<SegmentEntry>, PublishError> {
         let mut blobs = Blobs::new();
+        // Event windows read the days before this one (as published).
+        let longest = specs
+            .iter()
+            .map(|s| match s {
+                SegmentDef::Dynamic { rule, .. } => rule.longest_window(),
+                SegmentDef::Static { .. } => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        let earlier = self.snapshots.earlier_days(&m.app, &m.ds, longest)?;
         let mut done: Vec<SegmentEntry> = Vec::new();
         let mut pending: Vec<&SegmentDef> = specs.iter().collect();
         loop {
@@ -299,10 +309,10 @@ impl Publisher {
                     SegmentDef::Dynamic { rule, .. } => {
                         let mut partial = m.clone();
                         partial.segments = done.clone();
-                        let catalog = Catalog::from_manifest(&partial);
+                        let catalog = Snapshots::catalog(&partial, &earlier, self.retention_days);
                         match Plan::validate(rule, &catalog) {
                             Ok(plan) => {
-                                let src = self.snapshots.source(&partial, Tier::Exact, &plan.needs())?;
+                                let src = self.snapshots.source(&partial, Tier::Exact, &plan.needs(), &earlier)?;
                                 engine::members(&plan, &src).ok()
                             }
                             Err(_) => None,

@@ -7,8 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use engine::manifest::{BlobRef, TierRefs};
-use engine::{IdSet, Manifest, Source};
+use engine::bsi::BsiView;
+use engine::manifest::{BlobRef, BsiEntry, TierRefs};
+use engine::{Catalog, IdSet, Manifest, Source};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
@@ -158,8 +159,41 @@ impl Snapshots {
         Ok(s)
     }
 
-    /// Loads what a plan needs from one tier of a manifest.
-    pub fn source(&self, m: &Manifest, tier: Tier, needs: &engine::plan::Needs) -> Result<SharedSource, SnapshotError> {
+    /// The published manifests of the `last_days` days before `ds` (excluding `ds`), oldest
+    /// first: the earlier days an event window ending on `ds` reads. Days never published are
+    /// left out (the plan warns about them).
+    pub fn earlier_days(&self, app: &str, ds: &str, last_days: u32) -> Result<Vec<Arc<Manifest>>, SnapshotError> {
+        let Ok(end) = ds.parse::<engine::ds::Ds>() else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for back in (1..i32::try_from(last_days).unwrap_or(0)).rev() {
+            let day = end.add_days(-back).to_string();
+            if let Some(record) = self.meta.day(app, &day)? {
+                out.push(self.manifest(&record.manifest)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The catalog a rule is checked against on `m`'s day: its names, the event uploads of
+    /// the `earlier` days, and the app's retention as the longest window.
+    pub fn catalog(m: &Manifest, earlier: &[Arc<Manifest>], retained_days: u32) -> Catalog {
+        let mut catalog = Catalog::from_manifest(m);
+        for day in earlier {
+            catalog.add_event_day(day);
+        }
+        catalog.events.retained_days = retained_days.min(engine::rule::MAX_WINDOW_DAYS);
+        catalog
+    }
+
+    /// Loads what a plan needs from one tier of a manifest (and, for event windows, of the
+    /// `earlier` days' manifests).
+    pub fn source(
+        &self,
+        m: &Manifest,
+        tier: Tier,
+        needs: &engine::plan::Needs,
+        earlier: &[Arc<Manifest>],
+    ) -> Result<SharedSource, SnapshotError> {
         let universe = match tier {
             Tier::Exact => &m.universe,
             Tier::Sample => &m.sample.universe,
@@ -180,7 +214,38 @@ impl Snapshots {
                 src.segments.insert(id.clone(), self.set(&tier.pick(&seg.members).blob)?);
             }
         }
+        for group in &needs.columns {
+            if let Some(n) = m.group(group).and_then(|g| g.numeric.as_ref()) {
+                src.columns.insert(group.clone(), self.column(&n.bsi, tier)?);
+            }
+        }
+        for (event, ds) in &needs.event_days {
+            let day = std::iter::once(m).chain(earlier.iter().map(|d| &**d)).find(|d| &d.ds == ds);
+            if let Some(entry) = day.and_then(|d| d.event(event)) {
+                src.events.insert((event.clone(), ds.clone()), self.column(&entry.bsi, tier)?);
+            }
+        }
         Ok(src)
+    }
+
+    /// A bit-sliced column's bitmaps on a tier.
+    fn column(&self, bsi: &BsiEntry, tier: Tier) -> Result<Column, SnapshotError> {
+        let exists = self.set(&tier.pick(&bsi.exists).blob)?;
+        let slices = bsi.slices.iter().map(|s| self.set(&tier.pick(s).blob)).collect::<Result<_, _>>()?;
+        Ok(Column { exists, slices })
+    }
+}
+
+/// A bit-sliced column's decoded bitmaps, shared with the cache.
+#[derive(Debug, Clone)]
+struct Column {
+    exists: Arc<IdSet>,
+    slices: Vec<Arc<IdSet>>,
+}
+
+impl Column {
+    fn view(&self) -> BsiView<'_> {
+        BsiView { exists: &self.exists, slices: self.slices.iter().map(|s| &**s).collect() }
     }
 }
 
@@ -190,12 +255,20 @@ pub struct SharedSource {
     universe: Arc<IdSet>,
     values: HashMap<(String, String), Arc<IdSet>>,
     segments: HashMap<String, Arc<IdSet>>,
+    columns: HashMap<String, Column>,
+    events: HashMap<(String, String), Column>,
 }
 
 impl SharedSource {
     /// A source with only a universe.
     pub fn new(universe: Arc<IdSet>) -> SharedSource {
-        SharedSource { universe, values: HashMap::new(), segments: HashMap::new() }
+        SharedSource {
+            universe,
+            values: HashMap::new(),
+            segments: HashMap::new(),
+            columns: HashMap::new(),
+            events: HashMap::new(),
+        }
     }
 }
 
@@ -208,6 +281,12 @@ impl Source for SharedSource {
     }
     fn segment(&self, id: &str) -> Option<&IdSet> {
         self.segments.get(id).map(|s| &**s)
+    }
+    fn column(&self, group: &str) -> Option<BsiView<'_>> {
+        self.columns.get(group).map(Column::view)
+    }
+    fn event_day(&self, event: &str, ds: &str) -> Option<BsiView<'_>> {
+        self.events.get(&(event.to_owned(), ds.to_owned())).map(Column::view)
     }
 }
 

@@ -4,14 +4,15 @@
 use crate::extract::ApiPath;
 use axum::Json;
 use axum::extract::State;
-use engine::{Catalog, EvalOptions, Plan, Rule, Step};
+use engine::plan::Warning;
+use engine::{EvalOptions, Plan, Rule, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Access, Auth};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::routes::ids::parse_ds;
-use crate::snapshots::Tier;
+use crate::snapshots::{Snapshots, Tier};
 use crate::state::AppState;
 
 /// The request.
@@ -45,6 +46,9 @@ pub struct EstimateResponse {
     pub ci95: Option<[u64; 2]>,
     /// Users left after each top-level condition (scaled on the sample tier).
     pub steps: Vec<Step>,
+    /// What to read the answer with: event windows with days that have no upload (counted
+    /// as zero), each naming the condition's path and the days.
+    pub warnings: Vec<Warning>,
 }
 
 /// Turns a rule error into a 400 naming the JSON path.
@@ -65,13 +69,15 @@ pub async fn estimate(
     }
     let rule = Rule::from_json(&req.rule).map_err(rule_error)?;
     let snaps = state.snapshots.clone();
+    let retained = state.config.retention_days;
     let work = move || -> Result<EstimateResponse, ApiError> {
         let (ds, record) = snaps
             .day(&app, req.ds.as_deref())?
             .ok_or_else(|| ApiError::Missing("no published day with that date".into()))?;
         let manifest = snaps.manifest(&record.manifest)?;
-        let plan = Plan::validate(&rule, &Catalog::from_manifest(&manifest)).map_err(rule_error)?;
-        let src = snaps.source(&manifest, req.tier, &plan.needs())?;
+        let earlier = snaps.earlier_days(&app, &ds, rule.longest_window())?;
+        let plan = Plan::validate(&rule, &Snapshots::catalog(&manifest, &earlier, retained)).map_err(rule_error)?;
+        let src = snaps.source(&manifest, req.tier, &plan.needs(), &earlier)?;
         let e = engine::evaluate(&plan, &src, EvalOptions { steps: true, members: false })
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let universe = manifest.universe.count;
@@ -84,6 +90,7 @@ pub async fn estimate(
                 universe,
                 ci95: None,
                 steps: e.steps,
+                warnings: plan.warnings().to_vec(),
             },
             Tier::Sample => {
                 let n = manifest.sample.universe.count;
@@ -101,6 +108,7 @@ pub async fn estimate(
                         .into_iter()
                         .map(|s| Step { path: s.path, count: scale(s.count).count.round() as u64 })
                         .collect(),
+                    warnings: plan.warnings().to_vec(),
                 }
             }
         })

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::validate_user_id;
 use crate::auth::{Access, Auth};
 use crate::error::ApiError;
-use crate::membership::{TagsMap, UserIndex};
+use crate::membership::{EventsMap, TagsMap, UserIndex};
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
 
@@ -36,6 +36,8 @@ pub struct UserTags<'a> {
     pub tags: TagsMap<'a>,
     /// Segments the user is in that day.
     pub segments: &'a [&'a str],
+    /// The user's counts of that day's events (events they did not do are left out).
+    pub events: EventsMap<'a>,
     /// The user's group in each experiment that assigned it.
     pub experiments: std::collections::BTreeMap<String, String>,
 }
@@ -84,6 +86,7 @@ pub async fn user_tags(
         version: record.version,
         tags: TagsMap(&m.tags),
         segments: &m.segments,
+        events: EventsMap(&m.events),
         experiments,
     };
     Ok(Json(body).into_response())

@@ -119,6 +119,7 @@ pub fn table() -> Vec<Route> {
         Route::new(Put, "/v1/apps/{app}/days/{ds}/events/{event}", Upload, ingest::put_event),
         Route::new(Get, "/v1/apps/{app}/days", Json, snapshots::days),
         Route::new(Get, "/v1/apps/{app}/days/{ds}/manifest", Json, snapshots::manifest),
+        Route::new(Get, "/v1/apps/{app}/days/{ds}/events", Json, snapshots::event_days),
         Route::new(Get, "/v1/apps/{app}/blobs/{hash}", Json, snapshots::blob),
         Route::new(Post, "/v1/apps/{app}/estimate", Json, estimate::estimate),
         // Segments.

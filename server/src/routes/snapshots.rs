@@ -166,3 +166,60 @@ fn ranged(bytes: Vec<u8>, range: Option<&HeaderValue>) -> Response {
         }
     }
 }
+
+/// Query of [`event_days`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventDaysQuery {
+    /// Window length in days, ending with `ds` (default: the retained days, at most 90).
+    last_days: Option<u32>,
+}
+
+/// One day of [`event_days`].
+#[derive(Debug, Serialize)]
+pub struct EventDay {
+    /// The day.
+    pub ds: String,
+    /// Its version.
+    pub version: u64,
+    /// The events uploaded for it, with their bit-sliced columns (an upload with only the
+    /// header is an event nobody did that day: listed, with no users).
+    pub events: Vec<engine::manifest::EventEntry>,
+}
+
+/// `GET /api/v1/apps/{app}/days/{ds}/events?last_days=`: the event uploads of the published
+/// days of a window ending with `ds`, oldest first, so a browser can validate and evaluate
+/// event conditions (`purchase` at least 3 times in the last 7 days) without fetching every
+/// day's manifest. Days never published are absent; the rule's warnings name them.
+pub async fn event_days(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, ds)): ApiPath<(String, String)>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<EventDaysQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.app(&state, &app, Access::Read)?;
+    let end = parse_ds(&ds)?;
+    let retained = state.config.retention_days.min(engine::rule::MAX_WINDOW_DAYS);
+    let last_days = q.last_days.unwrap_or(retained);
+    if last_days == 0 || last_days > retained {
+        return Err(ApiError::invalid_field(
+            "last_days",
+            format!("a window is 1 to {retained} days (the days this server keeps, at most 90)"),
+        ));
+    }
+    let snaps = state.snapshots.clone();
+    let days = tokio::task::spawn_blocking(move || -> Result<Vec<EventDay>, ApiError> {
+        let mut out = Vec::new();
+        for back in (0..i32::try_from(last_days).unwrap_or(0)).rev() {
+            let day = end.add_days(-back).to_string();
+            if let Some(record) = snaps.meta().day(&app, &day)? {
+                let m = snaps.manifest(&record.manifest)?;
+                out.push(EventDay { ds: day, version: record.version, events: m.events.clone() });
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(serde_json::json!({ "ds": ds, "last_days": last_days, "retained_days": retained, "days": days })))
+}

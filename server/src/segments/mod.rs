@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::snapshots::Snapshots;
 use crate::state::AppState;
 use crate::store::{Meta, StoreError};
 use sync::{Change, Mutation, Outcome, SegmentKind, SegmentRecord, SegmentSpec, StaticMembers};
@@ -106,7 +107,8 @@ impl SegmentBody {
 pub fn validate_rule_against_latest_day(state: &AppState, app: &str, rule: &Rule) -> Result<(), ApiError> {
     let Some((_, day)) = state.snapshots.day(app, None)? else { return Ok(()) };
     let manifest = state.snapshots.manifest(&day.manifest)?;
-    let mut catalog = engine::Catalog::from_manifest(&manifest);
+    let earlier = state.snapshots.earlier_days(app, &manifest.ds, rule.longest_window())?;
+    let mut catalog = Snapshots::catalog(&manifest, &earlier, state.config.retention_days);
     for record in list_live(&state.meta, app)? {
         if !catalog.has_segment(&record.id) {
             catalog.add_segment(&record.id, 0);
