@@ -166,6 +166,29 @@ pub async fn manifest(s: &Session, ds: &str) -> Result<Manifest, Error> {
     Manifest::from_json(body.as_bytes()).map_err(|e| Error::Decode(e.to_string()))
 }
 
+/// The answer of the event-days route.
+#[derive(Debug, Deserialize)]
+struct EventDays {
+    retained_days: u32,
+    days: Vec<EventDay>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventDay {
+    ds: String,
+    events: Vec<engine::manifest::EventEntry>,
+}
+
+/// The event uploads of the retained days up to `ds` (what event conditions read).
+pub async fn event_days(s: &Session, ds: &str) -> Result<crate::estimate::EventWindow, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, &format!("/days/{ds}/events")), None, None).await?;
+    let d = decode::<EventDays>(&body)?;
+    Ok(crate::estimate::EventWindow {
+        retained_days: d.retained_days,
+        days: d.days.into_iter().map(|day| (day.ds, day.events)).collect(),
+    })
+}
+
 /// The raw bytes of a blob (the caller checks them against the address).
 pub async fn blob_bytes(s: &Session, hash: &str) -> Result<Vec<u8>, Error> {
     let response = Request::get(&endpoint(&app_path(s, &format!("/blobs/{hash}"))))

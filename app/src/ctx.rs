@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, DayInfo, Error};
 use crate::blobs::{self, Origin};
-use crate::estimate::Blobs;
+use crate::estimate::{Blobs, EventWindow};
 use crate::session::{self, Session};
 
 /// Default download budget for exact counts in the browser, in megabytes.
@@ -52,6 +52,8 @@ pub struct AppState {
     pub ds: Memo<Option<String>>,
     /// The manifest of the day in use.
     pub manifest: LocalResource<Result<Arc<Manifest>, Error>>,
+    /// The event uploads of the retained days up to the day in use (event conditions).
+    pub events: LocalResource<Result<Arc<EventWindow>, Error>>,
     /// Decoded blobs by address.
     pub blobs: StoredValue<Blobs, LocalStorage>,
     /// Addresses being loaded.
@@ -94,6 +96,16 @@ impl AppState {
                 }
             }
         });
+        let events = LocalResource::new(move || {
+            let s = session.get();
+            let ds = ds.get();
+            async move {
+                match (s, ds) {
+                    (Some(s), Some(ds)) => api::event_days(&s, &ds).await.map(Arc::new),
+                    _ => Ok(Arc::new(EventWindow::default())),
+                }
+            }
+        });
         let budget = session::setting(BUDGET_KEY).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BUDGET_MB);
         AppState {
             session,
@@ -101,6 +113,7 @@ impl AppState {
             days,
             ds,
             manifest,
+            events,
             blobs: StoredValue::new_local(Blobs::new()),
             pending: StoredValue::new_local(HashSet::new()),
             blob_tick: RwSignal::new(0),

@@ -3,6 +3,8 @@
 //! Rust, tested natively; converts to and from the engine's [`Rule`].
 
 use engine::Rule;
+use engine::bsi::Cmp;
+use engine::rule::{Measure, Test};
 
 /// How a group combines its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,162 @@ pub enum Node {
     },
     /// The user is a member of a segment (empty: not chosen yet).
     Segment(String),
+    /// A numeric tag's value passes a test (`age` between 18 and 25).
+    Number {
+        /// Numeric tag group.
+        group: String,
+        /// The test, as typed.
+        bounds: Bounds,
+    },
+    /// The user's activity in an event over the last days passes a test.
+    Event {
+        /// Event name.
+        event: String,
+        /// Window length in days, ending with the snapshot day.
+        last_days: u32,
+        /// Sum of counts or active days.
+        measure: Measure,
+        /// The test, as typed (whole numbers).
+        bounds: Bounds,
+    },
+}
+
+/// How a number is tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundOp {
+    /// `lo ≤ x ≤ hi`.
+    Between,
+    /// `x cmp lo`.
+    Compare(Cmp),
+}
+
+impl BoundOp {
+    /// Every choice, in the order the builder offers them.
+    pub const ALL: [BoundOp; 7] = [
+        BoundOp::Between,
+        BoundOp::Compare(Cmp::Ge),
+        BoundOp::Compare(Cmp::Gt),
+        BoundOp::Compare(Cmp::Le),
+        BoundOp::Compare(Cmp::Lt),
+        BoundOp::Compare(Cmp::Eq),
+        BoundOp::Compare(Cmp::Ne),
+    ];
+
+    /// The wire key (`between`, `>=`): also the option value in the builder.
+    pub const fn key(self) -> &'static str {
+        match self {
+            BoundOp::Between => "between",
+            BoundOp::Compare(c) => c.symbol(),
+        }
+    }
+
+    /// The operator shown (`between`, `≥`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            BoundOp::Between => "between",
+            BoundOp::Compare(Cmp::Ge) => "≥",
+            BoundOp::Compare(Cmp::Gt) => ">",
+            BoundOp::Compare(Cmp::Le) => "≤",
+            BoundOp::Compare(Cmp::Lt) => "<",
+            BoundOp::Compare(Cmp::Eq) => "=",
+            BoundOp::Compare(Cmp::Ne) => "≠",
+        }
+    }
+
+    /// The choice with wire key `key`.
+    pub fn from_key(key: &str) -> Option<BoundOp> {
+        BoundOp::ALL.into_iter().find(|o| o.key() == key)
+    }
+}
+
+/// A numeric test as typed in the builder: an operator and one or two numbers as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    /// The operator.
+    pub op: BoundOp,
+    /// The constant (the low end for `between`).
+    pub lo: String,
+    /// The high end for `between` (unused otherwise).
+    pub hi: String,
+}
+
+impl Bounds {
+    /// `x op value`.
+    pub fn compare(cmp: Cmp, value: &str) -> Bounds {
+        Bounds { op: BoundOp::Compare(cmp), lo: value.to_owned(), hi: String::new() }
+    }
+
+    /// `lo ≤ x ≤ hi`.
+    pub fn between(lo: &str, hi: &str) -> Bounds {
+        Bounds { op: BoundOp::Between, lo: lo.to_owned(), hi: hi.to_owned() }
+    }
+
+    /// The engine's test; `None` while a number is missing or not a number (`whole`: only
+    /// whole numbers ≥ 0, as event conditions take).
+    ///
+    /// ```
+    /// use app::draft::Bounds;
+    /// assert!(Bounds::between("18", "25").to_test(true).is_some());
+    /// assert!(Bounds::between("18", "").to_test(true).is_none());
+    /// assert!(Bounds::between("1.5", "3").to_test(true).is_none());
+    /// assert!(Bounds::between("-1.5", "3").to_test(false).is_some());
+    /// ```
+    pub fn to_test(&self, whole: bool) -> Option<Test> {
+        let number = |t: &str| normalize_number(t, whole);
+        Some(match self.op {
+            BoundOp::Between => Test::Between(number(&self.lo)?, number(&self.hi)?),
+            BoundOp::Compare(c) => Test::Compare(c, number(&self.lo)?),
+        })
+    }
+
+    /// The builder's form of an engine test.
+    pub fn from_test(test: &Test) -> Bounds {
+        match test {
+            Test::Between(lo, hi) => Bounds::between(lo, hi),
+            Test::Compare(c, v) => Bounds::compare(*c, v),
+        }
+    }
+
+    /// `between 18 and 25`, `≥ 100`.
+    pub fn summary(&self) -> String {
+        let show = |t: &str| if t.trim().is_empty() { "…".to_owned() } else { t.trim().to_owned() };
+        match self.op {
+            BoundOp::Between => format!("between {} and {}", show(&self.lo), show(&self.hi)),
+            op => format!("{} {}", op.label(), show(&self.lo)),
+        }
+    }
+}
+
+/// Typed text as the decimal text of a JSON number (`+007.50` → `7.50`); `None` when it is not
+/// a plain decimal (or, with `whole`, not a whole number ≥ 0).
+///
+/// ```
+/// use app::draft::normalize_number;
+/// assert_eq!(normalize_number(" +007.50 ", false).as_deref(), Some("7.50"));
+/// assert_eq!(normalize_number("-0.5", false).as_deref(), Some("-0.5"));
+/// assert_eq!(normalize_number(".5", false).as_deref(), Some("0.5"));
+/// assert_eq!(normalize_number("1e3", false), None);
+/// assert_eq!(normalize_number("3", true).as_deref(), Some("3"));
+/// assert_eq!(normalize_number("-3", true), None);
+/// ```
+pub fn normalize_number(text: &str, whole: bool) -> Option<String> {
+    let t = text.trim();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !plain(int) || !plain(frac) || digits.ends_with('.') {
+        return None;
+    }
+    if whole && (negative || !frac.is_empty()) {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let sign = if negative && (int != "0" || frac.bytes().any(|b| b != b'0')) { "-" } else { "" };
+    Some(if frac.is_empty() { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") })
 }
 
 /// One condition, possibly negated.
@@ -68,6 +226,8 @@ impl Cond {
             Node::Group(_, children) => children.iter().any(Cond::is_complete),
             Node::Tag { group, values } => !group.is_empty() && !values.is_empty(),
             Node::Segment(id) => !id.is_empty(),
+            Node::Number { group, bounds } => !group.is_empty() && bounds.to_test(false).is_some(),
+            Node::Event { event, bounds, .. } => !event.is_empty() && bounds.to_test(true).is_some(),
         }
     }
 
@@ -86,6 +246,13 @@ impl Cond {
             }
             Node::Tag { group, values } => Rule::Tag { tag: group.clone(), values: values.clone() },
             Node::Segment(id) => Rule::Segment(id.clone()),
+            Node::Number { group, bounds } => Rule::Number { tag: group.clone(), test: bounds.to_test(false)? },
+            Node::Event { event, last_days, measure, bounds } => Rule::Event {
+                event: event.clone(),
+                last_days: *last_days,
+                measure: *measure,
+                test: bounds.to_test(true)?,
+            },
         };
         Some(if self.negated { Rule::Not(Box::new(inner)) } else { inner })
     }
@@ -113,6 +280,18 @@ impl Cond {
                 Cond { node: Node::Tag { group: tag.clone(), values: values.clone() }, negated: false }
             }
             Rule::Segment(id) => Cond { node: Node::Segment(id.clone()), negated: false },
+            Rule::Number { tag, test } => {
+                Cond { node: Node::Number { group: tag.clone(), bounds: Bounds::from_test(test) }, negated: false }
+            }
+            Rule::Event { event, last_days, measure, test } => Cond {
+                node: Node::Event {
+                    event: event.clone(),
+                    last_days: *last_days,
+                    measure: *measure,
+                    bounds: Bounds::from_test(test),
+                },
+                negated: false,
+            },
         }
     }
 
@@ -146,6 +325,13 @@ impl Cond {
             Node::Tag { group, values } => format!("{group}: {}", values.join(", ")),
             Node::Segment(id) if id.is_empty() => "choose a segment".to_owned(),
             Node::Segment(id) => format!("segment {id}"),
+            Node::Number { group, bounds } => format!("{group} {}", bounds.summary()),
+            Node::Event { event, last_days, measure: Measure::Count, bounds } => {
+                format!("{event} count {} in the last {last_days} days", bounds.summary())
+            }
+            Node::Event { event, last_days, measure: Measure::Days, bounds } => {
+                format!("{event} on {} of the last {last_days} days", bounds.summary())
+            }
         };
         if self.negated { format!("not {body}") } else { body }
     }
@@ -307,6 +493,50 @@ impl Draft {
         }
     }
 
+    /// Turns the condition at `path` into a numeric condition on `group` (the test is kept when
+    /// the group does not change; otherwise `between lo and hi`, the column's range).
+    pub fn set_number(&mut self, path: &[usize], group: &str, lo: &str, hi: &str) {
+        if let Some(cond) = self.get_mut(path) {
+            match &mut cond.node {
+                Node::Number { group: g, .. } if g == group => {}
+                node => *node = Node::Number { group: group.to_owned(), bounds: Bounds::between(lo, hi) },
+            }
+        }
+    }
+
+    /// Turns the condition at `path` into an event condition on `event` (window and test kept
+    /// when it already is one; otherwise `count ≥ 1 in the last 7 days`).
+    pub fn set_event(&mut self, path: &[usize], event: &str) {
+        if let Some(cond) = self.get_mut(path) {
+            match &mut cond.node {
+                Node::Event { event: e, .. } => event.clone_into(e),
+                node => {
+                    *node = Node::Event {
+                        event: event.to_owned(),
+                        last_days: 7,
+                        measure: Measure::Count,
+                        bounds: Bounds::compare(Cmp::Ge, "1"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the test of the numeric or event condition at `path`.
+    pub fn set_bounds(&mut self, path: &[usize], new: Bounds) {
+        if let Some(Cond { node: Node::Number { bounds, .. } | Node::Event { bounds, .. }, .. }) = self.get_mut(path) {
+            *bounds = new;
+        }
+    }
+
+    /// Sets the window and the measure of the event condition at `path`.
+    pub fn set_window(&mut self, path: &[usize], days: u32, how: Measure) {
+        if let Some(Cond { node: Node::Event { last_days, measure, .. }, .. }) = self.get_mut(path) {
+            *last_days = days.clamp(1, engine::rule::MAX_WINDOW_DAYS);
+            *measure = how;
+        }
+    }
+
     /// Turns the condition at `path` into a segment condition.
     pub fn set_segment(&mut self, path: &[usize], id: &str) {
         if let Some(cond) = self.get_mut(path) {
@@ -421,6 +651,41 @@ mod tests {
         assert_eq!(d.get(&p).map(Cond::summary).as_deref(), Some("age_band: 35-44"));
         d.set_group(&p, "gender");
         assert_eq!(d.get(&p).map(Cond::summary).as_deref(), Some("gender: choose values"));
+    }
+
+    #[test]
+    fn numeric_and_event_conditions_round_trip() {
+        let mut d = Draft::default();
+        let age = d.add(&[], Cond::tag("", &[])).expect("top level");
+        d.set_number(&age, "age", "18", "25");
+        let buy = d.add(&[], Cond::tag("", &[])).expect("top level");
+        d.set_event(&buy, "purchase");
+        d.set_window(&buy, 30, Measure::Count);
+        d.set_bounds(&buy, Bounds::compare(Cmp::Ge, "3"));
+        let visit = d.add(&[], Cond::tag("", &[])).expect("top level");
+        d.set_event(&visit, "visit");
+        d.set_window(&visit, 500, Measure::Days);
+        d.set_bounds(&visit, Bounds::between("2", "x"));
+        // The visit test is incomplete ("x"), so it is left out.
+        let compiled = d.compile();
+        assert_eq!(
+            compiled.rule.to_json().to_string(),
+            r#"{"all":[{"tag":"age","between":[18,25]},{"event":"purchase","last_days":30,"count":{">=":3}}]}"#
+        );
+        assert_eq!(compiled.sources, [0, 1]);
+        assert_eq!(d.get(&visit).map(Cond::summary).as_deref(), Some("visit on between 2 and x of the last 90 days"));
+        assert_eq!(d.get(&buy).map(Cond::summary).as_deref(), Some("purchase count ≥ 3 in the last 30 days"));
+        let reparsed = Rule::parse(&compiled.rule.to_json().to_string()).expect("engine parses it");
+        assert_eq!(reparsed, compiled.rule);
+        let back = Draft::from_rule(&compiled.rule);
+        assert_eq!(back.conds[0], d.conds[0]);
+        assert_eq!(back.conds[1], d.conds[1]);
+        // Decimals with a sign and leading zeros are sent as plain JSON numbers.
+        d.set_bounds(&age, Bounds::compare(Cmp::Lt, "+0129.50"));
+        assert_eq!(
+            d.conds[0].to_rule().map(|r| r.to_json().to_string()).as_deref(),
+            Some(r#"{"tag":"age","<":129.5}"#)
+        );
     }
 
     #[test]

@@ -6,9 +6,12 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use engine::manifest::BlobRef;
+use engine::bsi::BsiView;
+use engine::catalog::NumericInfo;
+use engine::manifest::{BlobRef, BsiEntry, EventEntry};
 use engine::plan::Needs;
-use engine::{EvalOptions, IdSet, Manifest, Plan, Source};
+use engine::window::{Select, select_column};
+use engine::{Catalog, EvalOptions, IdSet, Manifest, Plan, Source};
 
 /// Decoded bitmaps by blob address.
 pub type Blobs = HashMap<String, Rc<IdSet>>;
@@ -47,14 +50,74 @@ pub fn segment_ref(manifest: &Manifest, id: &str, tier: Tier) -> Option<BlobRef>
     Some(pick(&s.members.full, &s.members.sample, tier))
 }
 
+/// The event uploads of the days a window can read (from the server's event-days route):
+/// what event conditions are validated against and read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventWindow {
+    /// Days the server keeps (the longest window).
+    pub retained_days: u32,
+    /// Published days, oldest first, with their events.
+    pub days: Vec<(String, Vec<EventEntry>)>,
+}
+
+impl EventWindow {
+    /// An event's entry on a day.
+    pub fn entry(&self, event: &str, ds: &str) -> Option<&EventEntry> {
+        self.days.iter().find(|(d, _)| d == ds)?.1.iter().find(|e| e.name == event)
+    }
+
+    /// Every event name uploaded on some day of the window, sorted.
+    pub fn event_names(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<&str> =
+            self.days.iter().flat_map(|(_, events)| events.iter().map(|e| e.name.as_str())).collect();
+        names.into_iter().map(str::to_owned).collect()
+    }
+}
+
+/// The catalog rules are checked against: the day's names plus the window's event uploads.
+pub fn catalog(manifest: &Manifest, window: &EventWindow) -> Catalog {
+    let mut catalog = Catalog::from_manifest(manifest);
+    for (ds, events) in &window.days {
+        catalog.events.days.insert(ds.clone(), events.iter().map(|e| e.name.clone()).collect());
+    }
+    if window.retained_days > 0 {
+        catalog.events.retained_days = window.retained_days;
+    }
+    catalog
+}
+
+/// The blobs of a bit-sliced column on a tier.
+fn column_refs(bsi: &BsiEntry, tier: Tier) -> impl Iterator<Item = BlobRef> + '_ {
+    std::iter::once(&bsi.exists).chain(&bsi.slices).map(move |t| pick(&t.full, &t.sample, tier))
+}
+
 /// Every blob an evaluation of `needs` reads on `tier`, universe first, without repeats.
-pub fn needed(manifest: &Manifest, needs: &Needs, tier: Tier) -> Vec<BlobRef> {
+pub fn needed(manifest: &Manifest, window: &EventWindow, needs: &Needs, tier: Tier) -> Vec<BlobRef> {
     let mut refs = vec![universe_ref(manifest, tier)];
     refs.extend(needs.tag_values.iter().filter_map(|(g, v)| value_ref(manifest, g, v, tier)));
     refs.extend(needs.segments.iter().filter_map(|id| segment_ref(manifest, id, tier)));
+    for group in &needs.columns {
+        if let Some(n) = manifest.group(group).and_then(|g| g.numeric.as_ref()) {
+            refs.extend(column_refs(&n.bsi, tier));
+        }
+    }
+    for (event, ds) in &needs.event_days {
+        if let Some(e) = window.entry(event, ds) {
+            refs.extend(column_refs(&e.bsi, tier));
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     refs.retain(|r| seen.insert(r.blob.clone()));
     refs
+}
+
+/// Every blob of a numeric group's column on a tier.
+pub fn numeric_refs(manifest: &Manifest, group: &str, tier: Tier) -> Vec<BlobRef> {
+    manifest
+        .group(group)
+        .and_then(|g| g.numeric.as_ref())
+        .map(|n| column_refs(&n.bsi, tier).collect())
+        .unwrap_or_default()
 }
 
 /// Every blob of a tag group's values on a tier.
@@ -71,6 +134,7 @@ pub fn missing_bytes(refs: &[BlobRef], blobs: &Blobs) -> u64 {
 #[derive(Debug)]
 pub struct TierSource<'a> {
     manifest: &'a Manifest,
+    window: &'a EventWindow,
     blobs: &'a Blobs,
     tier: Tier,
     universe: &'a IdSet,
@@ -78,9 +142,23 @@ pub struct TierSource<'a> {
 
 impl<'a> TierSource<'a> {
     /// `None` while the tier's universe is not loaded.
-    pub fn new(manifest: &'a Manifest, blobs: &'a Blobs, tier: Tier) -> Option<TierSource<'a>> {
+    pub fn new(
+        manifest: &'a Manifest,
+        window: &'a EventWindow,
+        blobs: &'a Blobs,
+        tier: Tier,
+    ) -> Option<TierSource<'a>> {
         let universe = blobs.get(&universe_ref(manifest, tier).blob)?;
-        Some(TierSource { manifest, blobs, tier, universe })
+        Some(TierSource { manifest, window, blobs, tier, universe })
+    }
+
+    /// A column whose every blob is loaded.
+    fn view(&self, bsi: &BsiEntry) -> Option<BsiView<'a>> {
+        let blobs: &'a Blobs = self.blobs;
+        let set = |t: &engine::manifest::TierRefs| blobs.get(&pick(&t.full, &t.sample, self.tier).blob).map(|s| &**s);
+        let exists = set(&bsi.exists)?;
+        let slices = bsi.slices.iter().map(set).collect::<Option<Vec<_>>>()?;
+        Some(BsiView { exists, slices })
     }
 }
 
@@ -97,6 +175,14 @@ impl Source for TierSource<'_> {
     fn segment(&self, id: &str) -> Option<&IdSet> {
         let r = segment_ref(self.manifest, id, self.tier)?;
         self.blobs.get(&r.blob).map(|set| &**set)
+    }
+
+    fn column(&self, group: &str) -> Option<BsiView<'_>> {
+        self.view(&self.manifest.group(group)?.numeric.as_ref()?.bsi)
+    }
+
+    fn event_day(&self, event: &str, ds: &str) -> Option<BsiView<'_>> {
+        self.view(&self.window.entry(event, ds)?.bsi)
     }
 }
 
@@ -127,12 +213,12 @@ impl Outcome {
 /// Evaluates `plan` on `tier`; `None` until every blob it needs is loaded.
 ///
 /// The sample tier's counts are scaled up with [`engine::sample::estimate`].
-pub fn evaluate(plan: &Plan, manifest: &Manifest, blobs: &Blobs, tier: Tier) -> Option<Outcome> {
+pub fn evaluate(plan: &Plan, manifest: &Manifest, window: &EventWindow, blobs: &Blobs, tier: Tier) -> Option<Outcome> {
     let needs = plan.needs();
-    if needed(manifest, &needs, tier).iter().any(|r| !blobs.contains_key(&r.blob)) {
+    if needed(manifest, window, &needs, tier).iter().any(|r| !blobs.contains_key(&r.blob)) {
         return None;
     }
-    let source = TierSource::new(manifest, blobs, tier)?;
+    let source = TierSource::new(manifest, window, blobs, tier)?;
     let eval = engine::evaluate(plan, &source, EvalOptions { steps: true, members: false }).ok()?;
     let universe = manifest.universe.count;
     Some(match tier {
@@ -160,9 +246,57 @@ pub fn evaluate(plan: &Plan, manifest: &Manifest, blobs: &Blobs, tier: Tier) -> 
 }
 
 /// The audience's members on `tier` (ids of that tier), once its blobs are loaded.
-pub fn audience(plan: &Plan, manifest: &Manifest, blobs: &Blobs, tier: Tier) -> Option<IdSet> {
-    let source = TierSource::new(manifest, blobs, tier)?;
+pub fn audience(plan: &Plan, manifest: &Manifest, window: &EventWindow, blobs: &Blobs, tier: Tier) -> Option<IdSet> {
+    let source = TierSource::new(manifest, window, blobs, tier)?;
     engine::members(plan, &source).ok()
+}
+
+/// One bar of a numeric tag's histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// Lowest value in the bucket, as text.
+    pub lo: String,
+    /// Highest value in the bucket, as text.
+    pub hi: String,
+    /// Users of the whole day in the bucket.
+    pub all: u64,
+    /// Users of the audience in the bucket (when an audience is given).
+    pub audience: u64,
+}
+
+/// A numeric tag's distribution in up to `buckets` equal-width bars over its range, for all
+/// users and inside `audience`; each bar is a range query on the column (no value decoded).
+///
+/// ```
+/// use engine::bsi::NumericColumn;
+/// use engine::catalog::NumericInfo;
+/// let col = NumericColumn::from_scaled(0, (0..100u32).map(|id| (id, i64::from(id % 50))).collect());
+/// let info = NumericInfo { scale: 0, offset: col.offset, max: col.max, count: 100 };
+/// let evens = engine::IdSet::from_sorted_iter((0..100u32).step_by(2));
+/// let bars = app::estimate::histogram(&col.bsi.view(), &info, Some(&evens), 5);
+/// assert_eq!(bars.len(), 5);
+/// assert_eq!((bars[0].lo.as_str(), bars[0].hi.as_str(), bars[0].all, bars[0].audience), ("0", "9", 20, 10));
+/// assert_eq!(bars.iter().map(|b| b.all).sum::<u64>(), 100);
+/// ```
+pub fn histogram(column: &BsiView<'_>, info: &NumericInfo, audience: Option<&IdSet>, buckets: u64) -> Vec<Bucket> {
+    let span = info.max.abs_diff(info.offset) + 1;
+    let n = buckets.clamp(1, span);
+    let width = span.div_ceil(n);
+    (0..n)
+        .map(|i| i * width)
+        .take_while(|&lo| lo < span)
+        .map(|lo| {
+            let hi = (lo + width - 1).min(span - 1);
+            let users = select_column(column, &Select { lo, hi, negate: false });
+            let text = |v: u64| engine::bsi::format_scaled(info.offset.saturating_add_unsigned(v), info.scale);
+            Bucket {
+                lo: text(lo),
+                hi: text(hi),
+                all: users.len(),
+                audience: audience.map_or(0, |a| users.intersection_len(a)),
+            }
+        })
+        .collect()
 }
 
 /// One row of the per-condition funnel.
@@ -248,10 +382,11 @@ mod tests {
     fn exact_and_sample_agree_within_the_interval() {
         let (m, blobs) = fixture();
         let p = plan(&m, r#"{"all":[{"tag":"gender","in":["female"]},{"not":{"tag":"city","in":["c0"]}}]}"#);
-        let exact = evaluate(&p, &m, &blobs, Tier::Full).expect("all loaded");
+        let w = EventWindow::default();
+        let exact = evaluate(&p, &m, &w, &blobs, Tier::Full).expect("all loaded");
         assert_eq!(exact.count, 4_000.0);
         assert_eq!(exact.steps, [5_000.0, 4_000.0]);
-        let sample = evaluate(&p, &m, &blobs, Tier::Sample).expect("all loaded");
+        let sample = evaluate(&p, &m, &w, &blobs, Tier::Sample).expect("all loaded");
         assert!(sample.lo <= 4_000.0 && 4_000.0 <= sample.hi, "{sample:?}");
         assert_eq!(sample.steps.len(), 2);
     }
@@ -260,11 +395,12 @@ mod tests {
     fn nothing_until_the_blobs_are_there() {
         let (m, mut blobs) = fixture();
         let p = plan(&m, r#"{"all":[{"tag":"city","in":["c1","c2"]}]}"#);
-        let refs = needed(&m, &p.needs(), Tier::Full);
+        let w = EventWindow::default();
+        let refs = needed(&m, &w, &p.needs(), Tier::Full);
         assert_eq!(refs.len(), 3);
         blobs.remove(&refs[2].blob);
         assert!(missing_bytes(&refs, &blobs) > 0);
-        assert!(evaluate(&p, &m, &blobs, Tier::Full).is_none());
-        assert!(evaluate(&p, &m, &blobs, Tier::Sample).is_some());
+        assert!(evaluate(&p, &m, &w, &blobs, Tier::Full).is_none());
+        assert!(evaluate(&p, &m, &w, &blobs, Tier::Sample).is_some());
     }
 }

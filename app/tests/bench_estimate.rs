@@ -117,6 +117,29 @@ fn sample_only(users: u32) -> (MemorySource, u64) {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The behaviour rule of the benchmark.
+const EVENT_RULE: &str = r#"{"event":"purchase","last_days":30,"count":{">=":3}}"#;
+
+/// 30 days of purchase counts for `users` users, drawn from a hash of (user, day): one user in
+/// ten buys on a fifth of the days, the others on one day in fifty; 1–3 purchases a time.
+fn purchases(users: u32) -> MemorySource {
+    use engine::sample::splitmix64;
+    let mut source = MemorySource::new(IdSet::full_range(users));
+    let days = engine::window::window_days("2026-11-20", 30).expect("a date");
+    for (d, ds) in days.iter().enumerate() {
+        let pairs: Vec<(u32, u64)> = (0..users)
+            .filter_map(|id| {
+                let heavy = splitmix64(u64::from(id)).is_multiple_of(10);
+                let h = splitmix64(u64::from(id) | (d as u64) << 40);
+                let buys = h % 100 < if heavy { 20 } else { 2 };
+                buys.then_some((id, 1 + (h >> 32) % 3))
+            })
+            .collect();
+        source.insert_event_day("purchase", ds, engine::bsi::Bsi::from_pairs(pairs));
+    }
+    source
+}
+
 fn report(rule: &str, conds: usize, tier: &str, kind: &str, users: u64, result: u64, m: (f64, f64, usize, usize)) {
     console_log!("BENCH|{TARGET}|{rule}|{conds}|{tier}|{kind}|{users}|{result}|{:.4}|{:.4}|{}|{}", m.0, m.1, m.2, m.3);
 }
@@ -171,6 +194,17 @@ fn bench_estimate() {
         }
     }
     drop(pop);
+
+    // Behaviour: `purchase count >= 3 in the last 30 days` over the full tier (30 daily
+    // bit-sliced columns summed with saturation; see engine::window).
+    let t0 = now_ms();
+    let events = purchases(users);
+    console_log!("INFO|{TARGET}|generate_events_30d_ms|{:.0}", now_ms() - t0);
+    let plan = Plan::parse(EVENT_RULE, &events.catalog()).expect("valid");
+    let k = count(&plan, &events).expect("loaded");
+    let m = measure(seconds, || count(&plan, &events).expect("loaded"));
+    report("count>=3/30d", 1, "full", "count", big_n, k, m);
+    drop(events);
 
     if sample_users > 0 {
         let t0 = now_ms();

@@ -62,6 +62,33 @@ pub fn profile_bars(rows: &[Row], max: usize) -> Vec<Bar> {
         .collect()
 }
 
+/// Bars of a numeric tag's histogram.
+pub const HISTOGRAM_BARS: u64 = 10;
+
+/// A numeric histogram as bars (in bucket order), each as the share of the audience's and of
+/// all users' values that fall in it.
+///
+/// ```
+/// use app::estimate::Bucket;
+/// let b = |lo: &str, hi: &str, all, audience| Bucket { lo: lo.into(), hi: hi.into(), all, audience };
+/// let bars = app::charts::histogram_bars(&[b("18", "24", 30, 5), b("25", "30", 70, 15)], 20, 100);
+/// assert_eq!(bars[0].label, "18–24");
+/// assert_eq!((bars[0].audience_pct, bars[0].all_pct), (25.0, 30.0));
+/// assert_eq!(bars[1].audience_pct, 75.0);
+/// ```
+pub fn histogram_bars(buckets: &[crate::estimate::Bucket], audience: u64, all: u64) -> Vec<Bar> {
+    let pct = |k: u64, n: u64| if n == 0 { 0.0 } else { k as f64 * 100.0 / n as f64 };
+    buckets
+        .iter()
+        .map(|b| Bar {
+            label: if b.lo == b.hi { b.lo.clone() } else { format!("{}–{}", b.lo, b.hi) },
+            audience_pct: pct(b.audience, audience),
+            all_pct: pct(b.all, all),
+            lean: Lean::Even,
+        })
+        .collect()
+}
+
 /// `text` cut to `max` characters with an ellipsis.
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use engine::{Catalog, IdSet, Manifest, Plan, Rule};
+use engine::{IdSet, Manifest, Plan, Rule};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -19,14 +19,18 @@ use crate::catalog;
 use crate::charts;
 use crate::components::common::{DayPicker, ErrorNote, Loading, RequireSession};
 use crate::ctx::AppState;
-use crate::draft::{Cond, Draft, Node, Op, path_key, slug};
-use crate::estimate::{self, Outcome, Tier};
+use crate::draft::{BoundOp, Bounds, Cond, Draft, Node, Op, path_key, slug};
+use crate::estimate::{self, EventWindow, Outcome, Tier};
 use crate::format;
 use crate::profile;
 use crate::session::{encode_component, parse_query};
+use engine::catalog::NumericInfo;
+use engine::rule::Measure;
 
 /// The select value that turns a condition into a segment reference.
 const SEGMENT_CHOICE: &str = "__segment";
+/// Prefix of the select values that turn a condition into an event condition.
+const EVENT_CHOICE: &str = "__event:";
 
 /// The Audience page.
 #[component]
@@ -53,11 +57,14 @@ struct Checked {
     key: String,
     plan: Arc<Plan>,
     manifest: Arc<Manifest>,
+    window: Arc<EventWindow>,
 }
 
 impl PartialEq for Checked {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key && Arc::ptr_eq(&self.manifest, &other.manifest)
+        self.key == other.key
+            && Arc::ptr_eq(&self.manifest, &other.manifest)
+            && Arc::ptr_eq(&self.window, &other.window)
     }
 }
 
@@ -173,11 +180,21 @@ fn Builder() -> impl IntoView {
 
     let validity = Memo::new(move |_| {
         let c = compiled.get();
+        // Without the event window (older server, or it failed), event conditions are refused
+        // by validation with their path; everything else still works.
+        let window = match state.events.get() {
+            Some(Ok(w)) => w,
+            Some(Err(_)) => Arc::new(EventWindow::default()),
+            None => return Validity::Waiting,
+        };
         match state.manifest.get() {
-            Some(Ok(m)) => match Plan::validate(&c.rule, &Catalog::from_manifest(&m)) {
-                Ok(plan) => {
-                    Validity::Valid(Checked { key: c.rule.to_json().to_string(), plan: Arc::new(plan), manifest: m })
-                }
+            Some(Ok(m)) => match Plan::validate(&c.rule, &estimate::catalog(&m, &window)) {
+                Ok(plan) => Validity::Valid(Checked {
+                    key: c.rule.to_json().to_string(),
+                    plan: Arc::new(plan),
+                    manifest: m,
+                    window,
+                }),
                 Err(e) => Validity::Invalid(e.path.clone(), e.reason.to_string()),
             },
             _ => Validity::Waiting,
@@ -192,7 +209,10 @@ fn Builder() -> impl IntoView {
     let refs = Memo::new(move |_| {
         checked.get().map(|c| {
             let needs = c.plan.needs();
-            (estimate::needed(&c.manifest, &needs, Tier::Sample), estimate::needed(&c.manifest, &needs, Tier::Full))
+            (
+                estimate::needed(&c.manifest, &c.window, &needs, Tier::Sample),
+                estimate::needed(&c.manifest, &c.window, &needs, Tier::Full),
+            )
         })
     });
     let full_missing = Memo::new(move |_| {
@@ -216,7 +236,8 @@ fn Builder() -> impl IntoView {
     let outcome = move |tier: Tier| {
         state.blob_tick.track();
         checked.with(|c| {
-            c.as_ref().and_then(|c| state.blobs.with_value(|b| estimate::evaluate(&c.plan, &c.manifest, b, tier)))
+            c.as_ref()
+                .and_then(|c| state.blobs.with_value(|b| estimate::evaluate(&c.plan, &c.manifest, &c.window, b, tier)))
         })
     };
     let sample = Memo::new(move |_| outcome(Tier::Sample));
@@ -291,8 +312,22 @@ fn ConditionsCard(tree: Tree, validity: Memo<Validity>) -> impl IntoView {
             </div>
             {move || match validity.get() {
                 Validity::Invalid(path, message) => {
-                    Some(view! { <p class="error-detail" role="alert">"Rule problem at " <code>{path}</code> ": " {message}</p> })
+                    Some(view! { <p class="error-detail" role="alert">"Rule problem at " <code>{path}</code> ": " {message}</p> }.into_any())
                 }
+                Validity::Valid(c) if !c.plan.warnings().is_empty() => Some(
+                    c.plan
+                        .warnings()
+                        .iter()
+                        .map(|w| {
+                            view! {
+                                <p class="warning-detail" data-testid="rule-warning">
+                                    "Note at " <code>{w.path.clone()}</code> ": " {w.message.clone()}
+                                </p>
+                            }
+                        })
+                        .collect_view()
+                        .into_any(),
+                ),
                 _ => None,
             }}
             <div class="add-row">
@@ -506,6 +541,24 @@ fn cond_view(tree: Tree, cond: &Cond, path: Vec<usize>, siblings: usize) -> AnyV
                 }
                 .into_any(),
                 Node::Segment(_) => view! { <span class="cond-values">"choose a segment…"</span> }.into_any(),
+                Node::Number { group, bounds } => view! {
+                    <span class="cond-group-name">{group.clone()}</span>
+                    <span class="cond-values">{bounds.summary()}</span>
+                }
+                .into_any(),
+                Node::Event { event, last_days, measure, bounds } => {
+                    let what = match measure {
+                        Measure::Count => "count",
+                        Measure::Days => "active days",
+                    };
+                    view! {
+                        <span class="cond-group-name">{event.clone()}</span>
+                        <span class="cond-op">{what}</span>
+                        <span class="cond-values">{bounds.summary()}</span>
+                        <span class="cond-op">{format!("in the last {last_days} days")}</span>
+                    }
+                    .into_any()
+                }
                 _ => view! { <span class="cond-values">"choose a tag…"</span> }.into_any(),
             };
             view! {
@@ -579,28 +632,54 @@ fn Picker(
 ) -> impl IntoView {
     let (choice, is_segment) = match &cond.node {
         Node::Segment(_) => (SEGMENT_CHOICE.to_owned(), true),
-        Node::Tag { group, .. } => (group.clone(), false),
+        Node::Tag { group, .. } | Node::Number { group, .. } => (group.clone(), false),
+        Node::Event { event, .. } => (format!("{EVENT_CHOICE}{event}"), false),
         Node::Group(..) => (String::new(), false),
     };
+    // Numeric groups are listed with the others (marked), so the category tree stays whole.
     let groups: Vec<(String, Vec<String>)> =
-        catalog::tree(catalog::selectable(&manifest).map(|g| (g.category.as_str(), g.name.as_str())))
+        catalog::tree(manifest.groups.iter().map(|g| (g.category.as_str(), g.name.as_str())))
             .into_iter()
             .filter(|c| !c.groups.is_empty())
             .map(|c| (c.title(), c.groups))
             .collect();
+    let state = AppState::get();
+    let event_names: Vec<String> = state.events.get().and_then(Result::ok).map(|w| w.event_names()).unwrap_or_default();
     let change_path = path.clone();
+    let change_manifest = manifest.clone();
     let on_change = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
+        let numeric = change_manifest.group(&value).and_then(|g| g.numeric.as_ref());
         tree.draft.update(|d| {
             if value == SEGMENT_CHOICE {
                 d.set_segment(&change_path, "");
+            } else if let Some(event) = value.strip_prefix(EVENT_CHOICE) {
+                d.set_event(&change_path, event);
+            } else if let Some(n) = numeric {
+                let text = |v: i64| engine::bsi::format_scaled(v, n.scale);
+                d.set_number(&change_path, &value, &text(n.min), &text(n.max));
             } else if !value.is_empty() {
                 d.set_group(&change_path, &value);
             }
         });
     };
     let universe = manifest.universe.count;
-    let values_view = if is_segment {
+    let values_view = if let Node::Number { group, bounds } = &cond.node {
+        view! { <NumberEditor tree path=path.clone() group=group.clone() bounds=bounds.clone() manifest=manifest.clone() /> }
+            .into_any()
+    } else if let Node::Event { event, last_days, measure, bounds } = &cond.node {
+        view! {
+            <EventEditor
+                tree
+                path=path.clone()
+                event=event.clone()
+                last_days=*last_days
+                measure=*measure
+                bounds=bounds.clone()
+            />
+        }
+        .into_any()
+    } else if is_segment {
         let ids: Vec<(String, u64)> = manifest.segments.iter().map(|s| (s.id.clone(), s.members.full.count)).collect();
         let path = path.clone();
         if ids.is_empty() {
@@ -737,9 +816,11 @@ fn Picker(
                                     .into_iter()
                                     .map(|n| {
                                         let sel = n == choice;
+                                        let numeric = manifest.group(&n).is_some_and(|g| g.numeric.is_some());
+                                        let label = if numeric { format!("{n} (number)") } else { n.clone() };
                                         view! {
                                             <option value=n.clone() selected=sel>
-                                                {n.clone()}
+                                                {label}
                                             </option>
                                         }
                                     })
@@ -748,6 +829,21 @@ fn Picker(
                         }
                     })
                     .collect_view()}
+                {(!event_names.is_empty()).then(|| {
+                    let choice = choice.clone();
+                    view! {
+                        <optgroup label="Behaviour (events)">
+                            {event_names
+                                .iter()
+                                .map(|e| {
+                                    let value = format!("{EVENT_CHOICE}{e}");
+                                    let sel = value == choice;
+                                    view! { <option value=value selected=sel>{format!("{e} (event)")}</option> }
+                                })
+                                .collect_view()}
+                        </optgroup>
+                    }
+                })}
                 <optgroup label="Segments">
                     <option value=SEGMENT_CHOICE selected=is_segment>
                         "Member of a segment"
@@ -757,6 +853,317 @@ fn Picker(
         </label>
         {negated.then(|| view! { <p class="muted small">"This condition is negated: users who do " <b>"not"</b> " match it."</p> })}
         {values_view}
+    }
+}
+
+/// The editor of a numeric condition: operator, one or two numbers (typed or slid over the
+/// column's range), and the tag's histogram in the rest of the audience next to all users.
+#[component]
+fn NumberEditor(tree: Tree, path: Vec<usize>, group: String, bounds: Bounds, manifest: Arc<Manifest>) -> impl IntoView {
+    let Some(info) = manifest.group(&group).and_then(|g| g.numeric.as_ref()).map(|n| NumericInfo {
+        scale: n.scale,
+        offset: n.offset,
+        max: n.max,
+        count: n.bsi.exists.full.count,
+    }) else {
+        return view! { <p class="muted">"This tag has no numbers on this day."</p> }.into_any();
+    };
+    let text = move |v: i64| engine::bsi::format_scaled(v, info.scale);
+    let (min, max) = (text(info.offset), text(info.max));
+    let step = if info.scale == 0 { "1".to_owned() } else { format!("0.{}1", "0".repeat(info.scale as usize - 1)) };
+    let set = {
+        let path = path.clone();
+        move |b: Bounds| tree.draft.update(|d| d.set_bounds(&path, b))
+    };
+    let current = bounds.clone();
+    let on_op = {
+        let (set, current) = (set.clone(), current.clone());
+        move |ev: leptos::ev::Event| {
+            if let Some(op) = BoundOp::from_key(&event_target_value(&ev)) {
+                let hi = if current.hi.trim().is_empty() { current.lo.clone() } else { current.hi.clone() };
+                set(Bounds { op, lo: current.lo.clone(), hi });
+            }
+        }
+    };
+    let number_input = {
+        let (min, max, step) = (min.clone(), max.clone(), step.clone());
+        let (set, current) = (set.clone(), current.clone());
+        move |which: &'static str, value: String| {
+            let (set, current) = (set.clone(), current.clone());
+            let label = match (which, current.op) {
+                ("lo", BoundOp::Between) => "From",
+                ("lo", _) => "Value",
+                _ => "To",
+            };
+            let apply = move |ev: leptos::ev::Event| {
+                let v = event_target_value(&ev);
+                let mut b = current.clone();
+                if which == "lo" {
+                    b.lo = v
+                } else {
+                    b.hi = v
+                }
+                set(b);
+            };
+            let apply2 = apply.clone();
+            view! {
+                <div class="number-field">
+                    <label class="form-field">
+                        <span class="form-label">{label}</span>
+                        <input
+                            class="input num"
+                            type="number"
+                            inputmode="decimal"
+                            min=min.clone()
+                            max=max.clone()
+                            step=step.clone()
+                            data-testid=format!("number-{which}")
+                            prop:value=value.clone()
+                            on:change=apply
+                        />
+                    </label>
+                    <input
+                        class="range"
+                        type="range"
+                        aria-label=format!("{label} (slider)")
+                        min=min.clone()
+                        max=max.clone()
+                        step=step.clone()
+                        prop:value=value
+                        on:change=apply2
+                    />
+                </div>
+            }
+        }
+    };
+    let valid = bounds.to_test(false).is_some();
+    view! {
+        <div class="picker-number" data-testid="number-editor">
+            <p class="muted small">{format!("{group}: {} users have a value, from {min} to {max}.", format::int(info.count))}</p>
+            <label class="form-field">
+                <span class="form-label">"Test"</span>
+                <select class="select" data-testid="number-op" on:change=on_op>
+                    {BoundOp::ALL
+                        .into_iter()
+                        .map(|op| view! { <option value=op.key() selected=op == current.op>{op.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <div class="number-row">
+                {number_input("lo", bounds.lo.clone())}
+                {(bounds.op == BoundOp::Between).then(|| number_input("hi", bounds.hi.clone()))}
+            </div>
+            {(!valid).then(|| view! { <p class="error-detail">"Enter a number (use a dot for decimals)."</p> })}
+            <p class="muted small">"Users without a value never match a numeric condition."</p>
+            <NumericHistogram tree path group manifest info />
+        </div>
+    }
+    .into_any()
+}
+
+/// The histogram of a numeric tag on the sample tier: the rest of the audience (every other
+/// condition) next to all users, as shares of the users with a value.
+#[component]
+fn NumericHistogram(
+    tree: Tree,
+    path: Vec<usize>,
+    group: String,
+    manifest: Arc<Manifest>,
+    info: NumericInfo,
+) -> impl IntoView {
+    let state = AppState::get();
+    let mut refs = estimate::numeric_refs(&manifest, &group, Tier::Sample);
+    refs.push(estimate::universe_ref(&manifest, Tier::Sample));
+    state.ensure(&refs);
+    let rest = {
+        let manifest = manifest.clone();
+        Memo::new(move |_| {
+            let rule = tree.draft.with(|d| {
+                let mut rest = d.clone();
+                rest.remove(&path);
+                rest.compile().rule
+            });
+            let window = state.events.get().and_then(Result::ok).unwrap_or_default();
+            // No other condition: the rest of the audience is everyone (`all` needs a member).
+            let rule = match rule {
+                Rule::All(members) if members.is_empty() => return Some((String::new(), None, window)),
+                rule => rule,
+            };
+            Plan::validate(&rule, &estimate::catalog(&manifest, &window))
+                .ok()
+                .map(|p| (rule.to_json().to_string(), Some(Arc::new(p)), window))
+        })
+    };
+    let figures = move || {
+        state.blob_tick.track();
+        let (_, plan, window) = rest.get()?;
+        state.blobs.with_value(|b| {
+            let source = estimate::TierSource::new(&manifest, &window, b, Tier::Sample)?;
+            let column = engine::Source::column(&source, &group)?;
+            let audience = match &plan {
+                Some(plan) => engine::members(plan, &source).ok(),
+                None => Some(engine::Source::universe(&source).clone()),
+            };
+            let all = column.exists.len();
+            let within = audience.as_ref().map_or(0, |a| a.intersection_len(column.exists));
+            let buckets = estimate::histogram(&column, &info, audience.as_ref(), charts::HISTOGRAM_BARS);
+            Some((buckets, within, all))
+        })
+    };
+    view! {
+        <div class="histogram" data-testid="number-histogram">
+            {move || match figures() {
+                None => view! { <Loading what="Loading the column…" /> }.into_any(),
+                Some((buckets, within, all)) => {
+                    let bars = charts::histogram_bars(&buckets, within, all);
+                    let description = bars.iter().map(charts::describe).collect::<Vec<_>>().join("; ");
+                    match charts::profile_svg(&bars) {
+                        Ok(svg) => view! {
+                            <p class="muted small">
+                                "Share of users with a value in each range: the rest of the audience (other conditions) next to all users. Sample tier."
+                            </p>
+                            <div class="chart" role="img" aria-label=description inner_html=svg></div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <p class="error-detail">"Chart failed: " {e}</p> }.into_any(),
+                    }
+                }
+            }}
+        </div>
+    }
+}
+
+/// The editor of an event condition: event, window, count or active days, and the test.
+#[component]
+fn EventEditor(
+    tree: Tree,
+    path: Vec<usize>,
+    event: String,
+    last_days: u32,
+    measure: Measure,
+    bounds: Bounds,
+) -> impl IntoView {
+    let state = AppState::get();
+    let window = state.events.get().and_then(Result::ok).unwrap_or_default();
+    let retained = if window.retained_days == 0 { engine::rule::MAX_WINDOW_DAYS } else { window.retained_days };
+    let set_bounds = {
+        let path = path.clone();
+        move |b: Bounds| tree.draft.update(|d| d.set_bounds(&path, b))
+    };
+    let on_days = {
+        let path = path.clone();
+        move |ev: leptos::ev::Event| {
+            if let Ok(days) = event_target_value(&ev).trim().parse::<u32>() {
+                tree.draft.update(|d| d.set_window(&path, days.min(retained), measure));
+            }
+        }
+    };
+    let on_measure = {
+        let path = path.clone();
+        move |ev: leptos::ev::Event| {
+            let how = if event_target_value(&ev) == "days" { Measure::Days } else { Measure::Count };
+            tree.draft.update(|d| d.set_window(&path, last_days, how));
+        }
+    };
+    let current = bounds.clone();
+    let on_op = {
+        let (set, current) = (set_bounds.clone(), current.clone());
+        move |ev: leptos::ev::Event| {
+            if let Some(op) = BoundOp::from_key(&event_target_value(&ev)) {
+                let hi = if current.hi.trim().is_empty() { current.lo.clone() } else { current.hi.clone() };
+                set(Bounds { op, lo: current.lo.clone(), hi });
+            }
+        }
+    };
+    let field = {
+        let (set, current) = (set_bounds.clone(), current.clone());
+        move |which: &'static str, value: String| {
+            let (set, current) = (set.clone(), current.clone());
+            let label = match (which, current.op) {
+                ("lo", BoundOp::Between) => "From",
+                ("lo", _) => "Value",
+                _ => "To",
+            };
+            view! {
+                <label class="form-field">
+                    <span class="form-label">{label}</span>
+                    <input
+                        class="input num"
+                        type="number"
+                        inputmode="numeric"
+                        min="0"
+                        step="1"
+                        data-testid=format!("event-{which}")
+                        prop:value=value
+                        on:change=move |ev| {
+                            let mut b = current.clone();
+                            let v = event_target_value(&ev);
+                            if which == "lo" { b.lo = v } else { b.hi = v }
+                            set(b);
+                        }
+                    />
+                </label>
+            }
+        }
+    };
+    let valid = bounds.to_test(true).is_some();
+    let names = window.event_names();
+    let path_for_event = path.clone();
+    view! {
+        <div class="picker-event" data-testid="event-editor">
+            <label class="form-field">
+                <span class="form-label">"Event"</span>
+                <select
+                    class="select"
+                    data-testid="event-name"
+                    on:change=move |ev| tree.draft.update(|d| d.set_event(&path_for_event, &event_target_value(&ev)))
+                >
+                    {names
+                        .iter()
+                        .map(|n| view! { <option value=n.clone() selected=*n == event>{n.clone()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <div class="number-row">
+                <label class="form-field">
+                    <span class="form-label">"Measure"</span>
+                    <select class="select" data-testid="event-measure" on:change=on_measure>
+                        <option value="count" selected=measure == Measure::Count>"times (sum of counts)"</option>
+                        <option value="days" selected=measure == Measure::Days>"active days"</option>
+                    </select>
+                </label>
+                <label class="form-field">
+                    <span class="form-label">{format!("In the last … days (1–{retained})")}</span>
+                    <input
+                        class="input num"
+                        type="number"
+                        min="1"
+                        max=retained.to_string()
+                        step="1"
+                        data-testid="event-days"
+                        prop:value=last_days.to_string()
+                        on:change=on_days
+                    />
+                </label>
+            </div>
+            <div class="number-row">
+                <label class="form-field">
+                    <span class="form-label">"Test"</span>
+                    <select class="select" data-testid="event-op" on:change=on_op>
+                        {BoundOp::ALL
+                            .into_iter()
+                            .map(|op| view! { <option value=op.key() selected=op == current.op>{op.label()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                {field("lo", bounds.lo.clone())}
+                {(bounds.op == BoundOp::Between).then(|| field("hi", bounds.hi.clone()))}
+            </div>
+            {(!valid).then(|| view! { <p class="error-detail">"Enter whole numbers of at least 0."</p> })}
+            <p class="muted small">
+                "The window ends with the chosen day and includes it. Users who never did the event count as 0."
+            </p>
+        </div>
     }
 }
 
@@ -1266,7 +1673,7 @@ fn ProfileSection(
                 let c = c.as_ref()?;
                 state
                     .blobs
-                    .with_value(|b| estimate::audience(&c.plan, &c.manifest, b, tier))
+                    .with_value(|b| estimate::audience(&c.plan, &c.manifest, &c.window, b, tier))
                     .map(|m| Members(tier, Arc::new(m)))
             })
         })
