@@ -163,8 +163,8 @@ fn criterion_dir() -> std::path::PathBuf {
 
 fn median_ms(group: &str, function: &str, param: &str) -> Option<f64> {
     let dir = criterion_dir().join(group.replace('/', "_")).join(function);
-    // Criterion writes `>` and spaces in ids as `_`.
-    let param: String = param.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    // Criterion writes characters that are unsafe in file names (`>`, `/`, …) as `_`.
+    let param: String = param.chars().map(|c| if "<>/\\:\"|?*".contains(c) { '_' } else { c }).collect();
     let path = dir.join(param).join("new/estimates.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     Some(v["median"]["point_estimate"].as_f64()? / 1e6)
