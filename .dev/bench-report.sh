@@ -64,6 +64,10 @@ machine() {
     } >>"$RUN/machine.env"
 }
 machine start
+# The 1-minute load average every 10 s: the report says how busy the shared machine was.
+(while true; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$RUN/load.txt" &
+LOAD_SAMPLER=$!
+trap 'kill "$LOAD_SAMPLER" 2>/dev/null || true' EXIT
 
 venv() {
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
@@ -120,6 +124,7 @@ browser() {
 step "browser bench: $BROWSER_USERS users, WASM vs native" browser
 
 machine end
+kill "$LOAD_SAMPLER" 2>/dev/null || true
 printf '%s\n' "${STEP_TIMES[@]}" >"$RUN/steps.txt"
 step "BENCHMARKS.md" "$VENV/bin/python" "$PEERS_DIR/report.py" --run "$RUN" \
     --lock "$PEERS_DIR/Cargo.lock" --notes "$PEERS_DIR/notes.md" --benchmarks "$ROOT/BENCHMARKS.md"

@@ -50,6 +50,15 @@ def lock_versions(lock: Path) -> dict[str, str]:
     return out
 
 
+def load_summary(run: Path) -> str:
+    """Median and maximum of the 1-minute load averages sampled during the run."""
+    path = run / "load.txt"
+    loads = sorted(float(x) for x in path.read_text().split()) if path.exists() else []
+    if not loads:
+        return "no samples"
+    return f"median {loads[len(loads) // 2]:.1f}, max {loads[-1]:.1f} ({len(loads)} samples)"
+
+
 def read_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
@@ -90,8 +99,9 @@ def min_table(rows: list[dict[str, Any]]) -> list[str]:
 
 def summary(sizes: dict[int, list[dict[str, Any]]]) -> list[str]:
     out = [
-        "| users | peer | 10cond-dense: peer ÷ engine | 10cond-sparse | geometric mean over all queries | engine's worst query |",
-        "|---|---|---|---|---|---|",
+        "| users | peer | 10cond-dense: peer ÷ engine | (by minimum) | 10cond-sparse | (by minimum) "
+        "| geometric mean, all queries | engine's worst query |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for users, rows in sizes.items():
         by = {r["name"]: r for r in rows}
@@ -99,23 +109,30 @@ def summary(sizes: dict[int, list[dict[str, Any]]]) -> list[str]:
             rs = [(r["timings"][p]["median_ms"] / r["timings"]["engine"]["median_ms"], r["name"]) for r in rows]
             geo = math.exp(sum(math.log(x) for x, _ in rs) / len(rs))
             worst = min(rs)
-            cell = lambda name: ratio(by[name]["timings"][p]["median_ms"], by[name]["timings"]["engine"]["median_ms"])
+
+            def cell(name: str, stat: str = "median_ms") -> str:
+                return ratio(by[name]["timings"][p][stat], by[name]["timings"]["engine"][stat])
+
             out.append(
-                f"| {users_label(users)} | {label} | {cell('10cond-dense')} | {cell('10cond-sparse')} | {geo:.1f}× "
+                f"| {users_label(users)} | {label} | {cell('10cond-dense')} | {cell('10cond-dense', 'min_ms')} "
+                f"| {cell('10cond-sparse')} | {cell('10cond-sparse', 'min_ms')} | {geo:.2f}× "
                 f"| {worst[1]}: {worst[0]:.2f}× |"
             )
     return out
 
 
 def losses(sizes: dict[int, list[dict[str, Any]]]) -> list[str]:
+    """One line per size and peer: the queries where its median beat the engine's."""
     out = []
     for users, rows in sizes.items():
-        for r in rows:
-            e = r["timings"]["engine"]["median_ms"]
-            for p, label in PEERS:
-                x = r["timings"][p]["median_ms"]
-                if x < e:
-                    out.append(f"- {users_label(users)}, {r['name']}: {label} {ms(x)} ms vs engine {ms(e)} ms ({x / e:.2f}×)")
+        for p, label in PEERS:
+            won = [
+                f"{r['name']} {r['timings'][p]['median_ms'] / r['timings']['engine']['median_ms']:.2f}×"
+                for r in rows
+                if r["timings"][p]["median_ms"] < r["timings"]["engine"]["median_ms"]
+            ]
+            if won:
+                out.append(f"- {users_label(users)}, {label} ({len(won)} of {len(rows)}): " + ", ".join(won))
     return out or ["- none: the engine's median is the lowest on every query at every size."]
 
 
@@ -194,8 +211,9 @@ def section(run: Path, lock: Path, notes: Path) -> str:
         f"**Machine**: {env['cpu']}, {env['cpus']} CPUs, {ram_gib:.1f} GiB RAM, {env['os']}; {env['rustc']}; "
         f"commit {env['commit']}. **Date**: {env['start_date']} to {env['end_date']}: the whole run (data, all "
         f"peers, browser bench) took **{minutes:.1f} min**. Load average (1, 5, 15 min) at the start "
-        f"{env['start_load']}, at the end {env['end_load']}: the machine's 2 cores are shared with other builds, "
-        "so absolute times wobble; every peer was sampled round-robin under the same conditions."
+        f"{env['start_load']}, at the end {env['end_load']}; sampled every 10 s during the run: {load_summary(run)}. "
+        "The machine's 2 cores are shared with other builds, so absolute times wobble (a load above 2 means "
+        "runnable work was waiting for a core); every peer was sampled round-robin under the same conditions."
     )
     L.append("")
     L.append(
@@ -224,7 +242,8 @@ def section(run: Path, lock: Path, notes: Path) -> str:
         + ") and two 10-condition rules (tags, OR-of-values, NOT, an `any`; `10cond-sparse` starts from the 0.1% tag), "
         "written once as engine rule JSON; the bitmap peers evaluate it with their best calls "
         "(count-only `and_cardinality`/`bitmapAndCardinality`/`bit_count` for the last step, CRoaring's `fast_or`, "
-        "operands smallest first, NOT as a difference), the scan as a `WHERE` clause. SQL is in the raw results."
+        "operands smallest first, NOT as a difference), the scan as `count_if` of a boolean expression. The SQL "
+        "of every query is in the run's `sql-N.json`."
     )
     L.append("")
     L.append(
@@ -245,7 +264,7 @@ def section(run: Path, lock: Path, notes: Path) -> str:
         L += ["", "<details><summary>minimum ms and samples per peer</summary>", ""]
         L += min_table(rows)
         L += ["", "</details>"]
-    L += ["", "### Where a peer beat the engine", ""]
+    L += ["", "### Where a peer beat the engine (median; peer time ÷ engine time)", ""]
     L += losses(sizes)
     L += ["", "### Wire bytes per tag", ""]
     L.append(
