@@ -4,6 +4,9 @@
 #
 #   bash .dev/bench-report.sh           # 10M and 100M users (about half an hour on 2 cores)
 #   bash .dev/bench-report.sh --quick   # 1M users, a couple of minutes (for development)
+#   bash .dev/bench-report.sh --render ~/.cache/sieve/report-runs/<date>
+#                                       # only rewrite the section from a stored run (after
+#                                       # editing app/engine/peers/notes.md or report.py)
 #
 # Steps: a Python venv at .venv with the pinned SQL peers (app/engine/peers/requirements.txt;
 # Debian's python3-venv is installed when missing); the data, generated once per size into
@@ -17,16 +20,31 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT" || exit
 
+PEERS_DIR="$ROOT/app/engine/peers"
+VENV="$ROOT/.venv"
+
+# Writes BENCHMARKS.md's section from the run in folder $1.
+render() {
+    "$VENV/bin/python" "$PEERS_DIR/report.py" --run "$1" --lock "$PEERS_DIR/Cargo.lock" \
+        --notes "$PEERS_DIR/notes.md" --benchmarks "$ROOT/BENCHMARKS.md"
+}
+
 quick=false
-for arg in "$@"; do
-    case "$arg" in
+while [[ $# -gt 0 ]]; do
+    case "$1" in
         --quick) quick=true ;;
-        -h | --help)
-            sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        --render)
+            [[ -d ${2:-} ]] || die "--render needs a run folder (~/.cache/sieve/report-runs/<date>)"
+            render "$2"
             exit 0
             ;;
-        *) die "unknown argument: $arg (try --help)" ;;
+        -h | --help)
+            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) die "unknown argument: $1 (try --help)" ;;
     esac
+    shift
 done
 
 if [[ $quick == true ]]; then
@@ -40,8 +58,6 @@ else
 fi
 DATA_ROOT="${SIEVE_REPORT_DATA:-$HOME/.cache/sieve/report-data}"
 RUN="$HOME/.cache/sieve/report-runs/$(date -u +%Y%m%dT%H%M%SZ)"
-PEERS_DIR="$ROOT/app/engine/peers"
-VENV="$ROOT/.venv"
 mkdir -p "$RUN" "$DATA_ROOT"
 say "raw results in $RUN"
 
@@ -126,6 +142,5 @@ step "browser bench: $BROWSER_USERS users, WASM vs native" browser
 machine end
 kill "$LOAD_SAMPLER" 2>/dev/null || true
 printf '%s\n' "${STEP_TIMES[@]}" >"$RUN/steps.txt"
-step "BENCHMARKS.md" "$VENV/bin/python" "$PEERS_DIR/report.py" --run "$RUN" \
-    --lock "$PEERS_DIR/Cargo.lock" --notes "$PEERS_DIR/notes.md" --benchmarks "$ROOT/BENCHMARKS.md"
+step "BENCHMARKS.md" render "$RUN"
 print_step_times
