@@ -248,7 +248,8 @@ def section(run: Path, lock: Path, notes: Path) -> str:
     L.append("")
     L.append(
         "**Method**: per query, every peer's count must equal the engine's (the run stops otherwise); then each peer "
-        "warms up, and samples are taken round-robin across peers (a batch lasting ≥ 0.5 ms ÷ its size) until "
+        "warms up, and samples are taken round-robin across peers (a batch lasting ≥ 0.5 ms ÷ its size, each after "
+        "one untimed call of the same peer, so every peer runs with its own data in the caches) until "
         f"{'0.6' if quick else '1.5'} s and ≥ 7 rounds have passed. Cells: median ms, and in brackets the peer's "
         "time ÷ the engine's (**bold below 1**: the peer was faster). SQL times are one call through the Python "
         "API with the result fetched, so they include parsing and planning; their floor (`SELECT 1`): "

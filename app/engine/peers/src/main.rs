@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! peers gen --users N --data-root DIR [--seed S]
-//! peers run --users N --data-root DIR --out FILE [--budget-ms MS] [--min-rounds R]
+//! peers run --users N --data-root DIR --out FILE [--budget-ms MS] [--min-rounds R] [--only engine,…]
 //! ```
 //!
 //! # Layout
@@ -142,6 +142,8 @@ fn run(args: &Args) -> Result<(), String> {
         min_rounds: args.get("min-rounds", Some(7))?,
         max_rounds: 500,
     };
+    // `--only engine,croaring`: race a subset (for looking into one peer; the report races all).
+    let only: Option<Vec<String>> = args.options.get("only").map(|o| o.split(',').map(str::to_owned).collect());
     let dir = data::folder(&root, users);
     let m = data::Manifest::read(&dir)?;
     if m.users != users {
@@ -164,6 +166,7 @@ fn run(args: &Args) -> Result<(), String> {
             ("croaring", Box::new(|| loaded.croaring.count(&node))),
             ("roaring-rs", Box::new(|| loaded.roaring.count(&node))),
         ];
+        peers.retain(|(name, _)| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name)));
         let timings = timer::race(&mut peers, expected, budget).map_err(|e| format!("{}: {e}", q.name))?;
         let line: Vec<String> = timings.iter().map(|(p, t)| format!("{p} {:.3} ms", t.median_ms)).collect();
         eprintln!("rust peers: {users} {:<24} count {expected:>11}  {}", q.name, line.join(", "));
