@@ -226,10 +226,10 @@ def section(run: Path, lock: Path, notes: Path) -> str:
     )
     L.append("")
     L.append(
-        "**Data** (`peers gen`, deterministic, seed 7): users `0..n`, 15 tag groups as in the engine bench — gender, "
-        "age band, province (skewed), device, channel, member level, paid and interest flags (10–55% each, "
+        "**Data** (`peers gen`, deterministic, seed 7): users `0..n`, the engine bench's tag groups — gender, "
+        "age band, province (skewed), device, channel, member level, paid and interest flags (3–60% per value, "
         "independent random draws); `active_30d` (55%) and `active_1d` (15%) clustered in runs of consecutive "
-        "ids; sparse tags at 1%, 0.1% and 0.01% (random) and a 1% cohort (runs of ~500 ids). Each tag is a "
+        "ids; sparse tags at 1%, 0.1% and 0.01% (random), and a 1% cohort (runs of ~500 ids) added here. Each tag is a "
         "roaring portable file (read by the engine, CRoaring and roaring-rs, whose counts must agree) and a "
         "`u32` id file (chDB's `groupBitmapState` reads it with `file()`); DuckDB's scan table gets one byte "
         "per user and group."
