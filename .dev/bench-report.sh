@@ -2,7 +2,8 @@
 # Issue 7's benchmark report: one run on the same generated data, rewritten into BENCHMARKS.md
 # between the markers `<!-- report:begin -->` and `<!-- report:end -->`.
 #
-#   bash .dev/bench-report.sh           # 10M and 100M users (about half an hour on 2 cores)
+#   bash .dev/bench-report.sh           # 10M and 100M users (11-20 min on 2 cores: the first run
+#                                       # also generates 5 GB of data, about 2 min)
 #   bash .dev/bench-report.sh --quick   # 1M users, a couple of minutes (for development)
 #   bash .dev/bench-report.sh --render ~/.cache/sieve/report-runs/<date>
 #                                       # only rewrite the section from a stored run (after
