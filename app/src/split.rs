@@ -58,8 +58,7 @@ pub fn parse_user_csv(text: &str) -> Result<Vec<String>, String> {
     }
     let mut users = Vec::new();
     let mut chars = rest.chars().peekable();
-    loop {
-        let Some(&c) = chars.peek() else { break };
+    while let Some(&c) = chars.peek() {
         let mut field = String::new();
         if c == '"' {
             chars.next();
@@ -145,7 +144,7 @@ pub struct Problems(pub Vec<String>);
 /// ```
 /// use app::split::{check, default_groups, GroupDraft};
 /// assert!(check("exp-1", "exp-1", &default_groups()).is_ok());
-/// let problems = check("exp 1", "", &[GroupDraft::new("a", "70"), GroupDraft::new("b", "40")]).unwrap_err();
+/// let problems = check("exp 1", "", &[GroupDraft::new("a", "70"), GroupDraft::new("b", "40")]).expect_err("refused");
 /// assert_eq!(problems.0.len(), 3, "{problems:?}");
 /// ```
 pub fn check(id: &str, salt: &str, groups: &[GroupDraft]) -> Result<Split, Problems> {
@@ -160,10 +159,7 @@ pub fn check(id: &str, salt: &str, groups: &[GroupDraft]) -> Result<Split, Probl
     for (i, g) in groups.iter().enumerate() {
         let name = g.name.trim();
         if !valid_id(name) {
-            problems.push(format!(
-                "Group {}: the name may use letters, digits, “.”, “_” and “-” (1 to 64).",
-                i + 1
-            ));
+            problems.push(format!("Group {}: the name may use letters, digits, “.”, “_” and “-” (1 to 64).", i + 1));
         }
         match g.percent.trim().trim_end_matches('%').trim().parse::<f64>() {
             Ok(p) if p > 0.0 && p.is_finite() => parsed.push(Group { name: name.to_owned(), percent: p }),
@@ -392,6 +388,49 @@ pub fn tag_mix<'a>(groups: &[IdSet], values: impl Iterator<Item = (&'a str, &'a 
     mix
 }
 
+/// z of a two-sided test at p = 0.001, the threshold the tag mix flags differences at (the same
+/// level as the sample-ratio check).
+pub const Z_FLAG: f64 = 3.290_526_731_491_926;
+
+/// How far apart the shares of a value may fall by chance between the two smallest groups, for
+/// a value held by `share` of the users: `z` standard errors of a difference of two proportions.
+/// Random splits always differ a little; a spread beyond this is worth a look before launch.
+///
+/// ```
+/// // Half the users hold the value, groups of 1,000: about ±4.4 points at 95%.
+/// let band = app::split::chance_band(0.5, &[1_000, 1_000], engine::stats::Z95);
+/// assert!((band - 0.0438).abs() < 1e-3);
+/// assert_eq!(app::split::chance_band(0.5, &[1_000], 1.96), 0.0);
+/// ```
+pub fn chance_band(share: f64, sizes: &[u64], z: f64) -> f64 {
+    let mut sorted: Vec<u64> = sizes.to_vec();
+    sorted.sort_unstable();
+    match sorted.as_slice() {
+        [a, b, ..] if *a > 0 && *b > 0 => {
+            let p = share.clamp(0.0, 1.0);
+            z * (p * (1.0 - p) * (1.0 / *a as f64 + 1.0 / *b as f64)).sqrt()
+        }
+        _ => 0.0,
+    }
+}
+
+/// Whether a tag-mix row's spread is beyond chance (p < 0.001) for groups of `sizes`.
+///
+/// ```
+/// use app::api::MixRow;
+/// let row = |a: f64, b: f64| MixRow { tag: "t".into(), value: "v".into(), shares: vec![a, b], spread: (a - b).abs() };
+/// assert!(!app::split::beyond_chance(&row(0.50, 0.52), &[2_000, 2_000]));
+/// assert!(app::split::beyond_chance(&row(0.40, 0.50), &[2_000, 2_000]));
+/// ```
+pub fn beyond_chance(row: &MixRow, sizes: &[u64]) -> bool {
+    let total: u64 = sizes.iter().sum();
+    if total == 0 || row.shares.len() != sizes.len() {
+        return false;
+    }
+    let pooled = row.shares.iter().zip(sizes).map(|(s, &n)| s * n as f64).sum::<f64>() / total as f64;
+    row.spread > chance_band(pooled, sizes, Z_FLAG)
+}
+
 /// Whether a group's rate differs from the first group's, by the difference's 95% interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -503,8 +542,8 @@ mod tests {
 
     #[test]
     fn preview_matches_the_engine_for_every_user_and_counts_add_up() {
-        let split = Split::new("exp-7", vec![g("control", 10.0), g("treatment", 10.0), g("holdout", 5.0)])
-            .expect("valid");
+        let split =
+            Split::new("exp-7", vec![g("control", 10.0), g("treatment", 10.0), g("holdout", 5.0)]).expect("valid");
         let users: Vec<String> = (0..20_000).map(|i| format!("u{i:010}")).collect();
         let p = preview(&split, &users);
         assert_eq!(p.audience, 20_000);
@@ -535,16 +574,17 @@ mod tests {
 
     #[test]
     fn form_problems_are_specific() {
-        let p = check("ok", "salt", &[GroupDraft::new("a b", "50"), GroupDraft::new("b", "x")]).unwrap_err();
+        let p = check("ok", "salt", &[GroupDraft::new("a b", "50"), GroupDraft::new("b", "x")]).expect_err("refused");
         assert_eq!(p.0.len(), 2);
         assert!(p.0[0].starts_with("Group 1"));
         assert!(p.0[1].starts_with("Group 2"));
-        let p = check("ok", "salt", &[GroupDraft::new("a", "50"), GroupDraft::new("a", "50")]).unwrap_err();
+        let p = check("ok", "salt", &[GroupDraft::new("a", "50"), GroupDraft::new("a", "50")]).expect_err("refused");
         assert!(p.0[0].contains("appears twice"), "{p:?}");
-        let p = check("ok", "salt", &[GroupDraft::new("a", "100")]).unwrap_err();
+        let p = check("ok", "salt", &[GroupDraft::new("a", "100")]).expect_err("refused");
         assert!(p.0[0].contains("two groups"));
         assert!(check("ok", &"s".repeat(129), &default_groups()).is_err());
-        let split = check(" ok ", "s", &[GroupDraft::new(" a ", "12.5%"), GroupDraft::new("b", "12.5")]).expect("valid");
+        let split =
+            check(" ok ", "s", &[GroupDraft::new(" a ", "12.5%"), GroupDraft::new("b", "12.5")]).expect("valid");
         assert_eq!(split.groups()[0], g("a", 12.5));
     }
 

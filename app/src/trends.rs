@@ -325,10 +325,9 @@ pub fn flow_readings(t: &Trends, i: usize) -> Vec<Reading> {
         .map(|(slot, l)| {
             let (entered, left) = (l.entered.get(i).copied().flatten(), l.left.get(i).copied().flatten());
             let (value, detail) = match (entered, left) {
-                (Some(e), Some(o)) => (
-                    format!("+{} / −{}", format::int(e), format::int(o)),
-                    format!("net {}", plus(e as i64 - o as i64)),
-                ),
+                (Some(e), Some(o)) => {
+                    (format!("+{} / −{}", format::int(e), format::int(o)), format!("net {}", plus(e as i64 - o as i64)))
+                }
                 _ if l.sizes.get(i).copied().flatten().is_none() => ("not computed yet".to_owned(), String::new()),
                 _ => ("–".to_owned(), "no earlier day to compare".to_owned()),
             };
@@ -553,7 +552,10 @@ mod tests {
     fn histories_with_different_days_share_one_axis() {
         let a = history(
             "a",
-            vec![day("2026-11-01", Some(100), None, Some((0.5, 0.2))), day("2026-11-03", Some(90), Some((5, 15)), None)],
+            vec![
+                day("2026-11-01", Some(100), None, Some((0.5, 0.2))),
+                day("2026-11-03", Some(90), Some((5, 15)), None),
+            ],
         );
         let b = history("b", vec![day("2026-11-02", None, None, Some((0.1, 0.25)))]);
         let t = shape(&[a, b], Some("paid"));
@@ -608,7 +610,10 @@ mod tests {
     #[test]
     fn ranges_snap_to_published_days() {
         let days: Vec<String> = ["2026-11-01", "2026-11-03", "2026-11-05"].map(String::from).to_vec();
-        assert_eq!(range(&days, Some("2026-11-02"), Some("2026-11-04")), Some(("2026-11-03".into(), "2026-11-03".into())));
+        assert_eq!(
+            range(&days, Some("2026-11-02"), Some("2026-11-04")),
+            Some(("2026-11-03".into(), "2026-11-03".into()))
+        );
         assert_eq!(range(&days, Some("2030-01-01"), None), Some(("2026-11-05".into(), "2026-11-05".into())));
         assert_eq!(range(&days, None, Some("2020-01-01")), Some(("2026-11-01".into(), "2026-11-01".into())));
         assert_eq!(range(&[], None, None), None);

@@ -39,11 +39,14 @@ pub fn axis(intervals: &[(f64, f64)]) -> (f64, f64) {
     (start, end)
 }
 
-/// Draws the outcome; returns the pixel rows of the groups (as bands: one per group).
+/// A rectangle in pixels: left, top, right, bottom.
+pub type PixelBox = (i32, i32, i32, i32);
+
+/// Draws the outcome; returns each group's row in pixels (its hover band).
 pub fn draw_outcome<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
-) -> Result<Vec<(i32, i32, i32, i32)>, DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<Vec<PixelBox>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let n = outcome.groups.len().max(1);
     let intervals: Vec<(f64, f64)> = outcome.groups.iter().map(|g| (g.rate.lo * 100.0, g.rate.hi * 100.0)).collect();
@@ -94,9 +97,9 @@ pub fn draw_outcome<DB: DrawingBackend>(
         let y = row(k);
         let (lo, hi, rate) = (g.rate.lo * 100.0, g.rate.hi * 100.0, g.rate.rate * 100.0);
         chart.draw_series(std::iter::once(PathElement::new([(lo, y), (hi, y)], c.stroke_width(2))))?;
-        chart.draw_series([(lo, y), (hi, y)].map(|p| {
-            PathElement::new([(p.0, y - 0.15), (p.0, y + 0.15)], c.stroke_width(2))
-        }))?;
+        chart.draw_series(
+            [(lo, y), (hi, y)].map(|p| PathElement::new([(p.0, y - 0.15), (p.0, y + 0.15)], c.stroke_width(2))),
+        )?;
         chart.draw_series([Circle::new((rate, y), 5, c.filled())])?;
         let (left, top) = chart.backend_coord(&(x0, y + 0.5));
         let (right, bottom) = chart.backend_coord(&(x1, y - 0.5));

@@ -94,7 +94,11 @@ fn x_label_count(width: u32, days: usize) -> usize {
 }
 
 fn bands_of<DB: DrawingBackend>(
-    chart: &ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    chart: &ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
     days: usize,
     y: std::ops::Range<f64>,
 ) -> Bands {
@@ -127,11 +131,8 @@ fn runs(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
-type Chart<'a, DB> = ChartContext<
-    'a,
-    DB,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
+type Chart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
 
 /// The frame shared by the three charts: axes, grid, day labels.
 fn frame<'a, DB: DrawingBackend>(
@@ -315,7 +316,11 @@ pub fn title(t: &Trends, kind: Kind, i: usize) -> String {
     };
     let mut lines = vec![t.days.get(i).cloned().unwrap_or_default()];
     lines.extend(readings.into_iter().map(|r| {
-        if r.detail.is_empty() { format!("{}: {}", r.label, r.value) } else { format!("{}: {} ({})", r.label, r.value, r.detail) }
+        if r.detail.is_empty() {
+            format!("{}: {}", r.label, r.value)
+        } else {
+            format!("{}: {} ({})", r.label, r.value, r.detail)
+        }
     }));
     lines.join("\n")
 }
