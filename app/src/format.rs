@@ -100,7 +100,11 @@ pub fn points(diff: f64) -> String {
         return "–".to_owned();
     }
     let pp = diff * 100.0;
-    if pp < 0.0 && format!("{:.2}", -pp) != "0.00" { format!("−{:.2} pp", -pp) } else { format!("+{:.2} pp", pp.abs()) }
+    if pp < 0.0 && format!("{:.2}", -pp) != "0.00" {
+        format!("−{:.2} pp", -pp)
+    } else {
+        format!("+{:.2} pp", pp.abs())
+    }
 }
 
 /// Bytes in binary-free decimal units: `512 B`, `12.3 KB`, `4.5 MB`.
