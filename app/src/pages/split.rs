@@ -1032,11 +1032,10 @@ fn OutcomeCard(e: Experiment) -> impl IntoView {
                         on:change=move |ev| chosen_metric.set(Some(event_target_value(&ev)))
                     >
                         {move || {
+                            // The tags before the metric derived from them (see the Trends page).
+                            let tags = metric_tags.get().unwrap_or_default();
                             let m = metric.get();
-                            metric_tags
-                                .get()
-                                .unwrap_or_default()
-                                .into_iter()
+                            tags.into_iter()
                                 .map(|t| {
                                     let selected = m.as_deref() == Some(t.as_str());
                                     view! { <option value=t.clone() selected=selected>{t.clone()}</option> }
@@ -1053,9 +1052,9 @@ fn OutcomeCard(e: Experiment) -> impl IntoView {
                         on:change=move |ev| chosen_day.set(Some(event_target_value(&ev)))
                     >
                         {move || {
+                            let list = days.get();
                             let d = day.get();
-                            days.get()
-                                .into_iter()
+                            list.into_iter()
                                 .map(|t| {
                                     let selected = d.as_deref() == Some(t.as_str());
                                     let label = if t == e.ds { format!("{t} (day of the split)") } else { t.clone() };

@@ -95,9 +95,15 @@ fn TrendsBody() -> impl IntoView {
         selection.with(|s| trends::range(&days, s.from.as_deref(), s.to.as_deref()))
     });
     let metric_tags = Memo::new(move |_| state.manifest.get().and_then(Result::ok).map(|m| trends::metric_tags(&m)));
+    // The metric named in the link is used at once (the history answers rates of any tag), so
+    // the charts need not wait for the day's manifest; once its tags are known, a name that is
+    // not a metric gives way to the default.
     let metric = Memo::new(move |_| {
-        let tags = metric_tags.get()?;
-        selection.with(|s| s.metric.clone()).filter(|m| tags.contains(m)).or_else(|| trends::default_metric(&tags))
+        let asked = selection.with(|s| s.metric.clone());
+        match metric_tags.get() {
+            Some(tags) => asked.filter(|m| tags.contains(m)).or_else(|| trends::default_metric(&tags)),
+            None => asked,
+        }
     });
 
     // Bumped to ask again while a backfill runs.
@@ -108,8 +114,11 @@ fn TrendsBody() -> impl IntoView {
         let ids = selection.with(|s| s.segments.clone());
         let range = range.get();
         let metric = metric.get();
+        // No metric named and the day's tags not known yet: wait for the default metric rather
+        // than ask twice.
+        let waiting = metric.is_none() && metric_tags.with(Option::is_none);
         async move {
-            let (Some(s), Some((from, to))) = (s, range) else { return None };
+            let (Some(s), Some((from, to)), false) = (s, range, waiting) else { return None };
             let metrics: Vec<String> = metric.into_iter().collect();
             let calls = ids.iter().map(|id| api::history(&s, id, Some(&from), Some(&to), &metrics));
             let answers = futures::future::join_all(calls).await;
@@ -238,10 +247,14 @@ fn Controls(
     metric_tags: Memo<Option<Vec<String>>>,
     metric: Memo<Option<String>>,
 ) -> impl IntoView {
-    let day_options = move |chosen: Option<String>| {
-        days.get()
-            .unwrap_or_default()
-            .into_iter()
+    // Each list reads its source (days, tags) before the choice derived from it: reactive_graph
+    // 0.2 can miss a memo's change when the same effect first reaches it through a memo derived
+    // from it whose own value did not change (here: the metric named in the link stays the same
+    // when the day's tags arrive), and the options would never be filled in.
+    let day_options = move |end: fn(&(String, String)) -> String| {
+        let list = days.get().unwrap_or_default();
+        let chosen = range.get().map(|r| end(&r));
+        list.into_iter()
             .rev()
             .map(|d| {
                 let selected = chosen.as_deref() == Some(d.as_str());
@@ -328,7 +341,7 @@ fn Controls(
                             selection.update(|s| s.from = Some(v));
                         }
                     >
-                        {move || day_options(range.get().map(|r| r.0))}
+                        {move || day_options(|r| r.0.clone())}
                     </select>
                 </label>
                 <label class="form-field">
@@ -341,7 +354,7 @@ fn Controls(
                             selection.update(|s| s.to = Some(v));
                         }
                     >
-                        {move || day_options(range.get().map(|r| r.1))}
+                        {move || day_options(|r| r.1.clone())}
                     </select>
                 </label>
                 <label class="form-field">
@@ -355,11 +368,9 @@ fn Controls(
                         }
                     >
                         {move || {
+                            let tags = metric_tags.get().unwrap_or_default();
                             let chosen = metric.get();
-                            metric_tags
-                                .get()
-                                .unwrap_or_default()
-                                .into_iter()
+                            tags.into_iter()
                                 .map(|m| {
                                     let selected = chosen.as_deref() == Some(m.as_str());
                                     view! {
