@@ -200,8 +200,10 @@ describe('trends with demo data', () => {
           .textContent();
         assert.ok(title.startsWith(ds) && title.includes(`${names[CHOSEN[0]]}: ${int(api_[CHOSEN[0]].days[i].size)}`), title);
       }
+      // The picture: a day hovered in the sizes chart.
+      await page.evaluate(() => window.scrollTo(0, 0));
       await hoverDay(page, 'sizes', DAYS - 3, days[DAYS - 3]);
-      await shot(page, 'trends-1280x800');
+      await page.screenshot({ path: resolve(OUTPUT_DIR, 'trends-1280x800.png'), fullPage: true });
 
       // The summary: latest sizes, entered and left over the range.
       for (const id of CHOSEN) {
@@ -218,6 +220,7 @@ describe('trends with demo data', () => {
       await page.waitForURL(/metric=active_7d/, { timeout: TIMEOUT_MS });
       await page.locator('[data-testid="chart-rates"] .card-title', { hasText: 'active_7d' }).waitFor({ timeout: TIMEOUT_MS });
       const active = await history(CHOSEN[1], from, to, 'active_7d');
+      await hoverDay(page, 'rates', DAYS - 1, days.at(-1));
       const rates = await readout(page, 'rates');
       assertRate(rates.values[CHOSEN[1]], active.days.at(-1).metrics.active_7d.segment, active.days.at(-1).size, 'active_7d');
 
