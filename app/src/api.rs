@@ -265,6 +265,248 @@ pub async fn user_tags(s: &Session, user: &str, ds: &str) -> Result<UserTags, Er
     decode(&body)
 }
 
+/// A metric on one day of a segment's history.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct MetricRates {
+    /// Share of the segment's members with the tag (`None`: no members, or no such tag).
+    pub segment: Option<f64>,
+    /// Share of all users with the tag (大盘).
+    pub all: Option<f64>,
+}
+
+/// One day of a segment's history.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HistoryDay {
+    /// The day.
+    pub ds: String,
+    /// Members that day (`None`: not computed that day yet).
+    pub size: Option<u64>,
+    /// Members who were not members the previous published day.
+    pub entered: Option<u64>,
+    /// Members of the previous published day who are no longer members.
+    pub left: Option<u64>,
+    /// Users in the app that day.
+    pub universe: u64,
+    /// The requested metrics by tag group.
+    #[serde(default)]
+    pub metrics: std::collections::BTreeMap<String, MetricRates>,
+}
+
+/// Progress of the app's segment backfill.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Backfill {
+    /// `running`, `done` or `failed`.
+    pub state: String,
+    /// Days recomputed so far.
+    pub done: u32,
+    /// Days to recompute.
+    pub total: u32,
+    /// The failure, if it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `GET …/segments/{id}/history`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct History {
+    /// Segment id.
+    pub segment: String,
+    /// The days, oldest first.
+    pub days: Vec<HistoryDay>,
+    /// The app's backfill, if one ran since the server started.
+    #[serde(default)]
+    pub backfill: Option<Backfill>,
+}
+
+/// A segment day by day between `from` and `to` (inclusive; `None`: open), with the rates of
+/// `metrics` (tag groups with a `true` value).
+pub async fn history(
+    s: &Session,
+    id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    metrics: &[String],
+) -> Result<History, Error> {
+    let mut query = Vec::new();
+    if let Some(from) = from {
+        query.push(format!("from={}", encode_component(from)));
+    }
+    if let Some(to) = to {
+        query.push(format!("to={}", encode_component(to)));
+    }
+    if !metrics.is_empty() {
+        let list: Vec<String> = metrics.iter().map(|m| encode_component(m)).collect();
+        query.push(format!("metrics={}", list.join(",")));
+    }
+    let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    let path = app_path(s, &format!("/segments/{}/history{query}", encode_component(id)));
+    let (body, _) = call(s, "GET", &path, None, None).await?;
+    decode(&body)
+}
+
+/// A frozen group of an experiment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExperimentGroup {
+    /// Name.
+    pub name: String,
+    /// Planned percentage of the segment.
+    pub percent: f64,
+    /// Members.
+    pub count: u64,
+}
+
+/// An experiment (A/B split) as stored.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Experiment {
+    /// Id.
+    pub id: String,
+    /// The segment split.
+    pub segment: String,
+    /// The day of the members.
+    pub ds: String,
+    /// The salt of the hashes.
+    pub salt: String,
+    /// Members of the segment that day.
+    pub audience: u64,
+    /// The groups, frozen.
+    pub groups: Vec<ExperimentGroup>,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+}
+
+/// One row of a balance check's tag mix.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MixRow {
+    /// Tag group.
+    pub tag: String,
+    /// Value.
+    pub value: String,
+    /// Share of each experiment group holding it, in group order.
+    pub shares: Vec<f64>,
+    /// Largest minus smallest share.
+    pub spread: f64,
+}
+
+/// The server's balance check of an experiment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Balance {
+    /// Chi-square statistic of the sizes against the plan.
+    pub chi_square: f64,
+    /// Its p-value.
+    pub p_value: f64,
+    /// Whether the p-value flags a sample-ratio mismatch.
+    pub srm: bool,
+    /// Planned share of each group among the assigned users.
+    pub planned: Vec<f64>,
+    /// Observed share of each group among the assigned users.
+    pub observed: Vec<f64>,
+    /// Tag mix per group, largest differences first.
+    pub mix: Vec<MixRow>,
+}
+
+/// `GET …/experiments/{id}`: the experiment with its balance check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExperimentView {
+    /// The experiment.
+    #[serde(flatten)]
+    pub experiment: Experiment,
+    /// The balance check on the experiment's day.
+    pub balance: Balance,
+}
+
+/// `GET …/experiments`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct ExperimentList {
+    experiments: Vec<Experiment>,
+}
+
+/// What creating an experiment sends.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NewExperiment {
+    /// Experiment id.
+    pub id: String,
+    /// The segment to split.
+    pub segment: String,
+    /// The day of the members.
+    pub ds: String,
+    /// The salt.
+    pub salt: String,
+    /// Groups with their percentages.
+    pub groups: Vec<engine::split::Group>,
+}
+
+/// One group's outcome.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupOutcome {
+    /// Group.
+    pub name: String,
+    /// Members.
+    pub members: u64,
+    /// Members with the metric that day.
+    pub with_metric: u64,
+    /// The rate with its 95% interval.
+    pub rate: engine::stats::Rate,
+    /// Difference from the first group with its 95% interval (none for the first group).
+    #[serde(default)]
+    pub difference: Option<engine::stats::Rate>,
+}
+
+/// `GET …/experiments/{id}/outcome`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Outcome {
+    /// Experiment id.
+    pub experiment: String,
+    /// Metric tag group.
+    pub metric: String,
+    /// The day read.
+    pub ds: String,
+    /// Whether the day is after the split's day.
+    pub after_split: bool,
+    /// Per group, in the experiment's order.
+    pub groups: Vec<GroupOutcome>,
+}
+
+/// The app's experiments.
+pub async fn experiments(s: &Session) -> Result<Vec<Experiment>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/experiments"), None, None).await?;
+    Ok(decode::<ExperimentList>(&body)?.experiments)
+}
+
+/// One experiment with its balance check.
+pub async fn experiment(s: &Session, id: &str) -> Result<ExperimentView, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, &format!("/experiments/{}", encode_component(id))), None, None).await?;
+    decode(&body)
+}
+
+/// Splits a segment into frozen groups; answers the experiment with its balance check.
+pub async fn create_experiment(s: &Session, input: &NewExperiment) -> Result<ExperimentView, Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "POST", &app_path(s, "/experiments"), Some(body), None).await?;
+    decode(&body)
+}
+
+/// A metric's rate per group of an experiment on a day.
+pub async fn outcome(s: &Session, id: &str, metric: &str, ds: &str) -> Result<Outcome, Error> {
+    let path = app_path(
+        s,
+        &format!(
+            "/experiments/{}/outcome?metric={}&ds={}",
+            encode_component(id),
+            encode_component(metric),
+            encode_component(ds)
+        ),
+    );
+    let (body, _) = call(s, "GET", &path, None, None).await?;
+    decode(&body)
+}
+
+/// A group's members as the CSV the server sends (`user_id` header).
+pub async fn experiment_group_csv(s: &Session, id: &str, group: &str) -> Result<String, Error> {
+    let path =
+        app_path(s, &format!("/experiments/{}/groups/{}/members", encode_component(id), encode_component(group)));
+    Ok(call(s, "GET", &path, None, None).await?.0)
+}
+
 /// `/apps/{app}{rest}`.
 fn app_path(s: &Session, rest: &str) -> String {
     format!("/apps/{}{rest}", encode_component(&s.app))

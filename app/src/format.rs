@@ -71,6 +71,42 @@ pub fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }
 
+/// A share with two decimals, for places that promise exact values (hover readouts, tables of
+/// rates): `38.48%`; `<0.01%` for tiny non-zero shares.
+///
+/// ```
+/// assert_eq!(app::format::percent_exact(4_812.0 / 12_506.0), "38.48%");
+/// assert_eq!(app::format::percent_exact(0.0), "0.00%");
+/// assert_eq!(app::format::percent_exact(0.00001), "<0.01%");
+/// ```
+pub fn percent_exact(share: f64) -> String {
+    if !share.is_finite() {
+        return "–".to_owned();
+    }
+    if share > 0.0 && share < 0.00005 {
+        return "<0.01%".to_owned();
+    }
+    format!("{:.2}%", share * 100.0)
+}
+
+/// A difference of two shares in percentage points with a sign: `+1.23 pp`, `−0.40 pp`.
+///
+/// ```
+/// assert_eq!(app::format::points(0.0123), "+1.23 pp");
+/// assert_eq!(app::format::points(-0.004), "−0.40 pp");
+/// ```
+pub fn points(diff: f64) -> String {
+    if !diff.is_finite() {
+        return "–".to_owned();
+    }
+    let pp = diff * 100.0;
+    if pp < 0.0 && format!("{:.2}", -pp) != "0.00" {
+        format!("−{:.2} pp", -pp)
+    } else {
+        format!("+{:.2} pp", pp.abs())
+    }
+}
+
 /// Bytes in binary-free decimal units: `512 B`, `12.3 KB`, `4.5 MB`.
 ///
 /// ```

@@ -11,6 +11,10 @@
 //!   funnel. Plain Rust.
 //! - [`profile`]: the segment profile with TGI. Plain Rust.
 //! - [`catalog`]: tag groups by category tree, search. Plain Rust.
+//! - [`trends`]: the Trends page's selection, histories on one day axis, hover readings,
+//!   summaries. Plain Rust.
+//! - [`split`]: the Split page's form checks, the in-browser preview of a split, the balance
+//!   check (sizes and tag mix) and the outcome table. Plain Rust.
 //! - [`charts`]: plotters drawings (generic over the backend) and their data shaping.
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
@@ -35,5 +39,7 @@ pub mod nav;
 pub mod pages;
 pub mod profile;
 pub mod session;
+pub mod split;
+pub mod trends;
 
 pub use components::shell::App;

@@ -14,13 +14,16 @@ pub enum Page {
     Segments,
     /// Segment sizes and rates, day by day.
     Trends,
+    /// A/B splits of a segment: preview, balance check, outcome.
+    Split,
     /// Which tags and segments one user has.
     Lookup,
 }
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 6] = [Page::Overview, Page::Tags, Page::Audience, Page::Segments, Page::Trends, Page::Lookup];
+    pub const ALL: [Page; 7] =
+        [Page::Overview, Page::Tags, Page::Audience, Page::Segments, Page::Trends, Page::Split, Page::Lookup];
 
     /// Name shown in the navigation.
     pub const fn label(self) -> &'static str {
@@ -30,6 +33,7 @@ impl Page {
             Page::Audience => "Audience",
             Page::Segments => "Segments",
             Page::Trends => "Trends",
+            Page::Split => "Split",
             Page::Lookup => "Lookup",
         }
     }
@@ -48,6 +52,7 @@ impl Page {
             Page::Audience => "/audience",
             Page::Segments => "/segments",
             Page::Trends => "/trends",
+            Page::Split => "/split",
             Page::Lookup => "/lookup",
         }
     }
@@ -59,14 +64,17 @@ impl Page {
             Page::Tags => "Browse tag groups and values, with the number of users in each.",
             Page::Audience => "Build an audience from tags and behaviour; its size updates on every click.",
             Page::Segments => "Save audiences as segments, recomputed every day or frozen.",
-            Page::Trends => "Follow segment sizes, entries and exits day by day.",
+            Page::Trends => {
+                "Follow up to five segments day by day: size, entries and exits, metric rates vs all users."
+            }
+            Page::Split => "Split a segment into A/B groups that never reshuffle; check balance, read outcomes.",
             Page::Lookup => "See which tags and segments one user has.",
         }
     }
 
     /// Whether the page exists yet; the others are shown as coming soon.
     pub const fn is_available(self) -> bool {
-        !matches!(self, Page::Trends)
+        true
     }
 
     /// Whether the page needs a signed-in app.
@@ -95,7 +103,7 @@ impl Page {
     ///
     /// ```
     /// use app::nav::Page;
-    /// assert_eq!(Page::upcoming().next(), Some(Page::Trends));
+    /// assert_eq!(Page::upcoming().next(), None, "every page exists");
     /// ```
     pub fn upcoming() -> impl Iterator<Item = Page> {
         Page::ALL.into_iter().filter(|page| !page.is_available())
@@ -122,8 +130,9 @@ mod tests {
     }
 
     #[test]
-    fn only_trends_is_still_to_come() {
-        let upcoming: Vec<_> = Page::upcoming().map(Page::label).collect();
-        assert_eq!(upcoming, ["Trends"]);
+    fn every_page_exists_and_split_has_its_path() {
+        assert_eq!(Page::upcoming().count(), 0);
+        assert_eq!(Page::of_path("/split"), Some(Page::Split));
+        assert_eq!(Page::of_path("/trends"), Some(Page::Trends));
     }
 }

@@ -53,7 +53,7 @@ describe('overview', () => {
 
         await page.getByRole('heading', { name: 'Overview' }).waitFor();
         const nav = page.getByRole('navigation', { name: 'Main' });
-        for (const label of ['Overview', 'Tags', 'Audience', 'Segments', 'Trends', 'Lookup']) {
+        for (const label of ['Overview', 'Tags', 'Audience', 'Segments', 'Trends', 'Split', 'Lookup']) {
           assert.ok(await nav.getByText(label, { exact: true }).isVisible(), `nav shows ${label}`);
         }
         // Nothing wider than the screen (no sideways scrolling of the page).

@@ -2,6 +2,9 @@
 //! drawing ([`draw_profile`]) is generic over plotters' `DrawingBackend`, so the same code
 //! renders to SVG in the browser ([`profile_svg`]) and in native tests.
 
+pub mod split;
+pub mod trends;
+
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;

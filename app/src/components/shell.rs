@@ -14,7 +14,9 @@ use crate::pages::lookup::Lookup;
 use crate::pages::overview::Overview;
 use crate::pages::segments::Segments;
 use crate::pages::signin::SignIn;
+use crate::pages::split::Split;
 use crate::pages::tags::Tags;
+use crate::pages::trends::Trends;
 
 /// The whole app.
 #[component]
@@ -32,6 +34,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/tags") view=Tags />
                         <Route path=path!("/audience") view=Audience />
                         <Route path=path!("/segments") view=Segments />
+                        <Route path=path!("/trends") view=Trends />
+                        <Route path=path!("/split") view=Split />
                         <Route path=path!("/lookup") view=Lookup />
                     </Routes>
                 </main>

@@ -5,4 +5,6 @@ pub mod lookup;
 pub mod overview;
 pub mod segments;
 pub mod signin;
+pub mod split;
 pub mod tags;
+pub mod trends;

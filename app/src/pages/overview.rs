@@ -1,4 +1,4 @@
-//! The Overview page: is the server up, which version, and what is coming.
+//! The Overview page: is the server up, which version, and what each page is for.
 
 use leptos::prelude::*;
 
@@ -7,7 +7,7 @@ use crate::components::status::{Field, StatusBadge};
 use crate::health::{Tone, headline_of, server_status};
 use crate::nav::Page;
 
-/// Server status and the pages to come.
+/// Server status and the pages.
 #[component]
 pub fn Overview() -> impl IntoView {
     view! {
@@ -83,18 +83,26 @@ fn ServerCard() -> impl IntoView {
     }
 }
 
-/// The pages that are still to come, with what each will do.
+/// What each page of the app is for, with a link to it (pages still to come are listed
+/// without one).
 #[component]
 fn UpcomingCard() -> impl IntoView {
     view! {
         <article class="card" aria-labelledby="upcoming-card-title">
-            <h2 class="card-title" id="upcoming-card-title">"Coming next"</h2>
+            <h2 class="card-title" id="upcoming-card-title">"Pages"</h2>
             <ul class="upcoming">
-                {Page::upcoming()
+                {Page::ALL
+                    .into_iter()
+                    .filter(|page| *page != Page::Overview)
                     .map(|page| {
+                        let name = if page.is_available() {
+                            view! { <a class="upcoming-name" href=page.path()>{page.label()}</a> }.into_any()
+                        } else {
+                            view! { <span class="upcoming-name">{page.label()} " (coming soon)"</span> }.into_any()
+                        };
                         view! {
                             <li class="upcoming-item">
-                                <span class="upcoming-name">{page.label()}</span>
+                                {name}
                                 <span class="upcoming-summary">{page.summary()}</span>
                             </li>
                         }

@@ -1,6 +1,6 @@
 //! Segments: the saved segments with their size on the chosen day and last change; open one in
-//! the builder, rename or delete it. A write that finds the segment changed since it was listed
-//! (or a 412 from the server) asks: reload, or overwrite.
+//! the builder, follow it in Trends, split it, rename or delete it. A write that finds the
+//! segment changed since it was listed (or a 412 from the server) asks: reload, or overwrite.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -239,6 +239,20 @@ fn SegmentsBody() -> impl IntoView {
                                                                 </a>
                                                             }
                                                         })}
+                                                    <a
+                                                        class="button button-small button-quiet"
+                                                        href=format!("/trends?segments={}", encode_component(&id))
+                                                        data-testid="segment-trends"
+                                                    >
+                                                        "Trends"
+                                                    </a>
+                                                    <a
+                                                        class="button button-small button-quiet"
+                                                        href=format!("/split?segment={}", encode_component(&id))
+                                                        data-testid="segment-split"
+                                                    >
+                                                        "Split"
+                                                    </a>
                                                     <button
                                                         class="button button-small button-quiet"
                                                         on:click={
