@@ -8,6 +8,8 @@ use axum::body::Body;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use crate::store::faults::{Faults, Point};
+
 /// Why an upload could not be received.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -48,8 +50,9 @@ impl Drop for Spooled {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Streams `body` into a new file under `dir`, refusing more than `limit_bytes`.
-pub async fn spool(body: Body, dir: &Path, limit_bytes: u64) -> Result<Spooled, SpoolError> {
+/// Streams `body` into a new file under `dir`, refusing more than `limit_bytes`. On any error
+/// the partial file is removed.
+pub async fn spool(body: Body, dir: &Path, limit_bytes: u64, faults: &Faults) -> Result<Spooled, SpoolError> {
     tokio::fs::create_dir_all(dir).await?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let path = dir.join(format!("upload-{}-{n}", std::process::id()));
@@ -72,6 +75,7 @@ pub async fn spool(body: Body, dir: &Path, limit_bytes: u64) -> Result<Spooled, 
             return Err(SpoolError::TooLarge { limit_bytes });
         }
         out.write_all(&chunk).await?;
+        faults.check(Point::Upload)?;
     }
     out.flush().await?;
     Ok(spooled)
