@@ -138,6 +138,10 @@ impl AppState {
     /// Opens the stores under `config.data_dir` (creating them on first run).
     pub fn open(config: Config) -> Result<Self, OpenError> {
         std::fs::create_dir_all(&config.data_dir)?;
+        let leftovers = crate::ingest::spool::remove_leftovers(&config.data_dir.join("uploads"))?;
+        if leftovers > 0 {
+            tracing::info!(files = leftovers, "removed uploads a previous run left half-received");
+        }
         let meta = Arc::new(Meta::open_with_faults(&config.data_dir.join("meta.redb"), config.faults.clone())?);
         let blobs: Arc<dyn BlobStore> =
             Arc::new(FsBlobStore::open_with_faults(&config.data_dir, config.faults.clone())?);
