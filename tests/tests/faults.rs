@@ -499,5 +499,14 @@ fn corrupted_blobs_are_never_served_and_reported() -> Result<(), Error> {
     assert_eq!(e["count"], 1_000);
     let u = t.ok("GET", "/api/v1/apps/b/users/b4/tags", &other, None)?;
     assert_eq!(u["tags"]["k"], json!(["k1"]));
+
+    // Uploading the same data again writes good copies of its blobs: the damage heals.
+    put("a", &token, "g", &tags(5_000, 4, "v"))?;
+    let r = t.call("GET", &format!("/api/v1/apps/a/blobs/{flipped}"), &token, None)?;
+    assert_eq!(r.status, 200, "healed: {}", r.body);
+    assert_eq!(engine::blob::hash(&r.bytes), flipped);
+    let h = t.http.get(&t.server.url("/api/v1/health"))?.json()?;
+    assert_eq!(h["storage"]["corrupt_blob_count"], 1, "only the truncated blob is left: {h}");
+    assert_eq!(h["storage"]["corrupt_blobs"], json!([truncated]));
     Ok(())
 }

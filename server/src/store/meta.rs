@@ -77,7 +77,16 @@ impl StoreError {
     /// Whether the storage under the database failed (I/O error, disk full, or a handle that an
     /// earlier failure latched), as opposed to a conflict or a bad record.
     pub fn is_io(&self) -> bool {
-        matches!(self, StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed))
+        matches!(
+            self,
+            StoreError::Db(
+                redb::Error::Io(_)
+                    | redb::Error::PreviousIo
+                    | redb::Error::DatabaseClosed
+                    // Only while reopening after a failure: the failed handle is still held.
+                    | redb::Error::DatabaseAlreadyOpen
+            )
+        )
     }
 
     /// The operating system's error underneath, if there is one (`ENOSPC` for a full disk).
@@ -251,32 +260,42 @@ impl Meta {
         }
     }
 
-    /// Drops the handle after an I/O failure (redb latched it; see the module docs), so the next
-    /// call reopens the file. Returns the error for `?`.
-    fn failed(&self, err: StoreError) -> StoreError {
-        if err.is_io() && self.db.swap(None).is_some() {
-            tracing::error!(error = %err, "metadata store I/O failure; the file will be reopened");
+    /// Drops `db` after it failed with an I/O error (redb latched it; see the module docs), so
+    /// the next call reopens the file; a handle that another thread reopened meanwhile is kept.
+    /// Returns the error for `?`.
+    fn failed(&self, db: &Arc<Database>, err: StoreError) -> StoreError {
+        if err.is_io() {
+            let current = Some(Arc::clone(db));
+            let previous = self.db.compare_and_swap(&current, None::<Arc<Database>>);
+            if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, db)) {
+                tracing::error!(error = %err, "metadata store I/O failure; the file will be reopened");
+            }
         }
         err
     }
 
     /// Runs a read transaction; if it met an I/O failure, once more on a reopened handle.
     fn read<T>(&self, f: impl Fn(&ReadTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let attempt = || -> Result<T, StoreError> { f(&self.db()?.begin_read()?) };
-        match attempt() {
-            Err(e) if e.is_io() => {
-                drop(self.failed(e));
-                attempt().map_err(|e| self.failed(e))
+        let mut retried = false;
+        loop {
+            let db = self.db()?;
+            match db.begin_read().map_err(StoreError::from).and_then(|txn| f(&txn)) {
+                Err(e) if e.is_io() && !retried => {
+                    drop(self.failed(&db, e));
+                    retried = true;
+                }
+                Err(e) => return Err(self.failed(&db, e)),
+                ok => return ok,
             }
-            other => other,
         }
     }
 
     /// Runs a write transaction and commits it when `f` returns `(value, true)`, aborts it on
     /// `(value, false)` or an error. Never retried: after an I/O failure the caller decides.
     fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
+        let db = self.db()?;
         let run = || -> Result<T, StoreError> {
-            let txn = self.db()?.begin_write()?;
+            let txn = db.begin_write()?;
             let (value, commit) = f(&txn)?;
             if commit {
                 txn.commit()?;
@@ -285,7 +304,7 @@ impl Meta {
             }
             Ok(value)
         };
-        run().map_err(|e| self.failed(e))
+        run().map_err(|e| self.failed(&db, e))
     }
 
     // ---- apps and tokens -------------------------------------------------------------------
@@ -384,8 +403,9 @@ impl Meta {
         ids: impl Iterator<Item = u32>,
         mut f: impl FnMut(u32, &str),
     ) -> Result<(), StoreError> {
+        let db = self.db()?;
         let run = || -> Result<(), StoreError> {
-            let txn = self.db()?.begin_read()?;
+            let txn = db.begin_read()?;
             let t = txn.open_table(DICT_REV)?;
             for id in ids {
                 if let Some(v) = t.get((app, id))? {
@@ -394,7 +414,7 @@ impl Meta {
             }
             Ok(())
         };
-        run().map_err(|e| self.failed(e))
+        run().map_err(|e| self.failed(&db, e))
     }
 
     // ---- days ------------------------------------------------------------------------------
