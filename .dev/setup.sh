@@ -6,22 +6,33 @@
 #   bash .dev/setup.sh             build tools: wasm32 target, trunk, wasm-bindgen, wasm-opt
 #   bash .dev/setup.sh --browser   also Debian chromium + chromium-driver and the
 #                                  browser tests' npm packages (tests/browser)
+#   bash .dev/setup.sh --fuzz      also the nightly toolchain (rustup) and cargo-fuzz,
+#                                  for the fuzz targets in app/engine/fuzz
+#   bash .dev/setup.sh --fuzz-only only those (what .dev/fuzz.sh needs)
 #
-# Everything it installs lives in $CARGO_HOME/bin, .dev/node_modules,
-# tests/browser/node_modules, or comes from Debian's packages.
+# Everything it installs lives in $CARGO_HOME/bin, rustup's toolchains,
+# .dev/node_modules, tests/browser/node_modules, or comes from Debian's packages.
 
 # shellcheck source=.dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
+CARGO_FUZZ_VERSION=0.13.2
 
+with_build_tools=true
 with_browser=false
+with_fuzz=false
 for arg in "$@"; do
     case "$arg" in
         --browser) with_browser=true ;;
+        --fuzz) with_fuzz=true ;;
+        --fuzz-only)
+            with_fuzz=true
+            with_build_tools=false
+            ;;
         -h | --help)
-            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) die "unknown argument: $arg (try --help)" ;;
@@ -175,15 +186,45 @@ ensure_browser_test_packages() {
     npm_ci_if_needed "$ROOT/tests/browser" playwright-core
 }
 
+# libFuzzer instrumentation (-Z sanitizer flags) needs a nightly compiler; any recent one will do.
+ensure_nightly() {
+    if rustup toolchain list | grep -q '^nightly'; then
+        note "$(rustup run nightly rustc --version) already installed"
+        return
+    fi
+    note "installing the nightly toolchain (minimal profile)"
+    rustup toolchain install nightly --profile minimal || die "rustup toolchain install nightly failed"
+    note "$(rustup run nightly rustc --version)"
+}
+
+ensure_cargo_fuzz() {
+    local found
+    found="$(version_of cargo-fuzz)"
+    if [[ $found == "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+        note "$found already installed"
+        return
+    fi
+    note "installing cargo-fuzz $CARGO_FUZZ_VERSION (found: ${found:-none}); ~2 min on 2 cores"
+    cargo install --locked "cargo-fuzz@$CARGO_FUZZ_VERSION" || die "cargo install cargo-fuzz failed"
+    [[ "$(version_of cargo-fuzz)" == "cargo-fuzz $CARGO_FUZZ_VERSION" ]] ||
+        die "cargo-fuzz on PATH is '$(version_of cargo-fuzz)', expected $CARGO_FUZZ_VERSION: $(command -v cargo-fuzz)"
+}
+
 # ---------------------------------------------------------------- main
 
-step "system packages (cc, node, npm)" ensure_system_packages
-step "rust target wasm32-unknown-unknown" ensure_wasm_target
-step "trunk $TRUNK_VERSION" ensure_trunk
-step "wasm-bindgen-cli (version from Cargo.lock)" ensure_wasm_bindgen
-step "wasm-opt (npm binaryen@$BINARYEN_VERSION)" ensure_wasm_opt
+if [[ $with_build_tools == true ]]; then
+    step "system packages (cc, node, npm)" ensure_system_packages
+    step "rust target wasm32-unknown-unknown" ensure_wasm_target
+    step "trunk $TRUNK_VERSION" ensure_trunk
+    step "wasm-bindgen-cli (version from Cargo.lock)" ensure_wasm_bindgen
+    step "wasm-opt (npm binaryen@$BINARYEN_VERSION)" ensure_wasm_opt
+fi
 if [[ $with_browser == true ]]; then
     step "chromium + chromium-driver (Debian)" ensure_chromium
     step "browser test packages (tests/browser)" ensure_browser_test_packages
+fi
+if [[ $with_fuzz == true ]]; then
+    step "nightly toolchain (rustup)" ensure_nightly
+    step "cargo-fuzz $CARGO_FUZZ_VERSION" ensure_cargo_fuzz
 fi
 print_step_times

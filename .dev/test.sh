@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, in this order, and stops at the first failure:
-# setup (with the browser), rustfmt, clippy (native and wasm32), unit,
-# integration and doc tests, the engine's tests in headless Chromium (WASM), the
-# release wasm build, then the browser tests against the real server.
+# setup (with the browser and the fuzzing tools), rustfmt, clippy (native and
+# wasm32), unit, integration and doc tests, every fuzz target for a short bounded
+# time, the engine's tests in headless Chromium (WASM), the release wasm build,
+# then the browser tests against the real server.
 #
 #   bash .dev/test.sh
 #
-# Environment: CARGO_TARGET_DIR (default ~/.cache/sieve/target).
+# Environment: CARGO_TARGET_DIR (default ~/.cache/sieve/target); SIEVE_FUZZ_SECONDS,
+# seconds per fuzz target (default 25; `bash .dev/fuzz.sh` is the long run);
+# SIEVE_FUZZ_TARGET_DIR (see .dev/fuzz.sh).
 
 # shellcheck source=.dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -38,12 +41,14 @@ browser_tests() {
 }
 
 started=$SECONDS
-step "setup (build tools + browser)" bash .dev/setup.sh --browser
+step "setup (build tools + browser + fuzzing)" bash .dev/setup.sh --browser --fuzz
 step "rustfmt" cargo fmt --all --check
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p app -p engine --target wasm32-unknown-unknown -- -D warnings
 step "tests" logged cargo test --workspace --all-targets
 step "doc tests" logged cargo test --workspace --doc
+# Each fuzz target from the committed corpora for a short bounded time: any crash fails the run.
+step "fuzzing (${SIEVE_FUZZ_SECONDS:-25}s per target)" bash .dev/fuzz.sh "${SIEVE_FUZZ_SECONDS:-25}"
 # The engine as the browser runs it: app/tests/ in headless Chromium (wasm-bindgen-test-runner
 # drives chromedriver; it adds --headless and --no-sandbox itself). The benchmark there is
 # #[ignore]d: .dev/bench-browser.sh runs it.

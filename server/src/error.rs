@@ -81,9 +81,17 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
-    /// Storage is failing (disk full, a damaged file); the write did not happen.
+    /// Storage is failing (an I/O error, a damaged file); a write did not happen, a read was
+    /// not served from damaged data.
     #[error("storage unavailable; nothing was changed")]
     StorageUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored file failed its integrity check (its bytes do not hash to its address); it is
+    /// not served. Other data is unaffected.
+    #[error("stored data failed its integrity check and is not served")]
+    DataCorrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The disk is full; the write did not happen. Writes work again once there is space.
+    #[error("the server's storage is full; nothing was changed")]
+    InsufficientStorage(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A bug or an I/O failure on our side; the cause is logged, not sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -93,6 +101,18 @@ impl ApiError {
     /// An internal error from any cause (logged when answered, never shown).
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(err.into())
+    }
+
+    /// A storage failure: 507 when the disk is full (`ENOSPC`, `EDQUOT` anywhere in the chain
+    /// of causes), 503 `data_corrupt` for a damaged blob, else 503 `storage_unavailable`.
+    pub fn storage(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if is_disk_full(&err) {
+            Self::InsufficientStorage(Box::new(err))
+        } else if is_corrupt(&err) {
+            Self::DataCorrupt(Box::new(err))
+        } else {
+            Self::StorageUnavailable(Box::new(err))
+        }
     }
 
     /// The HTTP status this error is answered with.
@@ -111,6 +131,8 @@ impl ApiError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidField { .. } | Self::InvalidUpload { .. } => StatusCode::BAD_REQUEST,
             Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::DataCorrupt(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -133,6 +155,8 @@ impl ApiError {
             Self::InvalidField { .. } => "invalid_field",
             Self::InvalidUpload { .. } => "invalid_upload",
             Self::StorageUnavailable(_) => "storage_unavailable",
+            Self::InsufficientStorage(_) => "insufficient_storage",
+            Self::DataCorrupt(_) => "data_corrupt",
         }
     }
 
@@ -176,6 +200,8 @@ impl IntoResponse for ApiError {
             // The one place internal errors are logged; the client only sees a generic message.
             Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
             Self::StorageUnavailable(cause) => tracing::error!(error = ?cause, "storage failure"),
+            Self::InsufficientStorage(cause) => tracing::error!(error = ?cause, "storage full"),
+            Self::DataCorrupt(cause) => tracing::error!(error = %cause, "damaged data not served"),
             _ => {}
         }
         let (field, line, path) = match &self {
@@ -190,7 +216,10 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => {
                 res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::Overloaded | Self::IdempotencyInProgress | Self::StorageUnavailable(_) => {
+            Self::Overloaded
+            | Self::IdempotencyInProgress
+            | Self::StorageUnavailable(_)
+            | Self::InsufficientStorage(_) => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
@@ -199,15 +228,50 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether a damaged blob is somewhere in an error's chain of causes.
+fn is_corrupt(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if matches!(e.downcast_ref::<crate::store::BlobError>(), Some(crate::store::BlobError::Corrupt { .. })) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Whether a full disk (or quota) is somewhere in an error's chain of causes. The metadata
+/// store's errors do not expose their cause as `source()`, so they are asked directly.
+pub fn is_disk_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    let full =
+        |e: &std::io::Error| matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && full(io)
+        {
+            return true;
+        }
+        if let Some(store) = e.downcast_ref::<crate::store::StoreError>()
+            && store.io_error().is_some_and(full)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 impl From<std::io::Error> for ApiError {
     fn from(err: std::io::Error) -> Self {
-        Self::Internal(Box::new(err))
+        if is_disk_full(&err) { Self::InsufficientStorage(Box::new(err)) } else { Self::Internal(Box::new(err)) }
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
-        Self::Internal(Box::new(err))
+        // A failing or full disk is a 503 / 507 the client may retry; anything else is a bug.
+        if err.is_io() { Self::storage(err) } else { Self::Internal(Box::new(err)) }
     }
 }
 
@@ -241,6 +305,31 @@ mod tests {
         let (s, _, v) = body(err).await;
         assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(v, serde_json::json!({"error": "internal", "message": "internal error"}));
+    }
+
+    #[tokio::test]
+    async fn full_disk_is_507_other_storage_failures_503() {
+        let enospc = std::io::Error::from_raw_os_error(28);
+        let (s, h, v) = body(ApiError::storage(enospc)).await;
+        assert_eq!((s, v["error"].as_str()), (StatusCode::INSUFFICIENT_STORAGE, Some("insufficient_storage")));
+        assert_eq!(h[header::RETRY_AFTER], "1");
+        // Wrapped in our own error types, the cause is still found.
+        let deep = crate::store::BlobError::Io(std::io::Error::from_raw_os_error(28));
+        assert_eq!(ApiError::from(deep).status(), StatusCode::INSUFFICIENT_STORAGE);
+        let redb = crate::store::StoreError::Db(redb::Error::Io(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(ApiError::from(redb).status(), StatusCode::INSUFFICIENT_STORAGE);
+        let latched = crate::store::StoreError::Db(redb::Error::PreviousIo);
+        assert_eq!(ApiError::from(latched).status(), StatusCode::SERVICE_UNAVAILABLE);
+        let eio = std::io::Error::from_raw_os_error(5);
+        let (s, _, v) = body(ApiError::storage(eio)).await;
+        assert_eq!((s, v["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("storage_unavailable")));
+        let corrupt = crate::snapshots::SnapshotError::Blob(crate::store::BlobError::Corrupt { hash: "ab".into() });
+        let (s, _, v) = body(ApiError::from(corrupt)).await;
+        assert_eq!((s, v["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("data_corrupt")));
+        // A bad stored record is a bug, not a storage failure.
+        let bad = serde_json::from_slice::<u8>(b"x").expect_err("not json");
+        let record = crate::store::StoreError::Record { what: "day".into(), source: bad };
+        assert_eq!(ApiError::from(record).status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]

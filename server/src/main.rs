@@ -39,6 +39,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
     config.max_inflight = usize::try_from(args.max_inflight).unwrap_or(usize::MAX);
     config.json_limit_bytes = args.json_limit_bytes;
+    config.faults = server::store::faults::Faults::from_env();
+    if config.faults.enabled() {
+        tracing::warn!(
+            "{} is set: storage faults will be injected as its control file says (for tests only)",
+            server::store::faults::ENV_VAR
+        );
+    }
     let options = server::serve::ServeOptions {
         grace: Duration::from_secs(args.shutdown_grace_secs),
         header_read_timeout: config.header_read_timeout,

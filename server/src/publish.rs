@@ -428,8 +428,8 @@ impl From<PublishError> for crate::error::ApiError {
             PublishError::Store(StoreError::Conflict { ds }) => {
                 ApiError::Conflict(format!("day {ds} was published by another request meanwhile; retry"))
             }
-            PublishError::Store(e) => ApiError::StorageUnavailable(Box::new(e)),
-            PublishError::Blob(e) => ApiError::StorageUnavailable(Box::new(e)),
+            PublishError::Store(e) => ApiError::storage(e),
+            PublishError::Blob(e) => ApiError::storage(e),
             PublishError::Snapshot(e) => e.into(),
         }
     }

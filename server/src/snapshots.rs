@@ -294,8 +294,8 @@ impl From<SnapshotError> for crate::error::ApiError {
     fn from(err: SnapshotError) -> Self {
         use crate::error::ApiError;
         match err {
-            SnapshotError::Store(e) => ApiError::StorageUnavailable(Box::new(e)),
-            SnapshotError::Blob(e) => ApiError::StorageUnavailable(Box::new(e)),
+            SnapshotError::Store(e) => ApiError::storage(e),
+            SnapshotError::Blob(e) => ApiError::storage(e),
             other => ApiError::internal(other.to_string()),
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::ingest::AppDict;
 use crate::publish::Publisher;
 use crate::snapshots::Snapshots;
+use crate::store::faults::Faults;
 use crate::store::{BlobError, BlobStore, FsBlobStore, Meta, StoreError};
 
 /// Settings the server runs with; built by `main` from flags and environment.
@@ -37,6 +38,8 @@ pub struct Config {
     pub max_inflight: usize,
     /// Longest a client may take to send a request's headers (slow clients are disconnected).
     pub header_read_timeout: Duration,
+    /// Storage fault injection, for tests (off unless `SIEVE_FAULTS` is set; see [`Faults`]).
+    pub faults: Faults,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for Config {
             .field("json_limit_bytes", &self.json_limit_bytes)
             .field("max_inflight", &self.max_inflight)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -75,6 +79,7 @@ impl Config {
             json_limit_bytes: 1 << 20,
             max_inflight: 512,
             header_read_timeout: Duration::from_secs(10),
+            faults: Faults::off(),
         }
     }
 }
@@ -133,8 +138,13 @@ impl AppState {
     /// Opens the stores under `config.data_dir` (creating them on first run).
     pub fn open(config: Config) -> Result<Self, OpenError> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let meta = Arc::new(Meta::open(&config.data_dir.join("meta.redb"))?);
-        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&config.data_dir)?);
+        let leftovers = crate::ingest::spool::remove_leftovers(&config.data_dir.join("uploads"))?;
+        if leftovers > 0 {
+            tracing::info!(files = leftovers, "removed uploads a previous run left half-received");
+        }
+        let meta = Arc::new(Meta::open_with_faults(&config.data_dir.join("meta.redb"), config.faults.clone())?);
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(FsBlobStore::open_with_faults(&config.data_dir, config.faults.clone())?);
         let snapshots = Arc::new(Snapshots::new(meta.clone(), blobs, config.cache_bytes));
         let publisher = Arc::new(Publisher {
             snapshots: snapshots.clone(),

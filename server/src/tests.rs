@@ -52,7 +52,14 @@ async fn health_reports_ok_and_version() {
     let (status, headers, body) = send(d.path(), get("/api/v1/health")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
-    assert_eq!(json(&body), serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+    assert_eq!(
+        json(&body),
+        serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "storage": {"status": "ok", "corrupt_blob_count": 0, "corrupt_blobs": []}
+        })
+    );
     assert!(headers.contains_key(REQUEST_ID_HEADER), "every response has a request id");
 }
 

@@ -199,13 +199,19 @@ impl Server {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and how long it took.
+    /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and how long it took
+    /// (at once, with the status, when it has exited already).
     ///
     /// # Errors
     /// The signal cannot be sent, or the process is still running after `limit` (it is then killed).
     pub fn terminate(&mut self, limit: Duration) -> Result<(ExitStatus, Duration), Error> {
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
+        if let Some(status) = self.child.try_wait()? {
+            // Already exited (and reaped): nothing to signal.
+            self.join_stderr();
+            return Ok((status, Duration::ZERO));
+        }
         let pid = i32::try_from(self.child.id()).map_err(|_| "pid out of range")?;
         let started = Instant::now();
         kill(Pid::from_raw(pid), Signal::SIGTERM).map_err(|e| format!("sending SIGTERM: {e}"))?;
@@ -345,6 +351,8 @@ pub struct TestServer {
     /// The admin token it was started with.
     pub admin: String,
     dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl TestServer {
@@ -353,14 +361,53 @@ impl TestServer {
     /// # Errors
     /// The directory or the server cannot be set up.
     pub fn start(admin: &str, extra: &[&str]) -> Result<TestServer, Error> {
+        TestServer::start_with_env(admin, extra, &[])
+    }
+
+    /// Starts a server with `--admin-token admin`, `extra` flags and extra environment variables.
+    ///
+    /// # Errors
+    /// The directory or the server cannot be set up.
+    pub fn start_with_env(admin: &str, extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<TestServer, Error> {
         let dir = tempfile::tempdir()?;
         let dist = dir.path().join("dist");
         std::fs::create_dir_all(&dist)?;
         std::fs::write(dist.join("index.html"), "<!doctype html><title>test</title>")?;
-        let mut args = vec!["--admin-token", admin];
-        args.extend_from_slice(extra);
-        let server = Server::start(&dist, &dir.path().join("data"), &args)?;
-        Ok(TestServer { server, http: Http::default(), admin: admin.to_owned(), dir })
+        let mut args = vec!["--admin-token".to_owned(), admin.to_owned()];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let env: Vec<(String, std::ffi::OsString)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), v.to_os_string())).collect();
+        let server = Self::spawn(&dir, &args, &env)?;
+        Ok(TestServer { server, http: Http::default(), admin: admin.to_owned(), dir, args, env })
+    }
+
+    fn spawn(dir: &tempfile::TempDir, args: &[String], env: &[(String, std::ffi::OsString)]) -> Result<Server, Error> {
+        let mut cmd = sieve();
+        cmd.arg("serve")
+            .args(["--addr", "127.0.0.1:0"])
+            .arg("--dist")
+            .arg(dir.path().join("dist"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        Server::spawn(cmd)
+    }
+
+    /// Stops the server (SIGTERM, waiting up to 10 s) and starts it again on the same data
+    /// directory with the same flags; returns how long the new one took to answer health.
+    ///
+    /// # Errors
+    /// The old server does not stop, or the new one does not start or answer.
+    pub fn restart(&mut self) -> Result<Duration, Error> {
+        self.server.terminate(Duration::from_secs(10))?;
+        let started = Instant::now();
+        self.server = Self::spawn(&self.dir, &self.args, &self.env)?;
+        let health = self.http.get(&self.server.url("/api/v1/health"))?;
+        if health.status != 200 {
+            return Err(format!("health after restart: {} {}", health.status, health.body).into());
+        }
+        Ok(started.elapsed())
     }
 
     /// The data directory (to restart a server on it).

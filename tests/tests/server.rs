@@ -30,7 +30,14 @@ fn health_is_ok_with_version() -> Result<(), Error> {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert!(reply.header("x-request-id").is_some_and(|id| !id.is_empty()));
-    assert_eq!(reply.json()?, serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+    assert_eq!(
+        reply.json()?,
+        serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "storage": {"status": "ok", "corrupt_blob_count": 0, "corrupt_blobs": []}
+        })
+    );
     Ok(())
 }
 

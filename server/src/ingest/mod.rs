@@ -221,7 +221,7 @@ impl From<spool::SpoolError> for crate::error::ApiError {
         match err {
             spool::SpoolError::TooLarge { limit_bytes } => ApiError::PayloadTooLarge { limit_bytes },
             spool::SpoolError::Body(_) => ApiError::BadRequest(err.to_string()),
-            spool::SpoolError::Io(e) => ApiError::StorageUnavailable(Box::new(e)),
+            spool::SpoolError::Io(e) => ApiError::storage(e),
         }
     }
 }

@@ -8,6 +8,8 @@ use axum::body::Body;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use crate::store::faults::{Faults, Point};
+
 /// Why an upload could not be received.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -48,8 +50,30 @@ impl Drop for Spooled {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Streams `body` into a new file under `dir`, refusing more than `limit_bytes`.
-pub async fn spool(body: Body, dir: &Path, limit_bytes: u64) -> Result<Spooled, SpoolError> {
+/// Removes uploads a killed server left half-spooled in `dir` (at start-up, before serving:
+/// nothing refers to them, and [`Spooled`]'s drop never ran). Returns how many were removed.
+///
+/// # Errors
+/// The directory exists but cannot be listed.
+pub fn remove_leftovers(dir: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_file() && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Streams `body` into a new file under `dir`, refusing more than `limit_bytes`. On any error
+/// the partial file is removed.
+pub async fn spool(body: Body, dir: &Path, limit_bytes: u64, faults: &Faults) -> Result<Spooled, SpoolError> {
     tokio::fs::create_dir_all(dir).await?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let path = dir.join(format!("upload-{}-{n}", std::process::id()));
@@ -72,7 +96,23 @@ pub async fn spool(body: Body, dir: &Path, limit_bytes: u64) -> Result<Spooled, 
             return Err(SpoolError::TooLarge { limit_bytes });
         }
         out.write_all(&chunk).await?;
+        faults.check(Point::Upload)?;
     }
     out.flush().await?;
     Ok(spooled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_of_a_killed_run_are_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(remove_leftovers(&dir.path().join("absent")).expect("absent is fine"), 0);
+        std::fs::write(dir.path().join("upload-123-0"), b"user_id,value\nu1,").expect("write");
+        std::fs::write(dir.path().join("upload-123-1"), b"").expect("write");
+        assert_eq!(remove_leftovers(dir.path()).expect("remove"), 2);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
 }

@@ -129,7 +129,9 @@ async fn ingest(
     upload: Upload,
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    let spooled = spool(body, &state.config.data_dir.join("uploads"), state.config.upload_limit_bytes).await?;
+    let spooled =
+        spool(body, &state.config.data_dir.join("uploads"), state.config.upload_limit_bytes, &state.config.faults)
+            .await?;
     let lock = state.app_locks.get(&app);
     let mut dict_slot = lock.lock_owned().await;
     let work = move || -> Result<IngestResponse, ApiError> {

@@ -59,7 +59,9 @@ pub async fn put_members(
 ) -> Result<Json<MembersReport>, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     validate_id("segment", &id)?;
-    let spooled = spool(body, &state.config.data_dir.join("uploads"), state.config.upload_limit_bytes).await?;
+    let spooled =
+        spool(body, &state.config.data_dir.join("uploads"), state.config.upload_limit_bytes, &state.config.faults)
+            .await?;
     let st = state.clone();
     let (app2, id2) = (app.clone(), id.clone());
     let work = move || -> Result<(MembersReport, crate::segments::sync::SegmentRecord), ApiError> {

@@ -5,10 +5,14 @@
 //! and a reader can always tell a damaged file from a good one: every read re-hashes the bytes,
 //! and a mismatch is [`BlobError::Corrupt`], never served.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::faults::{Faults, Point};
 
 /// Why a blob operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,10 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
         blobs.iter().try_for_each(|b| self.put(b).map(|_| ()))
     }
+    /// Addresses of blobs found damaged since start-up and not healed since (for health).
+    fn corrupt(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Threads that flush a batch of blobs together (the journal commits concurrent fsyncs as a group).
@@ -48,11 +56,19 @@ pub struct FsBlobStore {
     root: PathBuf,
     tmp: PathBuf,
     counter: AtomicU64,
+    faults: Faults,
+    /// Blobs whose file failed its hash check, until a good copy is written again.
+    corrupt: Mutex<BTreeSet<String>>,
 }
 
 impl FsBlobStore {
     /// Opens (creating) a store under `dir`; removes temp files a crash left behind.
     pub fn open(dir: &Path) -> Result<FsBlobStore, BlobError> {
+        FsBlobStore::open_with_faults(dir, Faults::off())
+    }
+
+    /// Opens (creating) a store under `dir`, with storage fault injection (see [`Faults`]).
+    pub fn open_with_faults(dir: &Path, faults: Faults) -> Result<FsBlobStore, BlobError> {
         let root = dir.join("blobs");
         let tmp = dir.join("tmp");
         fs::create_dir_all(&root)?;
@@ -61,7 +77,26 @@ impl FsBlobStore {
             // Half-written blobs were never renamed into place, so nothing refers to them.
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(FsBlobStore { root, tmp, counter: AtomicU64::new(0) })
+        Ok(FsBlobStore { root, tmp, counter: AtomicU64::new(0), faults, corrupt: Mutex::default() })
+    }
+
+    fn corrupt_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.corrupt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `bytes` to a new file at `tmp`; with fault injection on, a write can fail half-way
+    /// as on a full disk (the temp file then exists, holding part of the bytes).
+    fn write_tmp(&self, tmp: &Path, bytes: &[u8]) -> std::io::Result<File> {
+        let mut f = File::create(tmp)?;
+        if self.faults.enabled() {
+            let half = bytes.len() / 2;
+            f.write_all(&bytes[..half])?;
+            self.faults.check(Point::Blob)?;
+            f.write_all(&bytes[half..])?;
+        } else {
+            f.write_all(bytes)?;
+        }
+        Ok(f)
     }
 
     fn path(&self, hash: &str) -> Option<PathBuf> {
@@ -75,8 +110,12 @@ impl FsBlobStore {
         fs::create_dir_all(dir)?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tmp = self.tmp.join(format!("{}-{n}", std::process::id()));
-        let result = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, dest));
+        let result = self.write_tmp(&tmp, bytes).and_then(|f| {
+            drop(f);
+            fs::rename(&tmp, dest)
+        });
         if result.is_err() {
+            // Disk full or similar: leave nothing behind; the caller answers 5xx.
             let _ = fs::remove_file(&tmp);
         }
         Ok(result?)
@@ -89,8 +128,7 @@ impl FsBlobStore {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tmp = self.tmp.join(format!("{}-{n}", std::process::id()));
         let result = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
+            let f = self.write_tmp(&tmp, bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, dest)?;
             File::open(dir)?.sync_all()
@@ -111,6 +149,7 @@ impl BlobStore for FsBlobStore {
         let good = fs::read(&path).is_ok_and(|existing| existing == bytes);
         if !good {
             self.write_atomic(&path, bytes)?;
+            self.corrupt_set().remove(&hash);
         }
         Ok(hash)
     }
@@ -118,9 +157,21 @@ impl BlobStore for FsBlobStore {
     fn get(&self, hash: &str) -> Result<Option<Vec<u8>>, BlobError> {
         let Some(path) = self.path(hash) else { return Ok(None) };
         match fs::read(&path) {
-            Ok(bytes) if engine::blob::hash(&bytes) == hash => Ok(Some(bytes)),
-            Ok(_) => {
-                tracing::error!(blob = hash, path = %path.display(), "blob is corrupt on disk; not serving it");
+            Ok(bytes) if engine::blob::hash(&bytes) == hash => {
+                // A file found damaged earlier may have been restored from a backup meanwhile.
+                self.corrupt_set().remove(hash);
+                Ok(Some(bytes))
+            }
+            Ok(bytes) => {
+                // Logged once per damaged file (and listed in health), not on every request.
+                if self.corrupt_set().insert(hash.to_owned()) {
+                    tracing::error!(
+                        blob = hash,
+                        path = %path.display(),
+                        size_bytes = bytes.len(),
+                        "blob is corrupt on disk (its bytes do not hash to its address); not serving it"
+                    );
+                }
                 Err(BlobError::Corrupt { hash: hash.to_owned() })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -141,6 +192,7 @@ impl BlobStore for FsBlobStore {
                 && fs::read(&path).is_ok_and(|existing| existing == *bytes);
             if !good {
                 self.write_unsynced(&path, bytes)?;
+                self.corrupt_set().remove(&hash);
                 written.push(path);
             }
         }
@@ -164,12 +216,16 @@ impl BlobStore for FsBlobStore {
         flush(&dirs)?;
         Ok(())
     }
+
+    fn corrupt(&self) -> Vec<String> {
+        self.corrupt_set().iter().cloned().collect()
+    }
 }
 
 impl From<BlobError> for crate::error::ApiError {
     fn from(err: BlobError) -> Self {
         // Disk trouble or a damaged blob: nothing was (or will be) served from it.
-        crate::error::ApiError::StorageUnavailable(Box::new(err))
+        crate::error::ApiError::storage(err)
     }
 }
 
@@ -188,13 +244,42 @@ mod tests {
         assert!(store.get(&"0".repeat(64)).expect("absent is not an error").is_none());
         assert!(store.get("../../etc/passwd").expect("not a hash").is_none());
 
-        // Damage the file: reads refuse it; putting the bytes again heals it.
+        // Damage the file: reads refuse it and it is listed; putting the bytes again heals it.
         let path = store.path(&hash).expect("path");
+        assert!(store.corrupt().is_empty());
         fs::write(&path, b"hellO").expect("damage");
         assert!(matches!(store.get(&hash), Err(BlobError::Corrupt { .. })));
+        assert_eq!(store.corrupt(), std::slice::from_ref(&hash));
         store.put(b"hello").expect("heal");
         assert!(store.get(&hash).expect("healed").is_some());
+        assert!(store.corrupt().is_empty(), "healed blobs are no longer listed");
+        // Truncated, then restored by hand (from a backup): a good read clears it too.
+        fs::write(&path, b"hel").expect("truncate");
+        assert!(matches!(store.get(&hash), Err(BlobError::Corrupt { .. })));
+        assert_eq!(store.corrupt().len(), 1);
+        fs::write(&path, b"hello").expect("restore");
+        assert!(store.get(&hash).expect("restored").is_some());
+        assert!(store.corrupt().is_empty());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0, "no temp files left");
+    }
+
+    #[test]
+    fn a_full_disk_leaves_no_temp_file_and_no_blob() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = dir.path().join("faults");
+        let store =
+            FsBlobStore::open_with_faults(&dir.path().join("data"), Faults::with_control_file(&control)).expect("open");
+        fs::write(&control, "blob enospc\n").expect("fault on");
+        let err = store.put(b"some bytes").expect_err("no space");
+        assert!(matches!(&err, BlobError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull), "{err:?}");
+        let err = store.put_many(&[b"one", b"two"]).expect_err("no space");
+        assert!(matches!(&err, BlobError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull), "{err:?}");
+        assert_eq!(fs::read_dir(dir.path().join("data/tmp")).expect("tmp").count(), 0, "no temp files left");
+        assert!(!store.contains(&engine::blob::hash(b"some bytes")), "nothing renamed into place");
+        fs::remove_file(&control).expect("fault off");
+        let hash = store.put(b"some bytes").expect("space is back");
+        assert_eq!(store.get(&hash).expect("get").as_deref(), Some(&b"some bytes"[..]));
+        store.put_many(&[b"one", b"two"]).expect("space is back");
     }
 
     #[test]

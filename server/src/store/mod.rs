@@ -6,6 +6,7 @@
 //! pointer to a missing one.
 
 pub mod blobs;
+pub mod faults;
 pub mod meta;
 
 pub use blobs::{BlobError, BlobStore, FsBlobStore};
