@@ -147,10 +147,10 @@ fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
                             continue;
                         }
                         let Ok(m) = r.json() else { continue };
-                        if let Err(e) = one_whole_upload(&m) {
-                            if let Ok(mut bad) = bad.lock() {
-                                bad.push(format!("{ds}: {e}"));
-                            }
+                        if let Err(e) = one_whole_upload(&m)
+                            && let Ok(mut bad) = bad.lock()
+                        {
+                            bad.push(format!("{ds}: {e}"));
                         }
                         for blob in blobs_of(&m) {
                             match call(&http, &base, "GET", &format!("/api/v1/apps/c/blobs/{blob}"), &token, None) {

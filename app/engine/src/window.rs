@@ -403,7 +403,7 @@ mod tests {
         let universe = IdSet::from_sorted_iter((0..200_000u32).filter(|i| i % 7 != 3));
         let day = |seed: u32, big: u64| {
             let pairs = (0..210_000u32)
-                .filter(|i| (i.wrapping_mul(2_654_435_761) ^ seed) % 5 == 0)
+                .filter(|i| (i.wrapping_mul(2_654_435_761) ^ seed).is_multiple_of(5))
                 .map(|i| (i, 1 + u64::from(i.wrapping_add(seed) % 4) * if i % 1000 == 0 { big } else { 1 }))
                 .collect();
             Bsi::from_pairs(pairs)
