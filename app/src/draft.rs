@@ -147,6 +147,20 @@ impl Bounds {
         })
     }
 
+    /// The same numbers under another operator; switching to `between` starts the range at
+    /// the one number there was.
+    ///
+    /// ```
+    /// use app::draft::{BoundOp, Bounds};
+    /// use engine::bsi::Cmp;
+    /// let b = Bounds::compare(Cmp::Ge, "18").with_op(BoundOp::Between);
+    /// assert_eq!(b, Bounds::between("18", "18"));
+    /// ```
+    pub fn with_op(&self, op: BoundOp) -> Bounds {
+        let hi = if self.hi.trim().is_empty() { self.lo.clone() } else { self.hi.clone() };
+        Bounds { op, lo: self.lo.clone(), hi }
+    }
+
     /// The builder's form of an engine test.
     pub fn from_test(test: &Test) -> Bounds {
         match test {

@@ -876,15 +876,6 @@ fn NumberEditor(tree: Tree, path: Vec<usize>, group: String, bounds: Bounds, man
         move |b: Bounds| tree.draft.update(|d| d.set_bounds(&path, b))
     };
     let current = bounds.clone();
-    let on_op = {
-        let (set, current) = (set.clone(), current.clone());
-        move |ev: leptos::ev::Event| {
-            if let Some(op) = BoundOp::from_key(&event_target_value(&ev)) {
-                let hi = if current.hi.trim().is_empty() { current.lo.clone() } else { current.hi.clone() };
-                set(Bounds { op, lo: current.lo.clone(), hi });
-            }
-        }
-    };
     let number_input = {
         let (min, max, step) = (min.clone(), max.clone(), step.clone());
         let (set, current) = (set.clone(), current.clone());
@@ -940,15 +931,7 @@ fn NumberEditor(tree: Tree, path: Vec<usize>, group: String, bounds: Bounds, man
     view! {
         <div class="picker-number" data-testid="number-editor">
             <p class="muted small">{format!("{group}: {} users have a value, from {min} to {max}.", format::int(info.count))}</p>
-            <label class="form-field">
-                <span class="form-label">"Test"</span>
-                <select class="select" data-testid="number-op" on:change=on_op>
-                    {BoundOp::ALL
-                        .into_iter()
-                        .map(|op| view! { <option value=op.key() selected=op == current.op>{op.label()}</option> })
-                        .collect_view()}
-                </select>
-            </label>
+            <OpSelect current=current.clone() testid="number-op" set=Callback::new(set.clone()) />
             <div class="number-row">
                 {number_input("lo", bounds.lo.clone())}
                 {(bounds.op == BoundOp::Between).then(|| number_input("hi", bounds.hi.clone()))}
@@ -1033,6 +1016,31 @@ fn NumericHistogram(
     }
 }
 
+/// The operator of a numeric or event test (`between`, `≥`, …); the numbers are kept.
+#[component]
+fn OpSelect(current: Bounds, testid: &'static str, set: Callback<Bounds>) -> impl IntoView {
+    let selected = current.op;
+    view! {
+        <label class="form-field">
+            <span class="form-label">"Test"</span>
+            <select
+                class="select"
+                data-testid=testid
+                on:change=move |ev| {
+                    if let Some(op) = BoundOp::from_key(&event_target_value(&ev)) {
+                        set.run(current.with_op(op));
+                    }
+                }
+            >
+                {BoundOp::ALL
+                    .into_iter()
+                    .map(|op| view! { <option value=op.key() selected=op == selected>{op.label()}</option> })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
 /// The editor of an event condition: event, window, count or active days, and the test.
 #[component]
 fn EventEditor(
@@ -1066,15 +1074,6 @@ fn EventEditor(
         }
     };
     let current = bounds.clone();
-    let on_op = {
-        let (set, current) = (set_bounds.clone(), current.clone());
-        move |ev: leptos::ev::Event| {
-            if let Some(op) = BoundOp::from_key(&event_target_value(&ev)) {
-                let hi = if current.hi.trim().is_empty() { current.lo.clone() } else { current.hi.clone() };
-                set(Bounds { op, lo: current.lo.clone(), hi });
-            }
-        }
-    };
     let field = {
         let (set, current) = (set_bounds.clone(), current.clone());
         move |which: &'static str, value: String| {
@@ -1147,15 +1146,7 @@ fn EventEditor(
                 </label>
             </div>
             <div class="number-row">
-                <label class="form-field">
-                    <span class="form-label">"Test"</span>
-                    <select class="select" data-testid="event-op" on:change=on_op>
-                        {BoundOp::ALL
-                            .into_iter()
-                            .map(|op| view! { <option value=op.key() selected=op == current.op>{op.label()}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
+                <OpSelect current=current.clone() testid="event-op" set=Callback::new(set_bounds.clone()) />
                 {field("lo", bounds.lo.clone())}
                 {(bounds.op == BoundOp::Between).then(|| field("hi", bounds.hi.clone()))}
             </div>
