@@ -33,7 +33,7 @@ fn code(r: &Reply) -> String {
     r.json().ok().and_then(|v| v["error"].as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// Every file under `dir` (recursively), relative paths, for "nothing left behind".
+/// Every file under `dir` (recursively), for "nothing left behind".
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return out };
