@@ -166,6 +166,11 @@ pub fn check(id: &str, salt: &str, groups: &[GroupDraft]) -> Result<Split, Probl
             _ => problems.push(format!("Group {}: the percentage must be a number above 0.", i + 1)),
         }
     }
+    // Said with the other problems, so the form shows everything at once.
+    let total: f64 = parsed.iter().map(|g| g.percent).sum();
+    if total > 100.0 {
+        problems.push(format!("The groups add up to {total}%: at most 100% of the segment can take part."));
+    }
     if groups.len() < 2 {
         problems.push("A split needs at least two groups.".to_owned());
     }
