@@ -9,6 +9,9 @@
 #
 # Environment: SIEVE_FUZZ_TARGET_DIR (default ~/.cache/sieve/fuzz-target): the instrumented
 # build has other compiler flags than the main one, so it gets its own target directory.
+# SIEVE_FUZZ_PROFILE: `release` (default; optimised, the long run) or `dev` (unoptimised: the
+# test command's short smoke run, where building the instrumented server crate from cold in
+# release took 35 min on a loaded machine and in dev takes a fraction of it).
 
 # shellcheck source=.dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -21,14 +24,22 @@ step "setup (nightly, cargo-fuzz)" bash "$ROOT/.dev/setup.sh" --fuzz-only
 cd "$ROOT/app/engine/fuzz" || exit
 export CARGO_TARGET_DIR="${SIEVE_FUZZ_TARGET_DIR:-$HOME/.cache/sieve/fuzz-target}"
 
-step "build the fuzz targets (nightly, libFuzzer + AddressSanitizer)" cargo +nightly fuzz build
+PROFILE_FLAGS=()
+case "${SIEVE_FUZZ_PROFILE:-release}" in
+    release) ;;
+    dev) PROFILE_FLAGS=(--dev) ;;
+    *) die "SIEVE_FUZZ_PROFILE must be release or dev: ${SIEVE_FUZZ_PROFILE}" ;;
+esac
+
+step "build the fuzz targets (nightly, libFuzzer + AddressSanitizer, ${SIEVE_FUZZ_PROFILE:-release})" \
+    cargo +nightly fuzz build "${PROFILE_FLAGS[@]}"
 
 scratch="$(mktemp -d -t sieve-fuzz.XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT
 for target in "${TARGETS[@]}"; do
     mkdir -p "$scratch/$target"
     # -timeout: one input taking 10 s is a finding (a hang) too.
-    step "fuzz $target (${SECONDS_PER_TARGET}s)" cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+    step "fuzz $target (${SECONDS_PER_TARGET}s)" cargo +nightly fuzz run "${PROFILE_FLAGS[@]}" "$target" "$scratch/$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096 -timeout=10 -print_final_stats=1
 done
 print_step_times

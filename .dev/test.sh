@@ -48,7 +48,8 @@ step "clippy (wasm32)" cargo clippy -p app -p engine --target wasm32-unknown-unk
 step "tests" logged cargo test --workspace --all-targets
 step "doc tests" logged cargo test --workspace --doc
 # Each fuzz target from the committed corpora for a short bounded time: any crash fails the run.
-step "fuzzing (${SIEVE_FUZZ_SECONDS:-25}s per target)" bash .dev/fuzz.sh "${SIEVE_FUZZ_SECONDS:-25}"
+step "fuzzing (${SIEVE_FUZZ_SECONDS:-25}s per target, unoptimised build)" \
+    env SIEVE_FUZZ_PROFILE="${SIEVE_FUZZ_PROFILE:-dev}" bash .dev/fuzz.sh "${SIEVE_FUZZ_SECONDS:-25}"
 # The engine as the browser runs it: app/tests/ in headless Chromium (wasm-bindgen-test-runner
 # drives chromedriver; it adds --headless and --no-sandbox itself). The benchmark there is
 # #[ignore]d: .dev/bench-browser.sh runs it.
