@@ -2,6 +2,8 @@
 //! a flag-per-id evaluation of the same rule on a small fixed snapshot.
 #![no_main]
 
+use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled};
+use engine::rule::{Measure, Test};
 use engine::{EvalOptions, IdSet, MemorySource, Plan, Rule};
 use libfuzzer_sys::fuzz_target;
 
@@ -11,12 +13,53 @@ fn ids(f: impl Fn(u32) -> bool) -> Vec<u32> {
     (0..USERS).filter(|&i| f(i)).collect()
 }
 
+/// Days with `buy` uploads (the snapshot day is the last); earlier days have none.
+const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
+
+/// `age` of user `i` (whole years), or none.
+fn age(i: u32) -> Option<i64> {
+    (i % 5 != 0).then(|| 10 + i64::from(i % 70))
+}
+
+/// `buy` count of user `i` on day `d` (index into DAYS).
+fn buys(i: u32, d: u32) -> u64 {
+    if (i * 7 + d) % 11 == 0 { 1 + u64::from(i % 3) } else { 0 }
+}
+
+/// Whether a whole number passes a test, compared exactly with the decimal constants.
+fn passes(v: i64, test: &Test) -> bool {
+    let cmp = |text: &str, op: Cmp| {
+        let digits = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
+        match parse_scaled(text, digits) {
+            Ok(c) => op.holds(i128::from(v) * 10i128.pow(digits), i128::from(c)),
+            Err(_) => false,
+        }
+    };
+    match test {
+        Test::Compare(op, c) => cmp(c, *op),
+        Test::Between(lo, hi) => cmp(lo, Cmp::Ge) && cmp(hi, Cmp::Le),
+    }
+}
+
 fn naive(rule: &Rule, values: &[(&str, &str, Vec<u32>)]) -> Vec<bool> {
     let n = USERS as usize;
     match rule {
         Rule::All(m) => m.iter().fold(vec![true; n], |acc, r| acc.iter().zip(naive(r, values)).map(|(a, b)| *a && b).collect()),
         Rule::Any(m) => m.iter().fold(vec![false; n], |acc, r| acc.iter().zip(naive(r, values)).map(|(a, b)| *a || b).collect()),
         Rule::Not(r) => naive(r, values).into_iter().map(|b| !b).collect(),
+        Rule::Number { test, .. } => (0..USERS).map(|i| age(i).is_some_and(|a| passes(a, test))).collect(),
+        Rule::Event { last_days, measure, test, .. } => (0..USERS)
+            .map(|i| {
+                // The window's days that have data: the last `last_days` of the calendar.
+                let first = 3u32.saturating_sub(*last_days);
+                let daily = (first..3).map(|d| buys(i, d));
+                let v = match measure {
+                    Measure::Count => daily.sum::<u64>(),
+                    Measure::Days => daily.filter(|c| *c > 0).count() as u64,
+                };
+                passes(i64::try_from(v).unwrap_or(i64::MAX), test)
+            })
+            .collect(),
         Rule::Tag { tag, values: vs } => {
             let mut out = vec![false; n];
             for (g, v, members) in values {
@@ -52,6 +95,11 @@ fuzz_target!(|data: &[u8]| {
         } else {
             src.insert_tag_value(g, v, IdSet::from_sorted(m));
         }
+    }
+    src.insert_column("age", &NumericColumn::from_scaled(0, (0..USERS).filter_map(|i| age(i).map(|a| (i, a))).collect()));
+    for (d, ds) in DAYS.iter().enumerate() {
+        let pairs = (0..USERS).map(|i| (i, buys(i, d as u32))).filter(|p| p.1 > 0).collect();
+        src.insert_event_day("buy", ds, Bsi::from_pairs(pairs));
     }
     let Ok(plan) = Plan::validate(&rule, &src.catalog()) else { return };
     let e = engine::evaluate(&plan, &src, EvalOptions { steps: true, members: false }).expect("everything is loaded");
