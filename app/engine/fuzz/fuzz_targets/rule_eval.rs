@@ -77,32 +77,43 @@ fn naive(rule: &Rule, values: &[(&str, &str, Vec<u32>)]) -> Vec<bool> {
     }
 }
 
+type Values = Vec<(&'static str, &'static str, Vec<u32>)>;
+
+/// The fixed snapshot, built once (rebuilding it per input made the target crawl).
+fn world() -> &'static (Values, MemorySource) {
+    static WORLD: std::sync::OnceLock<(Values, MemorySource)> = std::sync::OnceLock::new();
+    WORLD.get_or_init(|| {
+        let values: Values = vec![
+            ("gender", "female", ids(|i| i % 2 == 0)),
+            ("gender", "male", ids(|i| i % 2 == 1)),
+            ("province", "Guangdong", ids(|i| i % 7 == 0)),
+            ("province", "Zhejiang", ids(|i| i % 7 == 1 && i > 65_000)),
+            ("active_7d", "true", ids(|i| i % 3 == 0)),
+            ("segment", "vip", ids(|i| i % 1000 == 0)),
+        ];
+        let mut src = MemorySource::new(IdSet::full_range(USERS));
+        for (g, v, m) in &values {
+            if *g == "segment" {
+                src.insert_segment(v, IdSet::from_sorted(m));
+            } else {
+                src.insert_tag_value(g, v, IdSet::from_sorted(m));
+            }
+        }
+        src.insert_column("age", &NumericColumn::from_scaled(0, (0..USERS).filter_map(|i| age(i).map(|a| (i, a))).collect()));
+        for (d, ds) in DAYS.iter().enumerate() {
+            let pairs = (0..USERS).map(|i| (i, buys(i, d as u32))).filter(|p| p.1 > 0).collect();
+            src.insert_event_day("buy", ds, Bsi::from_pairs(pairs));
+        }
+        (values, src)
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(rule) = Rule::parse(text) else { return };
-    let values = vec![
-        ("gender", "female", ids(|i| i % 2 == 0)),
-        ("gender", "male", ids(|i| i % 2 == 1)),
-        ("province", "Guangdong", ids(|i| i % 7 == 0)),
-        ("province", "Zhejiang", ids(|i| i % 7 == 1 && i > 65_000)),
-        ("active_7d", "true", ids(|i| i % 3 == 0)),
-        ("segment", "vip", ids(|i| i % 1000 == 0)),
-    ];
-    let mut src = MemorySource::new(IdSet::full_range(USERS));
-    for (g, v, m) in &values {
-        if *g == "segment" {
-            src.insert_segment(v, IdSet::from_sorted(m));
-        } else {
-            src.insert_tag_value(g, v, IdSet::from_sorted(m));
-        }
-    }
-    src.insert_column("age", &NumericColumn::from_scaled(0, (0..USERS).filter_map(|i| age(i).map(|a| (i, a))).collect()));
-    for (d, ds) in DAYS.iter().enumerate() {
-        let pairs = (0..USERS).map(|i| (i, buys(i, d as u32))).filter(|p| p.1 > 0).collect();
-        src.insert_event_day("buy", ds, Bsi::from_pairs(pairs));
-    }
+    let (values, src) = world();
     let Ok(plan) = Plan::validate(&rule, &src.catalog()) else { return };
-    let e = engine::evaluate(&plan, &src, EvalOptions { steps: true, members: false }).expect("everything is loaded");
-    let expected = naive(&rule, &values).iter().filter(|b| **b).count() as u64;
+    let e = engine::evaluate(&plan, src, EvalOptions { steps: true, members: false }).expect("everything is loaded");
+    let expected = naive(&rule, values).iter().filter(|b| **b).count() as u64;
     assert_eq!(e.count, expected);
 });
