@@ -169,7 +169,7 @@ pub fn check(id: &str, salt: &str, groups: &[GroupDraft]) -> Result<Split, Probl
     // Said with the other problems, so the form shows everything at once.
     let total: f64 = parsed.iter().map(|g| g.percent).sum();
     if total > 100.0 {
-        problems.push(format!("The groups add up to {total}%: at most 100% of the segment can take part."));
+        problems.push(format!("Group percentages must total at most 100% (they add up to {total}%)."));
     }
     if groups.len() < 2 {
         problems.push("A split needs at least two groups.".to_owned());
