@@ -46,6 +46,33 @@ impl Bsi {
         Bsi { exists, slices }
     }
 
+    /// Builds a column from (value, users holding it) pairs, the warehouse's form (one bitmap
+    /// per value): each slice is the union of the sets whose value has that bit, so a large
+    /// column is built from bitmap unions instead of per-user pairs. The sets must not
+    /// overlap (a user has one value); zero values are kept (a user with 0 exists).
+    ///
+    /// ```
+    /// use engine::{IdSet, bsi::Bsi};
+    /// let b = Bsi::from_value_sets(vec![(3, IdSet::from_sorted(&[1, 2])), (4, IdSet::from_sorted(&[7]))]);
+    /// assert_eq!(b, Bsi::from_pairs(vec![(1, 3), (2, 3), (7, 4)]));
+    /// ```
+    pub fn from_value_sets(mut values: Vec<(u64, IdSet)>) -> Bsi {
+        values.retain(|v| !v.1.is_empty());
+        let max = values.iter().map(|v| v.0).max().unwrap_or(0);
+        let bits = (u64::BITS - max.leading_zeros()) as usize;
+        let mut exists = IdSet::new();
+        let mut slices = vec![IdSet::new(); bits];
+        for (value, set) in &values {
+            for (b, slice) in slices.iter_mut().enumerate() {
+                if value >> b & 1 == 1 {
+                    *slice = slice.or(set);
+                }
+            }
+            exists = exists.or(set);
+        }
+        Bsi { exists, slices }
+    }
+
     /// Assembles a column from decoded bitmaps (slices must be subsets of `exists`).
     pub fn from_parts(exists: IdSet, slices: Vec<IdSet>) -> Bsi {
         Bsi { exists, slices }
@@ -140,7 +167,8 @@ impl BsiView<'_> {
             let mut greater = IdSet::new();
             let mut equal = self.exists.clone();
             for (i, slice) in self.slices.iter().enumerate().rev() {
-                if c >> i & 1 == 1 {
+                // A slice past bit 63 (a sum that outgrew 64 bits) is above any `c`.
+                if i < 64 && c >> i & 1 == 1 {
                     equal = equal.and(slice);
                 } else {
                     greater = greater.or(&equal.and(slice));
@@ -298,10 +326,24 @@ pub enum NumberError {
 /// use engine::bsi::parse_scaled;
 /// assert_eq!(parse_scaled("129.50", 2), Ok(12950));
 /// assert_eq!(parse_scaled("-3", 2), Ok(-300));
+/// assert_eq!(parse_scaled("-9223372036854775808", 0), Ok(i64::MIN));
 /// assert_eq!(parse_scaled("7.5", 0).is_err(), true);
 /// assert!(parse_scaled("12a", 0).is_err());
 /// ```
 pub fn parse_scaled(text: &str, scale: u32) -> Result<i64, NumberError> {
+    let wide = parse_scaled_wide(text, scale)?;
+    i64::try_from(wide).map_err(|_| NumberError::OutOfRange(text.to_owned()))
+}
+
+/// [`parse_scaled`] into an `i128`: rule constants beyond what a column can store (`age <
+/// 18446744073709551615`) still compare exactly.
+///
+/// ```
+/// use engine::bsi::parse_scaled_wide;
+/// assert_eq!(parse_scaled_wide("18446744073709551615.5", 1), Ok(184467440737095516155));
+/// assert!(parse_scaled_wide(&"9".repeat(40), 0).is_err());
+/// ```
+pub fn parse_scaled_wide(text: &str, scale: u32) -> Result<i128, NumberError> {
     let bad = || NumberError::NotANumber(text.to_owned());
     let t = text.trim();
     let (negative, digits) = match t.strip_prefix('-') {
@@ -320,14 +362,17 @@ pub fn parse_scaled(text: &str, scale: u32) -> Result<i64, NumberError> {
         return Err(NumberError::TooPrecise { text: text.to_owned(), scale });
     }
     let out_of_range = || NumberError::OutOfRange(text.to_owned());
-    let mut value: i64 = 0;
+    // Accumulated on the value's own side of zero, so the most negative value fits too.
+    let sign: i128 = if negative { -1 } else { 1 };
+    let mut value: i128 = 0;
     for b in int.bytes().chain(frac_trimmed.bytes()) {
-        value = value.checked_mul(10).and_then(|v| v.checked_add(i64::from(b - b'0'))).ok_or_else(out_of_range)?;
+        value =
+            value.checked_mul(10).and_then(|v| v.checked_add(sign * i128::from(b - b'0'))).ok_or_else(out_of_range)?;
     }
     for _ in frac_trimmed.len()..scale as usize {
         value = value.checked_mul(10).ok_or_else(out_of_range)?;
     }
-    Ok(if negative { -value } else { value })
+    Ok(value)
 }
 
 impl NumericColumn {
@@ -337,6 +382,22 @@ impl NumericColumn {
         let max = pairs.iter().map(|p| p.1).max().unwrap_or(0);
         // value - offset >= 0 and fits u64 for any two i64s.
         let bsi = Bsi::from_pairs(pairs.into_iter().map(|(id, v)| (id, v.abs_diff(offset))).collect());
+        NumericColumn { scale, offset, max, bsi }
+    }
+
+    /// Builds a column from (scaled value, users holding it) pairs (see
+    /// [`Bsi::from_value_sets`]); the sets must not overlap.
+    ///
+    /// ```
+    /// use engine::{IdSet, bsi::NumericColumn};
+    /// let c = NumericColumn::from_value_sets(2, vec![(-150, IdSet::from_sorted(&[4])), (1250, IdSet::from_sorted(&[1, 9]))]);
+    /// assert_eq!(c, NumericColumn::from_scaled(2, vec![(4, -150), (1, 1250), (9, 1250)]));
+    /// ```
+    pub fn from_value_sets(scale: u32, values: Vec<(i64, IdSet)>) -> NumericColumn {
+        let present = || values.iter().filter(|v| !v.1.is_empty()).map(|v| v.0);
+        let offset = present().min().unwrap_or(0);
+        let max = present().max().unwrap_or(0);
+        let bsi = Bsi::from_value_sets(values.into_iter().map(|(v, set)| (v.abs_diff(offset), set)).collect());
         NumericColumn { scale, offset, max, bsi }
     }
 
@@ -366,4 +427,25 @@ pub fn format_scaled(v: i64, scale: u32) -> String {
     let sign = if v < 0 { "-" } else { "" };
     let a = v.unsigned_abs();
     format!("{sign}{}.{:0width$}", a / p, a % p, width = scale as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A column built from one bitmap per value equals the one built from per-user pairs.
+        #[test]
+        fn value_sets_build_the_pairs_column(users in proptest::collection::btree_map(0u32..5_000, -50i64..50, 0..300), scale in 0u32..3) {
+            let pairs: Vec<(u32, i64)> = users.iter().map(|(&u, &v)| (u, v)).collect();
+            let mut by_value: std::collections::BTreeMap<i64, Vec<u32>> = std::collections::BTreeMap::new();
+            for (u, v) in &pairs {
+                by_value.entry(*v).or_default().push(*u);
+            }
+            let mut sets: Vec<(i64, IdSet)> = by_value.into_iter().map(|(v, ids)| (v, IdSet::from_unsorted(ids))).collect();
+            sets.push((1_000, IdSet::new())); // an empty row changes nothing
+            prop_assert_eq!(NumericColumn::from_value_sets(scale, sets), NumericColumn::from_scaled(scale, pairs));
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! The engine's errors, one type per boundary: bytes ([`FormatError`]), rules ([`RuleError`]),
-//! evaluation against loaded data ([`EvalError`]).
+//! The engine's errors, one type per boundary: bytes ([`FormatError`]), bitmaps from a data
+//! warehouse ([`BitmapError`]), rules ([`RuleError`]), evaluation against loaded data
+//! ([`EvalError`]).
 
 use thiserror::Error;
 
@@ -56,6 +57,128 @@ pub enum FormatError {
     /// The structure is internally inconsistent.
     #[error("malformed: {0}")]
     Malformed(String),
+}
+
+/// Why bitmap bytes from a data warehouse (a ClickHouse `groupBitmap` state or a roaring
+/// portable bitmap, see [`crate::warehouse`]) were refused. Its `Display` is written for the data
+/// engineer who uploaded them: it names the format the bytes looked like and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BitmapError {
+    /// No bytes at all.
+    #[error("empty: no bitmap bytes")]
+    Empty,
+    /// The bytes start like none of the formats.
+    #[error(
+        "not a bitmap: starts with bytes {}; expected a ClickHouse groupBitmap state (first byte 00 or 01) \
+         or a roaring portable bitmap (first bytes 3a 30 or 3b 30)",
+        hex_prefix(.start, *.len)
+    )]
+    NotABitmap {
+        /// The first bytes (at most [`BitmapError::SHOWN_BYTES`]).
+        start: Vec<u8>,
+        /// How many bytes there were in all.
+        len: usize,
+    },
+    /// A well-formed 64-bit bitmap: user ids are 32-bit.
+    #[error("a 64-bit bitmap ({0}): only 32-bit user ids are supported")]
+    SixtyFourBit(Bitmap64),
+    /// A varint (ClickHouse `writeVarUInt`, LEB128) that is cut short, longer than needed or
+    /// larger than 64 bits.
+    #[error("a ClickHouse {field} is not a valid varint: {problem}")]
+    Varint {
+        /// Which number it was (`small set's id count`, `state's byte length`).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: VarintProblem,
+    },
+    /// A ClickHouse small set declaring more ids than a small set holds.
+    #[error("a ClickHouse small set declares {declared} ids, more than the {max} it can hold")]
+    SmallSetTooLarge {
+        /// Ids declared.
+        declared: u64,
+        /// The most a small set holds.
+        max: usize,
+    },
+    /// A ClickHouse small set whose ids take other than 4 bytes each.
+    #[error(
+        "a ClickHouse small set of {declared} id{} needs {needed} bytes of 4-byte ids, got {got}",
+        if *.declared == 1 { "" } else { "s" }
+    )]
+    SmallSetLength {
+        /// Ids declared.
+        declared: usize,
+        /// Bytes those ids take.
+        needed: usize,
+        /// Bytes there were after the count.
+        got: usize,
+    },
+    /// A ClickHouse small set naming an id twice (ClickHouse's small set is a set).
+    #[error("a ClickHouse small set lists id {0} twice")]
+    SmallSetDuplicate(u32),
+    /// A ClickHouse large state whose declared length is not the bytes that follow.
+    #[error("a ClickHouse groupBitmap state declares {declared} bytes of roaring bitmap, but {got} follow")]
+    LargeStateLength {
+        /// The declared length.
+        declared: u64,
+        /// Bytes there were after it.
+        got: usize,
+    },
+    /// A ClickHouse large state whose roaring bitmap is invalid.
+    #[error("a ClickHouse groupBitmap state holds an invalid roaring bitmap: {0}")]
+    LargeStateBitmap(FormatError),
+    /// Bytes with the roaring portable cookie that are not a valid portable bitmap.
+    #[error("not a valid roaring portable bitmap: {0}")]
+    Portable(FormatError),
+}
+
+impl BitmapError {
+    /// How many leading bytes [`BitmapError::NotABitmap`] keeps and shows.
+    pub const SHOWN_BYTES: usize = 8;
+}
+
+/// `7b 22 69 …`: the first bytes in hex, and an ellipsis when there were more.
+fn hex_prefix(start: &[u8], len: usize) -> String {
+    let mut out: Vec<String> = start.iter().map(|b| format!("{b:02x}")).collect();
+    if len > start.len() {
+        out.push("…".to_owned());
+    }
+    out.join(" ")
+}
+
+/// The 64-bit layouts recognised (and refused) by [`crate::warehouse::decode_bitmap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bitmap64 {
+    /// `AggregateFunction(groupBitmap, UInt64)`, small set: 8-byte ids.
+    ClickHouseSmall,
+    /// `AggregateFunction(groupBitmap, UInt64)`, large: a `Roaring64Map`.
+    ClickHouseLarge,
+    /// The 64-bit portable layout on its own (CRoaring `Roaring64Map`, roaring-rs
+    /// `RoaringTreemap`).
+    Portable,
+}
+
+impl std::fmt::Display for Bitmap64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bitmap64::ClickHouseSmall => "ClickHouse UInt64 state, small set",
+            Bitmap64::ClickHouseLarge => "ClickHouse UInt64 state",
+            Bitmap64::Portable => "64-bit roaring portable format, as RoaringTreemap or Roaring64Map write it",
+        })
+    }
+}
+
+/// What is wrong with a varint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum VarintProblem {
+    /// The bytes end inside it.
+    #[error("the bytes end inside it")]
+    Truncated,
+    /// Written with more bytes than its value needs (ClickHouse never does that).
+    #[error("overlong encoding (more bytes than its value needs)")]
+    Overlong,
+    /// Larger than 64 bits.
+    #[error("larger than 64 bits")]
+    Overflow,
 }
 
 /// A rule that cannot be evaluated, with the JSON path of the offending node

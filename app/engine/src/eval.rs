@@ -52,14 +52,9 @@ pub struct EvalOptions {
     pub members: bool,
 }
 
-/// One funnel step: users left after the conditions up to and including `path`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Step {
-    /// JSON path of the condition (`all[2]`), or `$` when the rule is not an `all`.
-    pub path: String,
-    /// Users matching every condition up to this one.
-    pub count: u64,
-}
+/// One funnel step: users left after the conditions up to and including `path` (the wire
+/// type: estimates answer it as computed here).
+pub use wire::Step;
 
 /// The answer of an evaluation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +99,8 @@ pub fn evaluate(plan: &Plan, source: &dyn Source, options: EvalOptions) -> Resul
     // With steps, the top-level members are kept in the user's order (each prefix is a step);
     // otherwise the whole tree is reordered for speed.
     let (stages, step_paths): (Vec<Bound>, &[String]) = match (plan.root(), options.steps) {
-        (Node::And(members), true) => {
+        // An empty `all` (every user) has no steps; it is evaluated as one stage.
+        (Node::And(members), true) if !members.is_empty() => {
             (members.iter().map(|m| binder.bind(m).map(|(b, _)| b)).collect::<Result<_, _>>()?, plan.step_paths())
         }
         (root, true) => (vec![binder.bind(root)?.0], plan.step_paths()),
@@ -331,6 +327,11 @@ fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<W
         return;
     }
     let Some((first, rest)) = members.split_first() else {
+        // `all` of nothing: every user of the chunk.
+        match ctx.universe {
+            Some(u) => u.write_bits(out),
+            None => out.fill(0),
+        }
         return;
     };
     eval_into(first, ctx, out, pool);
@@ -439,6 +440,7 @@ static EMPTY_WORDS: Words = [0u64; BITSET_WORDS];
 fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {
     match node {
         Bound::Leaf(i) => ctx.conts[*i].is_some_and(|c| c.contains(v)),
+        Bound::And(members) if members.is_empty() => ctx.universe.is_some_and(|u| u.contains(v)),
         Bound::And(members) => members.iter().all(|m| contains(m, ctx, v)),
         Bound::Or(members) => members.iter().any(|m| contains(m, ctx, v)),
         Bound::Not(inner) => ctx.universe.is_some_and(|u| u.contains(v)) && !contains(inner, ctx, v),

@@ -5,6 +5,9 @@
 //! # Layout
 //! - [`idset`]: [`IdSet`], the chunked id set (roaring layout) that evaluation walks.
 //! - [`portable`]: the roaring portable format, read with full checks and written compactly.
+//! - [`rank`]: each id's position in a set, for per-user tables over ids that are not `0..n`.
+//! - [`warehouse`]: bitmaps as warehouses write them (ClickHouse `groupBitmap` states, bare
+//!   portable bitmaps), told apart per value; 64-bit bitmaps recognised and refused.
 //! - [`blob`]: the versioned, checksummed, content-addressed blob around a bitmap.
 //! - [`bsi`]: bit-sliced numeric columns (numeric tags, daily event counts).
 //! - [`window`]: numeric conditions and event windows evaluated on bit-sliced columns.
@@ -14,31 +17,40 @@
 //! - [`rule`]: the JSON rule language, parsed with paths for errors.
 //! - [`catalog`]: the names a rule may use on one day.
 //! - [`plan`]: a rule checked against a catalog.
+//! - [`deps`]: dependencies between definitions (segments using segments), and the cycle check.
+//! - [`id`]: the one id rule (apps, segments, tag groups, events, experiments, group names).
 //! - [`eval`]: one-pass, count-first evaluation of a plan, with the per-condition funnel.
-//! - [`sample`]: the fixed-hash sample tier and estimates with 95% intervals.
+//! - [`sample`]: the fixed-hash sample tier (rank or block scheme) and estimates with 95% intervals.
 //! - [`split`]: A/B splits by salted hashes of external ids, stable as they grow.
 //! - [`stats`]: Wilson and Newcombe intervals, the chi-square test for sample-ratio mismatch.
+//! - [`balance`]: a split's balance check (sizes against the plan, tag mix), for the browser's
+//!   preview and the server's answer alike.
 //! - [`error`]: the error types.
 
+pub mod balance;
 pub mod blob;
 pub mod bsi;
 pub mod catalog;
+pub mod deps;
 pub mod ds;
 pub mod error;
 pub mod eval;
+pub mod id;
 pub mod idset;
 pub mod manifest;
 pub mod plan;
 pub mod portable;
+pub mod rank;
 pub mod rule;
 pub mod sample;
 pub mod snapshot;
 pub mod split;
 pub mod stats;
+pub mod warehouse;
 pub mod window;
 
 pub use catalog::{Catalog, TagKind};
-pub use error::{EvalError, FormatError, RuleError, RuleErrorReason};
+pub use error::{BitmapError, EvalError, FormatError, RuleError, RuleErrorReason};
 pub use eval::{EvalOptions, Evaluation, Source, Step, count, evaluate, members};
 pub use idset::IdSet;
 pub use manifest::Manifest;

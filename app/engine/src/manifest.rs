@@ -67,7 +67,7 @@ pub struct EventEntry {
     pub name: String,
     /// Users with a count above zero.
     pub users: u64,
-    /// Sum of all counts.
+    /// Sum of all counts (at most `u64::MAX`: it saturates).
     pub total: u64,
     /// The counts.
     pub bsi: BsiEntry,
@@ -121,8 +121,11 @@ pub struct GroupEntry {
 pub struct SampleInfo {
     /// One user in `rate` is sampled (see [`crate::sample`]).
     pub rate: u32,
-    /// The sample tier's universe (`0..count`, densely renumbered).
+    /// The sample tier's universe (`0..count`, densely renumbered, for the rank scheme).
     pub universe: BlobRef,
+    /// How sampled users were chosen and numbered; every version of an app uses one.
+    #[serde(default, skip_serializing_if = "crate::sample::Scheme::is_rank")]
+    pub scheme: crate::sample::Scheme,
 }
 
 /// A snapshot's manifest.
@@ -146,6 +149,19 @@ pub struct Manifest {
     /// Segment members on this day.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<SegmentEntry>,
+    /// Segments that could not be computed on this day, with why (their rule names something
+    /// the day lacks), so a gap in a segment's history explains itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_errors: Vec<SegmentError>,
+}
+
+/// A segment left out of a day, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentError {
+    /// Segment id.
+    pub id: String,
+    /// Why it could not be computed (the rule's error on that day).
+    pub message: String,
 }
 
 impl Manifest {

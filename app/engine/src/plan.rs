@@ -47,16 +47,9 @@ pub enum Node {
     },
 }
 
-/// Something the answer should be read with: the plan is valid, but not all data is there.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Warning {
-    /// JSON path of the condition.
-    pub path: String,
-    /// What it means, in a sentence.
-    pub message: String,
-    /// Days of the condition's window with no upload of its event (counted as zero).
-    pub missing_days: Vec<String>,
-}
+/// Something the answer should be read with: the plan is valid, but not all data is there
+/// (the wire type: estimates answer it as computed here).
+pub use wire::Warning;
 
 /// A checked rule, ready to evaluate.
 ///

@@ -1,5 +1,6 @@
-//! The roaring portable serialisation format (the one CRoaring, Java, Go, roaring-rs and
-//! ClickHouse's `groupBitmap` state share), read into and written from [`IdSet`].
+//! The roaring portable serialisation format (the one CRoaring, Java, Go and roaring-rs share,
+//! and ClickHouse's `groupBitmap` state wraps: see [`crate::warehouse`]), read into and written
+//! from [`IdSet`].
 //!
 //! The reader is strict because its bytes may come from anywhere: every length is checked
 //! before it is used, keys and array values must strictly increase, cardinalities must match
@@ -58,6 +59,17 @@ fn malformed(reason: impl Into<String>) -> FormatError {
 /// assert!(engine::portable::decode(&bytes[..bytes.len() - 1]).is_err());
 /// ```
 pub fn decode(bytes: &[u8]) -> Result<IdSet, FormatError> {
+    let (set, used) = decode_prefix(bytes)?;
+    if used != bytes.len() {
+        return Err(FormatError::TrailingBytes { extra: bytes.len() - used });
+    }
+    Ok(set)
+}
+
+/// Decodes the one portable bitmap that `bytes` starts with, checking everything but what
+/// follows it, and says how many bytes it took: for formats that put several bitmaps one after
+/// another (the 64-bit layout is a count, then a high key and a bitmap per bucket).
+pub(crate) fn decode_prefix(bytes: &[u8]) -> Result<(IdSet, usize), FormatError> {
     let mut r = Reader { bytes, pos: 0 };
     let cookie = r.u32()?;
     let (count, run_flags) = if cookie == COOKIE_NO_RUNS {
@@ -121,10 +133,7 @@ pub fn decode(bytes: &[u8]) -> Result<IdSet, FormatError> {
         };
         chunks.push(Chunk { key, container });
     }
-    if r.pos != bytes.len() {
-        return Err(FormatError::TrailingBytes { extra: bytes.len() - r.pos });
-    }
-    Ok(IdSet::from_chunks(chunks))
+    Ok((IdSet::from_chunks(chunks), r.pos))
 }
 
 /// Reads a run container and turns it into the array or bitset the evaluator uses.

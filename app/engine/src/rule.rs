@@ -14,7 +14,11 @@
 //!
 //! Numbers are kept as the decimal text of the JSON number: a numeric tag's scale (how many
 //! decimals it stores) is only known when the rule is checked against a snapshot, and
-//! `129.50` must compare exactly, never through a float.
+//! `129.50` must compare exactly, never through a float ([`number_text`] says which JSON
+//! numbers can be read exactly).
+//!
+//! `{"all": []}` holds for every user (a builder with no conditions yet); `{"any": []}` holds
+//! for nobody and is refused as a mistake.
 
 use serde_json::{Map, Value};
 
@@ -178,11 +182,99 @@ impl Rule {
             Rule::Tag { .. } | Rule::Number { .. } | Rule::Segment(_) => 0,
         }
     }
+
+    /// The segments the rule names, each with the JSON path of its `segment` key, in rule order
+    /// (a segment named twice is listed twice): what a cycle check and its error message need.
+    ///
+    /// ```
+    /// let r = engine::Rule::parse(r#"{"all":[{"segment":"a"},{"not":{"segment":"b"}}]}"#).unwrap();
+    /// assert_eq!(r.segment_refs(), vec![("all[0].segment".into(), "a".into()), ("all[1].not.segment".into(), "b".into())]);
+    /// ```
+    pub fn segment_refs(&self) -> Vec<(String, String)> {
+        fn walk(rule: &Rule, path: &str, out: &mut Vec<(String, String)>) {
+            match rule {
+                Rule::All(v) | Rule::Any(v) => {
+                    let here = join(path, if matches!(rule, Rule::All(_)) { "all" } else { "any" });
+                    for (i, m) in v.iter().enumerate() {
+                        walk(m, &format!("{here}[{i}]"), out);
+                    }
+                }
+                Rule::Not(r) => walk(r, &join(path, "not"), out),
+                Rule::Segment(id) => out.push((join(path, "segment"), id.clone())),
+                Rule::Tag { .. } | Rule::Number { .. } | Rule::Event { .. } => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, "", &mut out);
+        out
+    }
 }
 
 /// A number's text as a JSON number (the text came from one).
 fn number(text: &str) -> Value {
     serde_json::from_str::<serde_json::Number>(text).map(Value::Number).unwrap_or_else(|_| Value::String(text.into()))
+}
+
+/// Most significant digits of a rule's number that are read exactly: JSON numbers other than
+/// integers arrive as 64-bit floats, which keep any decimal of up to 15 digits exactly.
+pub const MAX_SIGNIFICANT_DIGITS: usize = 15;
+
+/// The exact decimal text of a JSON number, without an exponent (`1e-7` is `0.0000001`).
+///
+/// Integers from −2^63 to 2^64 − 1 arrive exactly. Anything else arrives as a 64-bit float
+/// (serde_json keeps no text), so it is accepted when its shortest form has at most
+/// [`MAX_SIGNIFICANT_DIGITS`] digits (then it is exactly what was written) and refused with a
+/// true reason otherwise. serde_json's `arbitrary_precision` feature would keep the text, but it
+/// changes number handling for every crate of the build (flattened and untagged types stop
+/// reading numbers), so it is not used.
+///
+/// ```
+/// use engine::rule::number_text;
+/// let n = |t: &str| number_text(&serde_json::from_str(t).unwrap());
+/// assert_eq!(n("-9223372036854775808").unwrap(), "-9223372036854775808");
+/// assert_eq!(n("2.5e1").unwrap(), "25");
+/// assert_eq!(n("1e-7").unwrap(), "0.0000001");
+/// assert!(n("123456789012345678901234567890").unwrap_err().contains("out of range"));
+/// assert!(n("0.1234567890123456789").unwrap_err().contains("significant digits"));
+/// ```
+pub fn number_text(n: &serde_json::Number) -> Result<String, String> {
+    if n.is_i64() || n.is_u64() {
+        return Ok(n.to_string());
+    }
+    let x = n.as_f64().unwrap_or(f64::NAN);
+    // 2^64 and -2^63 are exact in f64.
+    if !(-9_223_372_036_854_775_808.0..18_446_744_073_709_551_616.0).contains(&x) {
+        return Err(format!("out of range: a rule's numbers lie between {} and {}", i64::MIN, u64::MAX));
+    }
+    // Rust prints the shortest digits that read back as the same float: `d.ddde±x`.
+    let sci = format!("{x:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i64 = exponent.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    if digits.len() > MAX_SIGNIFICANT_DIGITS {
+        return Err(format!(
+            "{x} has more than {MAX_SIGNIFICANT_DIGITS} significant digits, which a JSON number does not keep \
+             exactly; write at most {MAX_SIGNIFICANT_DIGITS}"
+        ));
+    }
+    // The decimal point goes after `exponent + 1` digits of `digits`.
+    let point = exponent + 1;
+    let len = digits.len() as i64;
+    let plain = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(usize::try_from(-point).unwrap_or(0)))
+    } else if point >= len {
+        format!("{digits}{}", "0".repeat(usize::try_from(point - len).unwrap_or(0)))
+    } else {
+        let (int, frac) = digits.split_at(usize::try_from(point).unwrap_or(0));
+        format!("{int}.{frac}")
+    };
+    Ok(if negative && plain != "0" { format!("-{plain}") } else { plain })
 }
 
 fn obj(key: &str, value: Value) -> Value {
@@ -235,8 +327,10 @@ fn parse_node(value: &Value, path: &str, depth: usize, nodes: &mut usize) -> Res
             let Value::Array(items) = members else {
                 return Err(shape(&here, format!("expected an array of rules, found {}", type_name(members))));
             };
-            if items.is_empty() {
-                return Err(RuleError::new(&here, RuleErrorReason::Empty(if key == "all" { "all" } else { "any" })));
+            // `all` of nothing holds for every user (the builder's rule before its first
+            // condition); `any` of nothing holds for nobody, which is always a mistake.
+            if items.is_empty() && key == "any" {
+                return Err(RuleError::new(&here, RuleErrorReason::Empty("any")));
             }
             let parsed = items
                 .iter()
@@ -374,15 +468,10 @@ fn parse_test(key: &str, value: &Value, path: &str, numbers: Numbers) -> Result<
         let Value::Number(n) = v else {
             return Err(shape(path, format!("expected a number, found {}", type_name(v))));
         };
-        let text = n.to_string();
+        let text = number_text(n).map_err(|m| shape(path, m))?;
         match numbers {
-            Numbers::Count if n.as_u64().is_none() => {
+            Numbers::Count if text.parse::<u64>().is_err() => {
                 Err(shape(path, format!("expected a whole number of at least 0, found {text}")))
-            }
-            // serde_json prints large or tiny floats with an exponent; the exact decimal
-            // reader does not take those, so say so here, where the path is known.
-            Numbers::Decimal if text.contains(['e', 'E']) => {
-                Err(shape(path, format!("{text}: write the number without an exponent")))
             }
             _ => Ok(text),
         }

@@ -204,12 +204,21 @@ pub fn build_bsi(bsi: &Bsi, sample: &SampleMap, blobs: &mut Blobs) -> BsiEntry {
     }
 }
 
-/// Builds a day's entry for one event from per-user counts (users with a zero count are left
-/// out: absence means zero).
-pub fn build_event(name: &str, counts: Vec<(u32, u64)>, sample: &SampleMap, blobs: &mut Blobs) -> EventEntry {
-    let counts: Vec<(u32, u64)> = counts.into_iter().filter(|c| c.1 > 0).collect();
-    let bsi = Bsi::from_pairs(counts);
-    let total = bsi.exists().iter().filter_map(|id| bsi.value(id)).sum();
+/// Builds a day's entry for one event from its column of per-user counts (users with a zero
+/// count are left out: absence means zero).
+pub fn build_event(name: &str, counts: Bsi, sample: &SampleMap, blobs: &mut Blobs) -> EventEntry {
+    // A count of 0 is no event: those users do not exist in the column.
+    let zero = counts.exists().and_not(&counts.slices().iter().fold(IdSet::new(), |acc, s| acc.or(s)));
+    let bsi = if zero.is_empty() { counts } else { counts.map_sets(|s| s.and_not(&zero)) };
+    // Counts are bounded per user, not per day: millions of users can exceed 2^64 together,
+    // so the day's total saturates (it is a summary; evaluation never reads it). Summed per
+    // slice (users × 2^bit), so a column of bitmaps is never walked user by user.
+    let total = bsi
+        .slices()
+        .iter()
+        .enumerate()
+        .map(|(b, s)| s.len().saturating_mul(1u64 << b)) // at most 64 slices: b < 64
+        .fold(0u64, u64::saturating_add);
     EventEntry { name: name.to_owned(), users: bsi.exists().len(), total, bsi: build_bsi(&bsi, sample, blobs) }
 }
 
@@ -252,10 +261,11 @@ pub fn build_snapshot(app: &str, ds: &str, universe: IdSet, groups: &[GroupData]
         app: app.to_owned(),
         ds: ds.to_owned(),
         universe: universe_ref,
-        sample: SampleInfo { rate, universe: sample_universe },
+        sample: SampleInfo { rate, universe: sample_universe, scheme: sample.scheme() },
         groups,
         events: Vec::new(),
         segments: Vec::new(),
+        segment_errors: Vec::new(),
     };
     BuiltSnapshot { manifest, blobs }
 }

@@ -12,15 +12,13 @@
 //! user already assigned: they stay exposed, and their group depends only on the ratios. A
 //! cumulative-range scheme (control = [0, 10%), treatment = [10%, 20%)) would move users when
 //! the percentages grow.
+//!
+//! Other services assign users with the same hashes, so the assignment never changes: golden
+//! vectors (`tests/fixtures/split_v1.tsv`, checked by `tests/split_golden.rs`) pin it for 320
+//! (salt, user id) pairs.
 
-/// One group of a split.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Group {
-    /// Group name (`control`, `treatment`).
-    pub name: String,
-    /// Share of the audience, in percent (0 < percent; the groups' total ≤ 100).
-    pub percent: f64,
-}
+/// One group of a split: name and percent (the wire type a new experiment sends).
+pub use wire::SplitGroup as Group;
 
 /// Why a split's groups are unusable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -37,6 +35,14 @@ pub enum SplitError {
     /// Two groups share a name.
     #[error("group `{0}` appears twice")]
     DuplicateName(String),
+    /// A group name is not an id (group names are path segments of the group's export).
+    #[error("group name `{name}`: {reason}")]
+    BadName {
+        /// The name given.
+        name: String,
+        /// Why it is not an id.
+        reason: crate::id::IdError,
+    },
 }
 
 /// A checked split: salt and groups.
@@ -62,10 +68,14 @@ fn unit_hash(salt: &str, purpose: &str, user: &str) -> f64 {
 }
 
 impl Split {
-    /// Checks the groups.
+    /// Checks the groups: at least one, positive percentages totalling at most 100, names that
+    /// are distinct ids ([`crate::id::check_id`]).
     pub fn new(salt: &str, groups: Vec<Group>) -> Result<Split, SplitError> {
         if groups.is_empty() {
             return Err(SplitError::NoGroups);
+        }
+        if let Some((g, reason)) = groups.iter().find_map(|g| crate::id::check_id(&g.name).err().map(|e| (g, e))) {
+            return Err(SplitError::BadName { name: g.name.clone(), reason });
         }
         let total: f64 = groups.iter().map(|g| g.percent).sum();
         if groups.iter().any(|g| !(g.percent > 0.0 && g.percent.is_finite())) || total > 100.0 + 1e-9 {

@@ -22,16 +22,8 @@ pub fn wilson(p: f64, n: f64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-/// A rate with its 95% interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Rate {
-    /// Successes / trials.
-    pub rate: f64,
-    /// Lower end.
-    pub lo: f64,
-    /// Upper end.
-    pub hi: f64,
-}
+/// A rate with its 95% interval (the wire type: outcomes answer it as computed here).
+pub use wire::Rate;
 
 /// The rate `k / n` with its Wilson interval.
 pub fn rate(k: u64, n: u64) -> Rate {

@@ -13,12 +13,48 @@
 //! 3 or 300. So the window sum saturates at that point (the [`Select::cap`]): after each day,
 //! users who reached it move to an `over` set and leave the running sum, which keeps the sum
 //! to a few slices however long the window is (`>= 3` needs two) and its bitmaps small.
+//!
+//! # Sums never wrap
+//! A day's count is at most [`MAX_DAILY_COUNT`] (10^17, refused at upload above that: see
+//! [`parse_daily_count`]), so a window of up to 90 days sums to at most [`MAX_WINDOW_SUM`]
+//! (9 × 10^18), below 2^63: every sum is exact in 64 bits (and in the signed 64-bit integers
+//! of SQL tools reading our exports), and `u64::MAX` as the upper end of a [`Select`] can mean
+//! "no upper end" without ever meeting a real sum. A bound at upload, rather than 128-bit sums,
+//! keeps the sums in 64-bit slices on both tiers and in the browser; no real event happens 10^17
+//! times a day for one user.
 
 use crate::bsi::{Bsi, BsiView, Cmp};
 use crate::catalog::NumericInfo;
 use crate::ds::Ds;
 use crate::idset::{BITSET_WORDS, Chunk, Container, IdSet, Words};
 use crate::rule::{Measure, Test};
+
+/// The largest count of one event for one user on one day that an upload may carry.
+pub const MAX_DAILY_COUNT: u64 = 100_000_000_000_000_000;
+
+/// The largest sum a window can reach: [`crate::rule::MAX_WINDOW_DAYS`] days of
+/// [`MAX_DAILY_COUNT`].
+pub const MAX_WINDOW_SUM: u64 = crate::rule::MAX_WINDOW_DAYS as u64 * MAX_DAILY_COUNT;
+
+/// Reads one day's count from an upload: a whole number from 0 to [`MAX_DAILY_COUNT`].
+///
+/// ```
+/// use engine::window::parse_daily_count;
+/// assert_eq!(parse_daily_count("42"), Ok(42));
+/// assert!(parse_daily_count("18446744073709551615").unwrap_err().contains("at most 100000000000000000"));
+/// assert!(parse_daily_count("-1").is_err());
+/// ```
+pub fn parse_daily_count(text: &str) -> Result<u64, String> {
+    let whole = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u64>() {
+        Ok(n) if n <= MAX_DAILY_COUNT => Ok(n),
+        _ if whole => Err(format!(
+            "count `{text}` is too large: a daily count is at most {MAX_DAILY_COUNT} (so 90 days of them add up \
+             exactly in 64 bits)"
+        )),
+        _ => Err(format!("count `{text}` is not a whole number ≥ 0")),
+    }
+}
 
 /// A range test on stored values: `lo ≤ value ≤ hi`, or the opposite when `negate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,7 +88,9 @@ impl Select {
         }
     }
 
-    /// The test of an event condition (whole numbers ≥ 0, checked when the rule was parsed).
+    /// The test of an event condition (whole numbers ≥ 0, checked when the rule was parsed),
+    /// over sums from 0 to [`MAX_WINDOW_SUM`]: a constant above every possible sum compares
+    /// with the sums as it should (`= 2^64 − 1` matches nobody, `< 2^64 − 1` everybody).
     ///
     /// ```
     /// use engine::rule::Test;
@@ -64,13 +102,13 @@ impl Select {
     pub fn from_counts(test: &Test) -> Result<Select, String> {
         let whole = |t: &str| t.parse::<u64>().map_err(|_| format!("`{t}` is not a whole number of at least 0"));
         Ok(match test {
-            Test::Compare(cmp, c) => compare_range(*cmp, i128::from(whole(c)?), i128::from(u64::MAX)),
+            Test::Compare(cmp, c) => compare_range(*cmp, i128::from(whole(c)?), i128::from(MAX_WINDOW_SUM)),
             Test::Between(lo, hi) => {
                 let (lo, hi) = (whole(lo)?, whole(hi)?);
                 if lo > hi {
                     return Err(format!("between [{lo}, {hi}]: the low end is above the high end"));
                 }
-                Select { lo, hi, negate: false }
+                clamp(i128::from(lo), i128::from(hi), i128::from(MAX_WINDOW_SUM))
             }
         })
     }
@@ -144,9 +182,8 @@ fn clamp(lo: i128, hi: i128, top: i128) -> Select {
 fn scaled(text: &str, scale: u32) -> Result<(i128, bool), String> {
     let digits = text.split_once('.').map_or(0, |(_, f)| f.trim_end_matches('0').len()) as u32;
     let at = digits.max(scale);
-    let fine = crate::bsi::parse_scaled(text, at).map_err(|e| e.to_string())?;
-    let step = 10i128.pow(at - scale);
-    let fine = i128::from(fine);
+    let fine = crate::bsi::parse_scaled_wide(text, at).map_err(|e| e.to_string())?;
+    let step = 10i128.checked_pow(at - scale).ok_or_else(|| format!("`{text}` has too many decimals"))?;
     Ok((fine.div_euclid(step), fine.rem_euclid(step) == 0))
 }
 
@@ -154,7 +191,7 @@ fn scaled(text: &str, scale: u32) -> Result<(i128, bool), String> {
 fn decimal_gt(a: &str, b: &str) -> bool {
     let digits = |t: &str| t.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
     let at = digits(a).max(digits(b));
-    match (crate::bsi::parse_scaled(a, at), crate::bsi::parse_scaled(b, at)) {
+    match (crate::bsi::parse_scaled_wide(a, at), crate::bsi::parse_scaled_wide(b, at)) {
         (Ok(a), Ok(b)) => a > b,
         _ => false,
     }

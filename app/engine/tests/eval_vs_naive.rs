@@ -34,8 +34,24 @@ fn number_leaf() -> impl Strategy<Value = Rule> {
     ]
 }
 
+/// A count test whose constants sit next to sums of the largest daily counts (`k ×
+/// MAX_DAILY_COUNT ± 2`), or are anywhere up to u64::MAX.
+fn big_count_test() -> impl Strategy<Value = Test> {
+    let near = (0u64..=(DAYS.len() as u64 + 1), -2i64..=2)
+        .prop_map(|(k, d)| (k * engine::window::MAX_DAILY_COUNT).saturating_add_signed(d).to_string());
+    let constant = prop_oneof![3 => near, 1 => any::<u64>().prop_map(|c| c.to_string())];
+    prop_oneof![
+        (prop::sample::select(Cmp::ALL.to_vec()), constant.clone()).prop_map(|(c, v)| Test::Compare(c, v)),
+        (constant.clone(), constant).prop_map(|(a, b)| {
+            let (a, b) = (a.parse::<u64>().unwrap_or(0), b.parse::<u64>().unwrap_or(0));
+            Test::Between(a.min(b).to_string(), a.max(b).to_string())
+        }),
+    ]
+}
+
 fn event_leaf() -> impl Strategy<Value = Rule> {
-    (prop::sample::select(EVENTS.to_vec()), 1..=DAYS.len() as u32, any::<bool>(), test(0, 12, 0)).prop_map(
+    let test = prop_oneof![3 => test(0, 12, 0), 1 => big_count_test()];
+    (prop::sample::select(EVENTS.to_vec()), 1..=DAYS.len() as u32, any::<bool>(), test).prop_map(
         |(event, last_days, days, test)| Rule::Event {
             event: event.into(),
             last_days,

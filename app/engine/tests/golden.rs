@@ -119,7 +119,12 @@ fn bsi_fixture() {
     );
     let sample = engine::sample::SampleMap::new(&IdSet::full_range(5), 1);
     // Purchases: user 0 three times, user 2 once, user 3 zero times (left out).
-    let purchase = snapshot::build_event("purchase", vec![(0, 3), (2, 1), (3, 0)], &sample, &mut built.blobs);
+    let purchase = snapshot::build_event(
+        "purchase",
+        engine::bsi::Bsi::from_pairs(vec![(0, 3), (2, 1), (3, 0)]),
+        &sample,
+        &mut built.blobs,
+    );
     built.manifest.events.push(purchase);
     let json = serde_json::to_string_pretty(&built.manifest).expect("serialise");
     check_or_bless("manifest_v1_bsi.json", json.as_bytes());

@@ -2,7 +2,7 @@
 //! cover the exact count about 95% of the time. Exact counts come from the full tier,
 //! checked elsewhere against a naive evaluator.
 
-use engine::sample::{SampleMap, estimate, is_sampled};
+use engine::sample::{SampleMap, Scheme, block_sampled, estimate, is_sampled};
 use engine::{IdSet, MemorySource, Plan, Rule, count};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,16 +16,26 @@ struct Tiers {
     map: SampleMap,
 }
 
-fn tiers(seed: u64) -> Tiers {
+/// `USERS` users: ids `0..USERS` (a dictionary's dense ids), or for the block scheme random
+/// u32 ids (a warehouse's, scattered over the whole range) when `scattered`.
+fn tiers(seed: u64, scheme: Scheme, scattered: bool) -> Tiers {
     let mut rng = StdRng::seed_from_u64(seed);
-    let universe = IdSet::full_range(USERS);
-    let map = SampleMap::new(&universe, RATE);
+    let ids: Vec<u32> = if scattered {
+        let mut ids: Vec<u32> = (0..USERS).map(|_| rng.random()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    } else {
+        (0..USERS).collect()
+    };
+    let universe = IdSet::from_sorted(&ids);
+    let map = SampleMap::with_scheme(&universe, RATE, scheme);
     let mut full = MemorySource::new(universe);
     let mut sample = MemorySource::new(map.universe());
     for g in 0..6 {
         for v in 0..3 {
             let density: f64 = rng.random_range(0.002..0.8);
-            let set = IdSet::from_sorted_iter((0..USERS).filter(|_| rng.random_bool(density)));
+            let set = IdSet::from_sorted_iter(ids.iter().copied().filter(|_| rng.random_bool(density)));
             sample.insert_tag_value(&format!("g{g}"), &format!("v{v}"), map.project(&set));
             full.insert_tag_value(&format!("g{g}"), &format!("v{v}"), set);
         }
@@ -63,8 +73,55 @@ fn sample_is_about_one_in_rate_and_stable() {
 }
 
 #[test]
+fn block_sample_is_one_in_rate_stable_in_any_arrival_order_and_dense() {
+    let mut rng = StdRng::seed_from_u64(5);
+    // Ids arriving in any order: a first universe, and a later one with lower and higher ids.
+    let first: Vec<u32> = (0..50_000).map(|_| rng.random_range(1_000_000..2_000_000)).collect();
+    let later: Vec<u32> = (0..50_000).map(|_| rng.random()).chain(first.iter().copied()).collect();
+    let small = SampleMap::with_scheme(&IdSet::from_unsorted(first.clone()), RATE, Scheme::Block);
+    let big = SampleMap::with_scheme(&IdSet::from_unsorted(later), RATE, Scheme::Block);
+    // Every sample id of the first map means the same user in the later one.
+    for b in small.universe().iter() {
+        assert_eq!(small.dense_id(b), big.dense_id(b), "sample id {b}");
+    }
+    let set = IdSet::from_unsorted(first.iter().copied().filter(|id| id % 3 == 0).collect());
+    assert_eq!(small.project(&set), big.project(&set), "bitmaps built before the new ids still match");
+    // About one user in RATE.
+    let kept = IdSet::from_unsorted(first).iter().filter(|&id| block_sampled(id, RATE)).count() as f64;
+    let expected = small.len() as f64;
+    assert_eq!(kept, expected);
+    let want = 50_000.0 / f64::from(RATE);
+    assert!((kept - want).abs() < 5.0 * want.sqrt(), "kept {kept} of about 50,000, expected about {want}");
+    // A dense range gives a dense sample: sample ids 0..USERS/RATE, one per block.
+    let dense = SampleMap::with_scheme(&IdSet::full_range(USERS), RATE, Scheme::Block);
+    assert_eq!(dense.universe(), IdSet::full_range(USERS / RATE));
+}
+
+#[test]
+fn projecting_either_way_agrees() {
+    // `project` walks the set or the sample, whichever is smaller; both give one answer.
+    let mut rng = StdRng::seed_from_u64(9);
+    for scheme in [Scheme::Rank, Scheme::Block] {
+        let universe = IdSet::from_sorted_iter((0..200_000u32).filter(|_| rng.random_bool(0.7)));
+        let map = SampleMap::with_scheme(&universe, RATE, scheme);
+        for density in [0.001, 0.5, 0.99] {
+            let set = IdSet::from_sorted_iter(universe.iter().filter(|_| rng.random_bool(density)));
+            let naive = IdSet::from_sorted_iter(
+                map.universe().iter().filter(|&s| set.contains(map.dense_id(s).expect("sampled"))),
+            );
+            assert_eq!(map.project(&set), naive, "{scheme:?} at density {density}");
+        }
+    }
+}
+
+#[test]
 fn estimates_are_unbiased_and_intervals_cover() {
-    let t = tiers(7);
+    for (scheme, scattered) in [(Scheme::Rank, false), (Scheme::Block, false), (Scheme::Block, true)] {
+        check_estimates(&tiers(7, scheme, scattered), &format!("{scheme:?}, scattered ids: {scattered}"));
+    }
+}
+
+fn check_estimates(t: &Tiers, what: &str) {
     let universe = t.full.catalog().universe;
     let mut rng = StdRng::seed_from_u64(11);
     let (mut covered, mut tried, mut z_sum) = (0u32, 0u32, 0.0f64);
@@ -90,8 +147,8 @@ fn estimates_are_unbiased_and_intervals_cover() {
     let mean_z = z_sum / f64::from(tried);
     // 300 rules over one fixed sample are correlated, so the bounds are loose but meaningful:
     // a biased estimator (say off by 2%) gives |mean z| of several units here.
-    assert!((0.88..=1.0).contains(&coverage), "95% intervals covered {coverage:.3}");
-    assert!(mean_z.abs() < 0.6, "mean standardised error {mean_z:.3} suggests bias");
+    assert!((0.88..=1.0).contains(&coverage), "{what}: 95% intervals covered {coverage:.3}");
+    assert!(mean_z.abs() < 0.6, "{what}: mean standardised error {mean_z:.3} suggests bias");
 }
 
 #[test]
@@ -107,4 +164,38 @@ fn interval_bounds_are_certain_where_they_can_be() {
     // The whole population sampled: the interval is the exact count.
     let e = estimate(37, 100, 100);
     assert_eq!((e.lo, e.count, e.hi), (37.0, 37.0, 37.0));
+}
+
+/// What the block scheme costs in sample bytes (run in release: `cargo test -p engine --release
+/// --test sample_tier sample_bytes -- --ignored --nocapture`): one tag holding half the users
+/// of 10M, as a portable bitmap, for dense ids (a dictionary's, or a warehouse's handed out in
+/// sequence) and ids scattered over the 32-bit range, under each scheme.
+#[test]
+#[ignore = "a measurement; run in release"]
+fn sample_bytes() {
+    let mut rng = StdRng::seed_from_u64(3);
+    for scattered in [false, true] {
+        let ids: Vec<u32> = if scattered {
+            let mut v: Vec<u32> = (0..10_000_000).map(|_| rng.random()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        } else {
+            (0..10_000_000).collect()
+        };
+        let universe = IdSet::from_sorted(&ids);
+        let tag = IdSet::from_sorted_iter(ids.iter().copied().filter(|_| rng.random_bool(0.5)));
+        for scheme in [Scheme::Rank, Scheme::Block] {
+            let started = std::time::Instant::now();
+            let map = SampleMap::with_scheme(&universe, RATE, scheme);
+            let projected = map.project(&tag);
+            let bytes = engine::portable::encode(&projected).len();
+            eprintln!(
+                "scattered {scattered}, {scheme:?}: sample {} users, tag's sample bitmap {bytes} bytes (full {} bytes), map + project {:?}",
+                map.len(),
+                engine::portable::encode(&tag).len(),
+                started.elapsed()
+            );
+        }
+    }
 }

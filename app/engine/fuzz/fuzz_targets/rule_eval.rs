@@ -2,7 +2,7 @@
 //! a flag-per-id evaluation of the same rule on a small fixed snapshot.
 #![no_main]
 
-use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled};
+use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled_wide};
 use engine::rule::{Measure, Test};
 use engine::{EvalOptions, IdSet, MemorySource, Plan, Rule};
 use libfuzzer_sys::fuzz_target;
@@ -26,13 +26,14 @@ fn buys(i: u32, d: u32) -> u64 {
     if (i * 7 + d) % 11 == 0 { 1 + u64::from(i % 3) } else { 0 }
 }
 
-/// Whether a whole number passes a test, compared exactly with the decimal constants.
-fn passes(v: i64, test: &Test) -> bool {
+/// Whether a whole number passes a test, compared exactly with the decimal constants (in 128
+/// bits, so constants beyond 64 bits compare as they should).
+fn passes(v: i128, test: &Test) -> bool {
     let cmp = |text: &str, op: Cmp| {
         let digits = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
-        match parse_scaled(text, digits) {
-            Ok(c) => op.holds(i128::from(v) * 10i128.pow(digits), i128::from(c)),
-            Err(_) => false,
+        match (parse_scaled_wide(text, digits), 10i128.checked_pow(digits)) {
+            (Ok(c), Some(p)) => op.holds(v * p, c),
+            _ => false,
         }
     };
     match test {
@@ -47,17 +48,17 @@ fn naive(rule: &Rule, values: &[(&str, &str, Vec<u32>)]) -> Vec<bool> {
         Rule::All(m) => m.iter().fold(vec![true; n], |acc, r| acc.iter().zip(naive(r, values)).map(|(a, b)| *a && b).collect()),
         Rule::Any(m) => m.iter().fold(vec![false; n], |acc, r| acc.iter().zip(naive(r, values)).map(|(a, b)| *a || b).collect()),
         Rule::Not(r) => naive(r, values).into_iter().map(|b| !b).collect(),
-        Rule::Number { test, .. } => (0..USERS).map(|i| age(i).is_some_and(|a| passes(a, test))).collect(),
+        Rule::Number { test, .. } => (0..USERS).map(|i| age(i).is_some_and(|a| passes(i128::from(a), test))).collect(),
         Rule::Event { last_days, measure, test, .. } => (0..USERS)
             .map(|i| {
                 // The window's days that have data: the last `last_days` of the calendar.
                 let first = 3u32.saturating_sub(*last_days);
                 let daily = (first..3).map(|d| buys(i, d));
                 let v = match measure {
-                    Measure::Count => daily.sum::<u64>(),
-                    Measure::Days => daily.filter(|c| *c > 0).count() as u64,
+                    Measure::Count => daily.map(u128::from).sum::<u128>(),
+                    Measure::Days => daily.filter(|c| *c > 0).count() as u128,
                 };
-                passes(i64::try_from(v).unwrap_or(i64::MAX), test)
+                passes(i128::try_from(v).unwrap_or(i128::MAX), test)
             })
             .collect(),
         Rule::Tag { tag, values: vs } => {

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled};
+use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled_wide};
 use engine::rule::{Measure, Test};
+use engine::window::MAX_DAILY_COUNT;
 use engine::{IdSet, MemorySource, Rule};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -130,7 +131,15 @@ pub fn world(seed: u64) -> World {
             // Events may name users outside the day's universe (ids from the dictionary that
             // this snapshot does not have): the engine must keep answers inside it.
             for i in bernoulli(&mut rng, len, density) {
-                counts[i] = if rng.random_bool(0.8) { rng.random_range(1..=3) } else { rng.random_range(4..=40) };
+                // Mostly small counts; a few at the largest a day may carry, so window sums
+                // reach far beyond 2^53 and the top of the accepted range.
+                counts[i] = if rng.random_bool(0.8) {
+                    rng.random_range(1..=3)
+                } else if rng.random_bool(0.95) {
+                    rng.random_range(4..=40)
+                } else {
+                    MAX_DAILY_COUNT - rng.random_range(0..=2)
+                };
             }
             events.insert(((*name).to_owned(), (*day).to_owned()), counts);
         }
@@ -156,7 +165,7 @@ pub fn world(seed: u64) -> World {
 /// A decimal constant as (value × 10^digits, digits), exactly.
 fn exact(text: &str) -> (i128, u32) {
     let digits = text.split_once('.').map_or(0, |(_, f)| f.len()) as u32;
-    (i128::from(parse_scaled(text, digits).expect("test constants are decimals")), digits)
+    (parse_scaled_wide(text, digits).expect("test constants are decimals"), digits)
 }
 
 /// Whether `value` (scaled by 10^scale) passes `test`, comparing exact rationals.
@@ -198,11 +207,12 @@ impl World {
                     window.iter().filter_map(|d| self.events.get(&(event.clone(), (*d).to_owned()))).collect();
                 (0..self.universe.len())
                     .map(|i| {
-                        let value: u64 = match measure {
-                            Measure::Count => daily.iter().map(|c| c[i]).sum(),
-                            Measure::Days => daily.iter().filter(|c| c[i] > 0).count() as u64,
+                        // Summed in 128 bits: the oracle cannot overflow whatever the engine does.
+                        let value: u128 = match measure {
+                            Measure::Count => daily.iter().map(|c| u128::from(c[i])).sum(),
+                            Measure::Days => daily.iter().filter(|c| c[i] > 0).count() as u128,
                         };
-                        self.universe[i] && passes(i128::from(value), 0, test)
+                        self.universe[i] && passes(i128::try_from(value).unwrap_or(i128::MAX), 0, test)
                     })
                     .collect()
             }
