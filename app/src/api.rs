@@ -1,20 +1,30 @@
 //! Typed client for the server's REST API.
 //!
-//! Every call goes through [`get_json`], so every failure is one of the three
-//! kinds in [`Error`]: the request never got an answer ([`Error::Fetch`]), the
-//! server answered with an error status ([`Error::Api`]), or the answer was not
-//! what this client expects ([`Error::Decode`]).
+//! Requests and answers are the types of crate `wire`, the ones the server's handlers use
+//! (re-exported here), so the client cannot drift from the server. Every failure is one of
+//! the three kinds in [`Error`]: the request never got an answer ([`Error::Fetch`]), the
+//! server answered with an error status ([`Error::Api`], keeping the server's error body:
+//! its code, message, and the `field`, rule `path` or upload `line` at fault, which the
+//! error's message shows), or the answer was not what this client expects ([`Error::Decode`]).
 //!
 //! In development, Trunk proxies `/api/` to the server (see `Trunk.toml`); in
 //! production the server serves the app itself, so paths stay relative.
 
 use gloo_net::http::Request;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use engine::Manifest;
+use engine::manifest::EventEntry;
 
 use crate::session::{Session, encode_component};
+
+// The bodies of the API, shared with the server (crate `wire`): what the server answers is
+// what these decode, field for field.
+pub use wire::{
+    Backfill, BackfillState, Balance, Day, ErrorBody, Estimate, EstimateRequest, Experiment, ExperimentGroup,
+    ExperimentView, FreezeInput, Frozen, GroupOutcome, Health, HealthStatus, History, HistoryDay, MetricRates, MixRow,
+    NewExperiment, Outcome, Rule, Segment, SegmentInput, SegmentKind, Step, StorageHealth, Tier, UserTags, WriteResult,
+};
 
 /// Prefix of every API path.
 pub const API_BASE: &str = "/api/v1";
@@ -29,25 +39,67 @@ pub enum Error {
     #[error("could not reach the server: {0}")]
     Fetch(String),
     /// The server answered with a non-success status.
-    #[error("the server answered {status}: {message}")]
+    #[error("the server answered {status}: {}{}", body.message, place(body))]
     Api {
         /// HTTP status code.
         status: u16,
-        /// What the server said was wrong.
-        message: String,
+        /// What the server said: its error code, message (cut to 200 characters), and where
+        /// the problem is (`field`, rule `path`, upload `line`, a `cycle`) when it said so.
+        /// Boxed: it is large, and every `Result` of the client carries this enum.
+        body: Box<ErrorBody>,
     },
     /// The answer could not be read as the expected type.
     #[error("unexpected answer from the server: {0}")]
     Decode(String),
 }
 
-/// `GET /api/v1/health`: the server is up, and which version it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Health {
-    /// `"ok"` when the server is healthy.
-    pub status: String,
-    /// The server's version, e.g. `"0.1.0"`.
-    pub version: String,
+/// Where an error is, as a suffix of its message: `` (field `name`)``, `` (at `all[1].tag`)``,
+/// ` (line 3)`, ` (line 3, column 2)`, ` (row 7)` (a Parquet file's); empty when the server did
+/// not say.
+fn location(body: &ErrorBody) -> String {
+    match (&body.field, &body.path, body.line.map(|l| ("line", l)).or(body.row.map(|r| ("row", r))), body.column) {
+        (Some(field), _, _, _) if !body.message.contains(field.as_str()) => format!(" (field `{field}`)"),
+        (_, Some(path), _, _) => format!(" (at `{path}`)"),
+        (_, _, Some((what, n)), Some(column)) => format!(" ({what} {n}, column {column})"),
+        (_, _, Some((what, n)), None) => format!(" ({what} {n})"),
+        _ => String::new(),
+    }
+}
+
+impl Error {
+    /// An API error made by the app itself (a check done before asking, or a state the server
+    /// would answer this way), with the server's code for it.
+    pub fn api(status: u16, code: &str, message: impl Into<String>) -> Error {
+        let body = ErrorBody {
+            error: code.to_owned(),
+            message: message.into(),
+            field: None,
+            path: None,
+            line: None,
+            row: None,
+            column: None,
+            cycle: None,
+        };
+        Error::Api { status, body: Box::new(body) }
+    }
+
+    /// The server's error code (`not_found`, `invalid_rule`…), for an API error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { body, .. } => Some(&body.error),
+            _ => None,
+        }
+    }
+
+    /// Whether the server refused a write because the resource changed since it was read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Api { status: 412, .. })
+    }
+
+    /// Whether the token was refused (signed out, or a token for another app).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Api { status: 401, .. })
+    }
 }
 
 /// Ask the server whether it is healthy.
@@ -55,109 +107,10 @@ pub async fn health() -> Result<Health, Error> {
     get_json("/health").await
 }
 
-/// One published day of an app.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct DayInfo {
-    /// The data date, `YYYY-MM-DD`.
-    pub ds: String,
-    /// Address of the day's manifest.
-    pub manifest: String,
-    /// Published version of the day.
-    pub version: u64,
-    /// When it was published, in ms since the epoch.
-    pub published_ms: u64,
-}
-
-/// `GET …/days`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-struct Days {
-    days: Vec<DayInfo>,
-}
-
-/// One step of the server's funnel.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct StepAnswer {
-    /// `all[i]`, or `$`.
-    pub path: String,
-    /// Users left after it.
-    pub count: u64,
-}
-
-/// `POST …/estimate`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct EstimateAnswer {
-    /// Users matching the rule.
-    pub count: u64,
-    /// All users of the day.
-    pub universe: u64,
-    /// 95% interval (sample tier only).
-    #[serde(default)]
-    pub ci95: Option<[u64; 2]>,
-    /// The funnel.
-    #[serde(default)]
-    pub steps: Vec<StepAnswer>,
-}
-
-/// A saved segment.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Segment {
-    /// Id (`[A-Za-z0-9._-]{1,64}`).
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: String,
-    /// `dynamic` or `static`.
-    pub kind: String,
-    /// The rule of a dynamic segment.
-    #[serde(default)]
-    pub rule: Option<serde_json::Value>,
-    /// Bumped by every applied change.
-    pub revision: u64,
-    /// Last change, ms since the epoch.
-    pub updated_ms: u64,
-}
-
-/// `GET …/segments`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct SegmentList {
-    segments: Vec<Segment>,
-}
-
-/// What a segment write sends.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SegmentInput {
-    /// Id (required by create).
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// `dynamic` or `static`.
-    pub kind: String,
-    /// The rule (dynamic only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<serde_json::Value>,
-}
-
-/// `GET …/users/{id}/tags`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct UserTags {
-    /// The external user id.
-    pub user: String,
-    /// The day answered.
-    pub ds: String,
-    /// Tag values by group.
-    pub tags: std::collections::BTreeMap<String, Vec<String>>,
-    /// Segment ids.
-    pub segments: Vec<String>,
-}
-
 /// Published days of the signed-in app, oldest first.
-pub async fn days(s: &Session) -> Result<Vec<DayInfo>, Error> {
+pub async fn days(s: &Session) -> Result<Vec<Day>, Error> {
     let (body, _) = call(s, "GET", &app_path(s, "/days"), None, None).await?;
-    Ok(decode::<Days>(&body)?.days)
+    Ok(decode::<wire::DayList>(&body)?.days)
 }
 
 /// The manifest of a day, parsed and checked by the engine.
@@ -166,23 +119,10 @@ pub async fn manifest(s: &Session, ds: &str) -> Result<Manifest, Error> {
     Manifest::from_json(body.as_bytes()).map_err(|e| Error::Decode(e.to_string()))
 }
 
-/// The answer of the event-days route.
-#[derive(Debug, Deserialize)]
-struct EventDays {
-    retained_days: u32,
-    days: Vec<EventDay>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EventDay {
-    ds: String,
-    events: Vec<engine::manifest::EventEntry>,
-}
-
 /// The event uploads of the retained days up to `ds` (what event conditions read).
 pub async fn event_days(s: &Session, ds: &str) -> Result<crate::estimate::EventWindow, Error> {
     let (body, _) = call(s, "GET", &app_path(s, &format!("/days/{ds}/events")), None, None).await?;
-    let d = decode::<EventDays>(&body)?;
+    let d = decode::<wire::EventDays<EventEntry>>(&body)?;
     Ok(crate::estimate::EventWindow {
         retained_days: d.retained_days,
         days: d.days.into_iter().map(|day| (day.ds, day.events)).collect(),
@@ -199,14 +139,15 @@ pub async fn blob_bytes(s: &Session, hash: &str) -> Result<Vec<u8>, Error> {
     if !response.ok() {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        return Err(Error::Api { status, message: error_message(&body).unwrap_or_else(|| "no details".into()) });
+        return Err(api_error(status, &body, &response.status_text()));
     }
     response.binary().await.map_err(|e| Error::Fetch(e.to_string()))
 }
 
-/// The server's count of a rule (`tier`: `exact` or `sample`).
-pub async fn estimate(s: &Session, ds: &str, rule: &serde_json::Value, tier: &str) -> Result<EstimateAnswer, Error> {
-    let body = serde_json::json!({ "ds": ds, "rule": rule, "tier": tier }).to_string();
+/// The server's count of a rule on a tier.
+pub async fn estimate(s: &Session, ds: &str, rule: &serde_json::Value, tier: Tier) -> Result<Estimate, Error> {
+    let request = EstimateRequest { ds: Some(ds.to_owned()), rule: Rule(rule.clone()), tier };
+    let body = serde_json::to_string(&request).map_err(|e| Error::Decode(e.to_string()))?;
     let (body, _) = call(s, "POST", &app_path(s, "/estimate"), Some(body), None).await?;
     decode(&body)
 }
@@ -214,7 +155,7 @@ pub async fn estimate(s: &Session, ds: &str, rule: &serde_json::Value, tier: &st
 /// Live segments.
 pub async fn segments(s: &Session) -> Result<Vec<Segment>, Error> {
     let (body, _) = call(s, "GET", &app_path(s, "/segments"), None, None).await?;
-    Ok(decode::<SegmentList>(&body)?.segments)
+    Ok(decode::<wire::SegmentList>(&body)?.segments)
 }
 
 /// One segment and its ETag.
@@ -229,6 +170,16 @@ pub async fn create_segment(s: &Session, input: &SegmentInput) -> Result<Option<
     Ok(call(s, "POST", &app_path(s, "/segments"), Some(body), None).await?.1)
 }
 
+/// Freezes the members of a rule (or of a segment) on a day into the new static segment `id`,
+/// in one request: nothing is left behind when it fails. Answers what was frozen and the
+/// segment's ETag.
+pub async fn freeze_segment(s: &Session, id: &str, input: &FreezeInput) -> Result<(Frozen, Option<String>), Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    let path = app_path(s, &format!("/segments/{}/freeze", encode_component(id)));
+    let (body, etag) = call(s, "POST", &path, Some(body), None).await?;
+    Ok((decode(&body)?, etag))
+}
+
 /// Replaces a segment's definition; `if_match` makes a stale write a 412.
 pub async fn update_segment(
     s: &Session,
@@ -236,7 +187,8 @@ pub async fn update_segment(
     if_match: Option<&str>,
 ) -> Result<Option<String>, Error> {
     let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
-    let path = app_path(s, &format!("/segments/{}", encode_component(&input.id)));
+    let id = input.id.as_deref().unwrap_or_default();
+    let path = app_path(s, &format!("/segments/{}", encode_component(id)));
     Ok(call(s, "PUT", &path, Some(body), if_match).await?.1)
 }
 
@@ -265,59 +217,6 @@ pub async fn user_tags(s: &Session, user: &str, ds: &str) -> Result<UserTags, Er
     decode(&body)
 }
 
-/// A metric on one day of a segment's history.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct MetricRates {
-    /// Share of the segment's members with the tag (`None`: no members, or no such tag).
-    pub segment: Option<f64>,
-    /// Share of all users with the tag (大盘).
-    pub all: Option<f64>,
-}
-
-/// One day of a segment's history.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct HistoryDay {
-    /// The day.
-    pub ds: String,
-    /// Members that day (`None`: not computed that day yet).
-    pub size: Option<u64>,
-    /// Members who were not members the previous published day.
-    pub entered: Option<u64>,
-    /// Members of the previous published day who are no longer members.
-    pub left: Option<u64>,
-    /// Users in the app that day.
-    pub universe: u64,
-    /// The requested metrics by tag group.
-    #[serde(default)]
-    pub metrics: std::collections::BTreeMap<String, MetricRates>,
-}
-
-/// Progress of the app's segment backfill.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Backfill {
-    /// `running`, `done` or `failed`.
-    pub state: String,
-    /// Days recomputed so far.
-    pub done: u32,
-    /// Days to recompute.
-    pub total: u32,
-    /// The failure, if it failed.
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// `GET …/segments/{id}/history`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct History {
-    /// Segment id.
-    pub segment: String,
-    /// The days, oldest first.
-    pub days: Vec<HistoryDay>,
-    /// The app's backfill, if one ran since the server started.
-    #[serde(default)]
-    pub backfill: Option<Backfill>,
-}
-
 /// A segment day by day between `from` and `to` (inclusive; `None`: open), with the rates of
 /// `metrics` (tag groups with a `true` value).
 pub async fn history(
@@ -344,132 +243,10 @@ pub async fn history(
     decode(&body)
 }
 
-/// A frozen group of an experiment.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ExperimentGroup {
-    /// Name.
-    pub name: String,
-    /// Planned percentage of the segment.
-    pub percent: f64,
-    /// Members.
-    pub count: u64,
-}
-
-/// An experiment (A/B split) as stored.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Experiment {
-    /// Id.
-    pub id: String,
-    /// The segment split.
-    pub segment: String,
-    /// The day of the members.
-    pub ds: String,
-    /// The salt of the hashes.
-    pub salt: String,
-    /// Members of the segment that day.
-    pub audience: u64,
-    /// The groups, frozen.
-    pub groups: Vec<ExperimentGroup>,
-    /// Creation time, ms since the epoch.
-    pub created_ms: u64,
-}
-
-/// One row of a balance check's tag mix.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct MixRow {
-    /// Tag group.
-    pub tag: String,
-    /// Value.
-    pub value: String,
-    /// Share of each experiment group holding it, in group order.
-    pub shares: Vec<f64>,
-    /// Largest minus smallest share.
-    pub spread: f64,
-}
-
-/// The server's balance check of an experiment.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Balance {
-    /// Chi-square statistic of the sizes against the plan.
-    pub chi_square: f64,
-    /// Its p-value.
-    pub p_value: f64,
-    /// Whether the p-value flags a sample-ratio mismatch.
-    pub srm: bool,
-    /// Planned share of each group among the assigned users.
-    pub planned: Vec<f64>,
-    /// Observed share of each group among the assigned users.
-    pub observed: Vec<f64>,
-    /// Tag mix per group, largest differences first.
-    pub mix: Vec<MixRow>,
-}
-
-/// `GET …/experiments/{id}`: the experiment with its balance check.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ExperimentView {
-    /// The experiment.
-    #[serde(flatten)]
-    pub experiment: Experiment,
-    /// The balance check on the experiment's day.
-    pub balance: Balance,
-}
-
-/// `GET …/experiments`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct ExperimentList {
-    experiments: Vec<Experiment>,
-}
-
-/// What creating an experiment sends.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct NewExperiment {
-    /// Experiment id.
-    pub id: String,
-    /// The segment to split.
-    pub segment: String,
-    /// The day of the members.
-    pub ds: String,
-    /// The salt.
-    pub salt: String,
-    /// Groups with their percentages.
-    pub groups: Vec<engine::split::Group>,
-}
-
-/// One group's outcome.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct GroupOutcome {
-    /// Group.
-    pub name: String,
-    /// Members.
-    pub members: u64,
-    /// Members with the metric that day.
-    pub with_metric: u64,
-    /// The rate with its 95% interval.
-    pub rate: engine::stats::Rate,
-    /// Difference from the first group with its 95% interval (none for the first group).
-    #[serde(default)]
-    pub difference: Option<engine::stats::Rate>,
-}
-
-/// `GET …/experiments/{id}/outcome`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Outcome {
-    /// Experiment id.
-    pub experiment: String,
-    /// Metric tag group.
-    pub metric: String,
-    /// The day read.
-    pub ds: String,
-    /// Whether the day is after the split's day.
-    pub after_split: bool,
-    /// Per group, in the experiment's order.
-    pub groups: Vec<GroupOutcome>,
-}
-
 /// The app's experiments.
 pub async fn experiments(s: &Session) -> Result<Vec<Experiment>, Error> {
     let (body, _) = call(s, "GET", &app_path(s, "/experiments"), None, None).await?;
-    Ok(decode::<ExperimentList>(&body)?.experiments)
+    Ok(decode::<wire::ExperimentList>(&body)?.experiments)
 }
 
 /// One experiment with its balance check.
@@ -554,24 +331,9 @@ async fn call_with_type(
     let etag = response.headers().get("etag");
     let text = response.text().await.map_err(|e| Error::Fetch(e.to_string()))?;
     if !response.ok() {
-        let message = error_message(&text)
-            .or_else(|| Some(response.status_text()).filter(|t| !t.is_empty()))
-            .unwrap_or_else(|| "no details".to_owned());
-        return Err(Error::Api { status, message });
+        return Err(api_error(status, &text, &response.status_text()));
     }
     Ok((text, etag))
-}
-
-impl Error {
-    /// Whether the server refused a write because the resource changed since it was read.
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, Error::Api { status: 412, .. })
-    }
-
-    /// Whether the token was refused (signed out, or a token for another app).
-    pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Error::Api { status: 401, .. })
-    }
 }
 
 /// Full URL path of an API endpoint.
@@ -593,10 +355,7 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Error> {
     let status = response.status();
     let body = response.text().await.map_err(|e| Error::Fetch(e.to_string()))?;
     if !response.ok() {
-        let message = error_message(&body)
-            .or_else(|| Some(response.status_text()).filter(|text| !text.is_empty()))
-            .unwrap_or_else(|| "no details".to_owned());
-        return Err(Error::Api { status, message });
+        return Err(api_error(status, &body, &response.status_text()));
     }
     decode(&body)
 }
@@ -604,47 +363,59 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Error> {
 /// Decode a JSON answer into `T`.
 ///
 /// ```
-/// let health: app::api::Health =
-///     app::api::decode(r#"{"status":"ok","version":"0.1.0"}"#).unwrap();
-/// assert_eq!(health.version, "0.1.0");
-/// assert!(app::api::decode::<app::api::Health>("<html>").is_err());
+/// let day: app::api::Day =
+///     app::api::decode(r#"{"ds":"2026-01-02","manifest":"ab","version":3,"published_ms":1}"#).unwrap();
+/// assert_eq!(day.version, 3);
+/// assert!(app::api::decode::<app::api::Day>("<html>").is_err());
 /// ```
 pub fn decode<T: DeserializeOwned>(body: &str) -> Result<T, Error> {
     serde_json::from_str(body).map_err(|e| Error::Decode(e.to_string()))
 }
 
-/// What the server said was wrong, from an error answer's body: the `message`
-/// or `error` field of a JSON body (also nested as `{"error": {"message": ...}}`),
-/// or a short plain-text body. `None` for an empty or HTML body.
+/// [`location`], unless the message already names the rule path: the server's messages for
+/// rules start with it (`all[1]: …`), so it is not said twice.
+fn place(body: &ErrorBody) -> String {
+    match &body.path {
+        Some(path) if body.field.is_none() && body.message.contains(path.as_str()) => String::new(),
+        _ => location(body),
+    }
+}
+
+/// The error of a non-success answer: the server's JSON error body as it is (message cut to
+/// [`MAX_MESSAGE_CHARS`]); a JSON body with only an `error` (a gateway's, or an older server's)
+/// shows that text; for anything else (a proxy's page, plain text) a body with the code
+/// `http_{status}` and the text, or the status text when the body is empty or HTML.
 ///
 /// ```
-/// use app::api::error_message;
-/// assert_eq!(error_message(r#"{"error":"no such segment"}"#).as_deref(), Some("no such segment"));
-/// assert_eq!(error_message(r#"{"error":{"code":"x","message":"bad rule"}}"#).as_deref(), Some("bad rule"));
-/// assert_eq!(error_message("  Bad Gateway \n").as_deref(), Some("Bad Gateway"));
-/// assert_eq!(error_message("<!DOCTYPE html><html>…"), None);
-/// assert_eq!(error_message(""), None);
+/// use app::api::{Error, api_error};
+/// let e = api_error(400, r#"{"error":"invalid_rule","message":"unknown tag `x`","path":"all[1].tag"}"#, "Bad Request");
+/// assert_eq!(e.code(), Some("invalid_rule"));
+/// assert_eq!(e.to_string(), "the server answered 400: unknown tag `x` (at `all[1].tag`)");
+/// let e = api_error(502, "<!DOCTYPE html><html>…", "Bad Gateway");
+/// assert_eq!(e.to_string(), "the server answered 502: Bad Gateway");
+/// assert_eq!(api_error(503, "  starting \n", "").to_string(), "the server answered 503: starting");
+/// let e = api_error(503, r#"{"error":"starting up"}"#, "");
+/// assert_eq!((e.code(), e.to_string().as_str()), (Some("starting up"), "the server answered 503: starting up"));
+/// assert_eq!(api_error(500, "", "").to_string(), "the server answered 500: no details");
 /// ```
-pub fn error_message(body: &str) -> Option<String> {
-    let from_json = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|value| {
-        let error = value.get("error");
-        value
-            .get("message")
-            .or_else(|| error.and_then(|e| e.get("message")))
-            .or(error)
-            .and_then(|m| m.as_str().map(str::to_owned))
-    });
-    let message = match from_json {
-        Some(message) => message,
-        None => {
-            let text = body.trim();
-            if text.is_empty() || text.starts_with('<') {
-                return None;
-            }
-            text.to_owned()
-        }
+pub fn api_error(status: u16, body: &str, status_text: &str) -> Error {
+    if let Ok(mut parsed) = serde_json::from_str::<ErrorBody>(body) {
+        parsed.message = shorten(parsed.message);
+        return Error::Api { status, body: Box::new(parsed) };
+    }
+    // Only an `error`: it is the message too.
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body)
+        && let Some(serde_json::Value::String(code)) = map.get("error")
+    {
+        return Error::api(status, code, shorten(code.clone()));
+    }
+    let text = body.trim();
+    let message = if text.is_empty() || text.starts_with('<') {
+        Some(status_text.trim()).filter(|t| !t.is_empty()).unwrap_or("no details").to_owned()
+    } else {
+        shorten(text.to_owned())
     };
-    Some(shorten(message))
+    Error::api(status, &format!("http_{status}"), message)
 }
 
 /// `message`, cut to [`MAX_MESSAGE_CHARS`] characters.
@@ -662,8 +433,11 @@ mod tests {
 
     #[test]
     fn health_ignores_unknown_fields() {
-        let health: Health = decode(r#"{"status":"ok","version":"1.2.3","uptime_s":5}"#).expect("decodes");
-        assert_eq!(health, Health { status: "ok".into(), version: "1.2.3".into() });
+        let health: Health = decode(
+            r#"{"status":"ok","version":"1.2.3","uptime_s":5,"storage":{"status":"ok","corrupt_blob_count":0,"corrupt_blobs":[]}}"#,
+        )
+        .expect("decodes");
+        assert_eq!((health.status, health.version.as_str()), (HealthStatus::Ok, "1.2.3"));
     }
 
     #[test]
@@ -673,19 +447,40 @@ mod tests {
 
     #[test]
     fn long_messages_are_shortened() {
-        let message = error_message(&"x".repeat(1000)).expect("plain text is a message");
-        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
-        assert!(message.ends_with('…'));
+        let Error::Api { body, .. } = api_error(500, &"x".repeat(1000), "") else { panic!("an API error") };
+        assert_eq!(body.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(body.message.ends_with('…'));
+        let json = format!(r#"{{"error":"bad_request","message":"{}"}}"#, "y".repeat(500));
+        let Error::Api { body, .. } = api_error(400, &json, "") else { panic!("an API error") };
+        assert_eq!(body.message.chars().count(), MAX_MESSAGE_CHARS + 1);
     }
 
     #[test]
-    fn non_string_error_field_falls_back_to_body() {
-        assert_eq!(error_message(r#"{"error":42}"#).as_deref(), Some(r#"{"error":42}"#));
+    fn a_json_body_that_is_not_an_error_body_is_shown_as_text() {
+        let e = api_error(500, r#"{"error":42}"#, "");
+        assert_eq!(e.to_string(), r#"the server answered 500: {"error":42}"#);
+        assert_eq!(e.code(), Some("http_500"));
+    }
+
+    #[test]
+    fn the_server_s_field_path_and_line_are_kept_and_shown() {
+        let e = api_error(400, r#"{"error":"invalid_field","message":"bad","field":"salt"}"#, "");
+        assert_eq!(e.to_string(), "the server answered 400: bad (field `salt`)");
+        // The server's messages for fields usually start with the field: not said twice.
+        let e = api_error(400, r#"{"error":"invalid_field","message":"name: 1 to 200 characters","field":"name"}"#, "");
+        assert_eq!(e.to_string(), "the server answered 400: name: 1 to 200 characters");
+        let Error::Api { body, .. } = &e else { panic!("an API error") };
+        assert_eq!(body.field.as_deref(), Some("name"));
+        let e = api_error(400, r#"{"error":"invalid_upload","message":"not a number","line":7}"#, "");
+        assert_eq!(e.to_string(), "the server answered 400: not a number (line 7)");
+        let e = api_error(400, r#"{"error":"invalid_rule","message":"all[1]: unknown keys","path":"all[1]"}"#, "");
+        assert_eq!(e.to_string(), "the server answered 400: all[1]: unknown keys");
     }
 
     #[test]
     fn errors_read_well() {
-        let error = Error::Api { status: 503, message: "starting".into() };
+        let error = Error::api(503, "overloaded", "starting");
         assert_eq!(error.to_string(), "the server answered 503: starting");
+        assert!(Error::api(412, "precondition_failed", "changed").is_conflict());
     }
 }

@@ -10,7 +10,7 @@ use engine::manifest::BlobRef;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, DayInfo, Error};
+use crate::api::{self, Day, Error};
 use crate::blobs::{self, Origin};
 use crate::estimate::{Blobs, EventWindow};
 use crate::session::{self, Session};
@@ -47,7 +47,7 @@ pub struct AppState {
     /// The day chosen in a day picker; `None` means the latest.
     pub chosen_ds: RwSignal<Option<String>>,
     /// Published days of the app.
-    pub days: LocalResource<Result<Vec<DayInfo>, Error>>,
+    pub days: LocalResource<Result<Vec<Day>, Error>>,
     /// The day in use: the chosen one, or the latest.
     pub ds: Memo<Option<String>>,
     /// The manifest of the day in use.
@@ -89,10 +89,8 @@ impl AppState {
             async move {
                 match (s, ds) {
                     (Some(s), Some(ds)) => api::manifest(&s, &ds).await.map(Arc::new),
-                    (Some(_), None) => {
-                        Err(Error::Api { status: 404, message: "this app has no published day yet".into() })
-                    }
-                    (None, _) => Err(Error::Api { status: 401, message: "not signed in".into() }),
+                    (Some(_), None) => Err(Error::api(404, "not_found", "this app has no published day yet")),
+                    (None, _) => Err(Error::api(401, "unauthorized", "not signed in")),
                 }
             }
         });
@@ -149,6 +147,12 @@ impl AppState {
     /// The budget in bytes.
     pub fn budget_bytes(&self) -> u64 {
         self.budget_mb.get().saturating_mul(1_000_000)
+    }
+
+    /// Whether `missing` bytes are downloaded or the server asked: [`crate::estimate::full_tier`]
+    /// against the budget (tracks it).
+    pub fn full_tier(&self, missing: u64) -> crate::estimate::FullTier {
+        crate::estimate::full_tier(missing, self.budget_bytes())
     }
 
     /// Whether every blob in `refs` is loaded (tracks [`AppState::blob_tick`]).

@@ -130,6 +130,28 @@ pub fn missing_bytes(refs: &[BlobRef], blobs: &Blobs) -> u64 {
     refs.iter().filter(|r| !blobs.contains_key(&r.blob)).map(|r| r.bytes).sum()
 }
 
+/// Where full-tier answers come from: the browser downloads the blobs, or asks the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullTier {
+    /// The missing blobs fit the download budget: load them and count here.
+    Download,
+    /// They do not: the server answers (or, where it has no such answer, the sample tier does).
+    Server,
+}
+
+/// The one place that decides whether the full tier is downloaded: when the bytes still
+/// missing fit the budget. The builder's count, the profile panels and the split preview's
+/// tag mix all ask this.
+///
+/// ```
+/// use app::estimate::{FullTier, full_tier};
+/// assert_eq!(full_tier(64_000_000, 64_000_000), FullTier::Download);
+/// assert_eq!(full_tier(64_000_001, 64_000_000), FullTier::Server);
+/// ```
+pub fn full_tier(missing_bytes: u64, budget_bytes: u64) -> FullTier {
+    if missing_bytes <= budget_bytes { FullTier::Download } else { FullTier::Server }
+}
+
 /// A [`Source`] over one tier of a manifest, reading the blobs loaded so far.
 #[derive(Debug)]
 pub struct TierSource<'a> {
@@ -389,6 +411,25 @@ mod tests {
         let sample = evaluate(&p, &m, &w, &blobs, Tier::Sample).expect("all loaded");
         assert!(sample.lo <= 4_000.0 && 4_000.0 <= sample.hi, "{sample:?}");
         assert_eq!(sample.steps.len(), 2);
+    }
+
+    /// The builder before its first condition: the engine, and so the headline, count every
+    /// user (before the fix: 0 under "the audience is every user").
+    #[test]
+    fn no_conditions_is_every_user() {
+        let (m, blobs) = fixture();
+        let rule = crate::draft::Draft::default().compile().rule;
+        assert_eq!(rule.to_json().to_string(), r#"{"all":[]}"#);
+        let p = Plan::validate(&rule, &Catalog::from_manifest(&m)).expect("valid");
+        let w = EventWindow::default();
+        let exact = evaluate(&p, &m, &w, &blobs, Tier::Full).expect("all loaded");
+        assert_eq!((exact.count, exact.universe), (10_000.0, 10_000));
+        assert!(exact.steps.is_empty());
+        let sample = evaluate(&p, &m, &w, &blobs, Tier::Sample).expect("all loaded");
+        // Every sampled user matches; the interval still allows for the users outside the sample.
+        assert_eq!((sample.count, sample.hi), (10_000.0, 10_000.0));
+        assert!(sample.lo > 9_900.0 && sample.lo < 10_000.0, "{sample:?}");
+        assert_eq!(audience(&p, &m, &w, &blobs, Tier::Full).map(|a| a.len()), Some(10_000));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What the Overview says about the server, computed from its health answer.
 
-use crate::api::{Error, Health};
+use crate::api::{Error, Health, HealthStatus};
 
 /// How a status should look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,14 +38,16 @@ pub struct ServerStatus {
 /// Summarise a health answer.
 ///
 /// ```
-/// use app::api::Health;
+/// use app::api::{Health, HealthStatus};
 /// use app::health::{server_status, Tone};
-/// let ok = Health { status: "ok".into(), version: "0.1.0".into() };
+/// let ok: Health = app::api::decode(
+///     r#"{"status":"ok","version":"0.1.0","storage":{"status":"ok","corrupt_blob_count":0,"corrupt_blobs":[]}}"#,
+/// ).unwrap();
 /// assert_eq!(server_status(&ok).tone, Tone::Good);
 /// ```
 pub fn server_status(health: &Health) -> ServerStatus {
-    let tone = if health.status.eq_ignore_ascii_case("ok") { Tone::Good } else { Tone::Warning };
-    ServerStatus { status: health.status.clone(), version: health.version.clone(), tone }
+    let tone = if health.status == HealthStatus::Ok { Tone::Good } else { Tone::Warning };
+    ServerStatus { status: health.status.as_str().to_owned(), version: health.version.clone(), tone }
 }
 
 /// A short headline for an error, for the status card; the details come from
@@ -81,13 +83,21 @@ pub fn headline_of(error: &(dyn std::error::Error + 'static)) -> &'static str {
 mod tests {
     use super::*;
 
-    fn health(status: &str) -> Health {
-        Health { status: status.into(), version: "9.9.9".into() }
+    fn health(status: HealthStatus) -> Health {
+        let storage = crate::api::StorageHealth {
+            status,
+            corrupt_blob_count: 0,
+            corrupt_blobs: Vec::new(),
+            damaged_record_count: 0,
+            damaged_records: Vec::new(),
+            rolled_back_at_start: false,
+        };
+        Health { status, version: "9.9.9".into(), storage }
     }
 
     #[test]
     fn ok_is_good_and_keeps_the_version() {
-        let status = server_status(&health("ok"));
+        let status = server_status(&health(HealthStatus::Ok));
         assert_eq!(status.status, "ok");
         assert_eq!(status.version, "9.9.9");
         assert_eq!(status.tone, Tone::Good);
@@ -95,12 +105,12 @@ mod tests {
 
     #[test]
     fn anything_else_is_a_warning() {
-        assert_eq!(server_status(&health("degraded")).tone, Tone::Warning);
+        assert_eq!(server_status(&health(HealthStatus::Degraded)).tone, Tone::Warning);
     }
 
     #[test]
     fn every_error_kind_has_a_headline() {
-        let api = Error::Api { status: 500, message: "boom".into() };
+        let api = Error::api(500, "internal", "boom");
         assert_eq!(error_headline(&api), "error");
         assert_eq!(error_headline(&Error::Decode("eof".into())), "incompatible");
     }

@@ -1,31 +1,37 @@
 //! Sieve's single-page app: Leptos, client-side rendered, built with Trunk.
 //!
 //! # Layout
-//! - [`api`]: typed client for the server's REST API (`/api/v1/...`) over gloo-net,
-//!   with one [`api::Error`] enum for everything that can go wrong on the way.
+//! - [`api`]: typed client for the server's REST API (`/api/v1/...`) over gloo-net; its
+//!   bodies are the wire types (crate `wire`) the server uses, and one [`api::Error`] enum says
+//!   what went wrong on the way (keeping the server's error code, field, path and line).
 //! - [`session`]: the signed-in app and token (local storage), sign-in links, URL encoding.
 //! - [`ctx`]: the app-wide reactive state: session, day, manifest, loaded blobs, loading costs.
 //! - [`blobs`]: blobs from the browser's Cache API or the server, checked against their address.
+//! - [`audience`]: the builder's decisions: which count is the headline, the exact-count line,
+//!   what a key does to a condition, which one request a save makes. Plain Rust.
 //! - [`draft`]: the audience being edited (a tree of conditions) and its edits. Plain Rust.
-//! - [`estimate`]: which blobs a rule needs, evaluation on the sample and full tiers, the
-//!   funnel. Plain Rust.
+//! - [`estimate`]: which blobs a rule needs, whether the full tier is downloaded or the server
+//!   asked (decided there only), evaluation on the sample and full tiers, the funnel. Plain Rust.
 //! - [`profile`]: the segment profile with TGI. Plain Rust.
 //! - [`catalog`]: tag groups by category tree, search. Plain Rust.
 //! - [`trends`]: the Trends page's selection, histories on one day axis, hover readings,
 //!   summaries. Plain Rust.
 //! - [`split`]: the Split page's form checks, the in-browser preview of a split, the balance
-//!   check (sizes and tag mix) and the outcome table. Plain Rust.
+//!   check (sizes and tag mix: `engine::balance`, the server's own functions) and the outcome
+//!   table. Plain Rust.
 //! - [`charts`]: plotters drawings (generic over the backend) and their data shaping.
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
 //! - [`health`]: turns the server's health answer into what the Overview shows.
 //! - [`components`]: the shell (header, navigation, routes, status line) and small views.
-//! - [`pages`]: one module per page.
+//! - [`pages`]: one module per page; a page with several features is a folder of components
+//!   (`pages/audience/`, `pages/split/`) whose `mod.rs` binds the signals.
 //!
 //! Components only bind data to markup; what can be computed lives in the plain modules,
 //! which are tested natively with `cargo test`.
 
 pub mod api;
+pub mod audience;
 pub mod blobs;
 pub mod catalog;
 pub mod charts;

@@ -8,18 +8,13 @@ use engine::IdSet;
 use engine::Manifest;
 use engine::manifest::BlobRef;
 use engine::split::{Group, Split};
-use engine::stats::chi_square;
 
 use crate::api::{MixRow, Outcome};
 use crate::format;
 
-/// p-values below this flag a sample-ratio mismatch (the server's threshold too).
-pub const SRM_ALPHA: f64 = 0.001;
-/// Rows of the tag mix shown (the server's number too).
-pub const MIX_ROWS: usize = 20;
-/// Tag groups with more values than this are left out of the tag mix (the server's rule too:
-/// a city list with hundreds of values is noise, not balance).
-pub const MIX_MAX_VALUES: usize = 50;
+// The balance arithmetic is the engine's, the very functions the server's balance check calls,
+// so the preview and the server's answer agree to the last digit by construction.
+pub use engine::balance::{MIX_MAX_VALUES, MIX_ROWS, SRM_ALPHA, SizeCheck, mix_groups, size_check, tag_mix};
 /// Largest segment previewed in the browser: its member list is downloaded (about 12 bytes a
 /// member), so beyond this the page says the server will split it and shows the server's
 /// check after saving.
@@ -31,16 +26,18 @@ pub const MAX_SALT_BYTES: usize = 128;
 /// Most groups in one split (more would not fit the page, nor a sensible experiment).
 pub const MAX_GROUPS: usize = 10;
 
-/// Whether `id` is a valid id for the server (`[A-Za-z0-9._-]{1,64}`): experiment ids and
-/// group names (group names are part of the export's path).
+/// Whether `id` is a valid id for the server (the one rule, [`engine::id::check_id`]:
+/// `[A-Za-z0-9._-]{1,64}`, not `.` or `..`): experiment ids and group names (group names are
+/// part of the export's path).
 ///
 /// ```
 /// assert!(app::split::valid_id("spring-push_2026.v2"));
 /// assert!(!app::split::valid_id("spring push"));
 /// assert!(!app::split::valid_id(""));
+/// assert!(!app::split::valid_id(".."));
 /// ```
 pub fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    engine::id::check_id(id).is_ok()
 }
 
 /// The user ids of a member export (`user_id` header, one id a line, quoted when needed).
@@ -150,7 +147,8 @@ pub struct Problems(pub Vec<String>);
 pub fn check(id: &str, salt: &str, groups: &[GroupDraft]) -> Result<Split, Problems> {
     let mut problems = Vec::new();
     if !valid_id(id.trim()) {
-        problems.push("The experiment id may use letters, digits, “.”, “_” and “-” (1 to 64).".to_owned());
+        problems
+            .push("The experiment id may use letters, digits, “.”, “_” and “-” (1 to 64; not “.” or “..”).".to_owned());
     }
     if salt.is_empty() || salt.len() > MAX_SALT_BYTES {
         problems.push(format!("The salt must be 1 to {MAX_SALT_BYTES} bytes."));
@@ -159,7 +157,10 @@ pub fn check(id: &str, salt: &str, groups: &[GroupDraft]) -> Result<Split, Probl
     for (i, g) in groups.iter().enumerate() {
         let name = g.name.trim();
         if !valid_id(name) {
-            problems.push(format!("Group {}: the name may use letters, digits, “.”, “_” and “-” (1 to 64).", i + 1));
+            problems.push(format!(
+                "Group {}: the name may use letters, digits, “.”, “_” and “-” (1 to 64; not “.” or “..”).",
+                i + 1
+            ));
         }
         match g.percent.trim().trim_end_matches('%').trim().parse::<f64>() {
             Ok(p) if p > 0.0 && p.is_finite() => parsed.push(Group { name: name.to_owned(), percent: p }),
@@ -255,43 +256,6 @@ pub fn preview(split: &Split, users: &[String]) -> Preview {
     Preview { audience: users.len() as u64, counts, unassigned, assignment, samples }
 }
 
-/// Group sizes against the plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SizeCheck {
-    /// Planned share of each group among the assigned users.
-    pub planned: Vec<f64>,
-    /// Observed share of each group among the assigned users.
-    pub observed: Vec<f64>,
-    /// Pearson's chi-square statistic.
-    pub chi_square: f64,
-    /// Its p-value.
-    pub p_value: f64,
-    /// Whether the p-value is below [`SRM_ALPHA`]: the groups are not the sizes planned.
-    pub srm: bool,
-}
-
-/// Sizes against planned percentages, computed as the server's balance check does.
-///
-/// ```
-/// let c = app::split::size_check(&[5_000, 5_000], &[50.0, 50.0]);
-/// assert!(!c.srm && c.p_value > 0.99);
-/// let c = app::split::size_check(&[5_300, 4_700], &[50.0, 50.0]);
-/// assert!(c.srm);
-/// assert_eq!(c.observed, [0.53, 0.47]);
-/// ```
-pub fn size_check(counts: &[u64], percents: &[f64]) -> SizeCheck {
-    let (stat, p) = chi_square(counts, percents);
-    let assigned: u64 = counts.iter().sum();
-    let total: f64 = percents.iter().sum();
-    SizeCheck {
-        planned: percents.iter().map(|p| if total > 0.0 { p / total } else { 0.0 }).collect(),
-        observed: counts.iter().map(|&c| if assigned == 0 { 0.0 } else { c as f64 / assigned as f64 }).collect(),
-        chi_square: stat,
-        p_value: p,
-        srm: p < SRM_ALPHA,
-    }
-}
-
 /// A p-value as people read it: `0.412`, `0.0031`, `< 0.0001`.
 ///
 /// ```
@@ -321,11 +285,6 @@ pub fn srm_verdict(check: &SizeCheck) -> String {
     } else {
         format!("Sizes as planned: p = {} (a mismatch is flagged below {SRM_ALPHA}).", p_value(check.p_value))
     }
-}
-
-/// The tag groups in the tag mix, as the server picks them.
-pub fn mix_groups(manifest: &Manifest) -> impl Iterator<Item = &engine::manifest::GroupEntry> {
-    manifest.groups.iter().filter(|g| !g.values.is_empty() && g.values.len() <= MIX_MAX_VALUES)
 }
 
 /// Every full-tier blob the tag mix reads: the segment's members, then every value of the
@@ -360,37 +319,6 @@ pub fn group_sets(members: &IdSet, assignment: &[u8], groups: usize) -> Option<V
         }
     }
     Some(ids.iter().map(|list| IdSet::from_sorted(list)).collect())
-}
-
-/// The tag mix: for every value, the share of each group holding it and the spread (largest
-/// minus smallest share), largest spreads first, the first [`MIX_ROWS`]. The same arithmetic
-/// and order as the server's balance check, so the two agree to the last digit.
-///
-/// ```
-/// use engine::IdSet;
-/// let groups = [IdSet::from_sorted(&[1, 2, 3, 4]), IdSet::from_sorted(&[5, 6, 7, 8])];
-/// let female = IdSet::from_sorted(&[1, 2, 5]);
-/// let ios = IdSet::from_sorted(&[1, 5]);
-/// let mix = app::split::tag_mix(&groups, [("gender", "female", &female), ("os", "iOS", &ios)].into_iter());
-/// assert_eq!(mix[0].value, "female");
-/// assert_eq!(mix[0].shares, [0.5, 0.25]);
-/// assert_eq!(mix[1].spread, 0.0);
-/// ```
-pub fn tag_mix<'a>(groups: &[IdSet], values: impl Iterator<Item = (&'a str, &'a str, &'a IdSet)>) -> Vec<MixRow> {
-    let mut mix: Vec<MixRow> = values
-        .map(|(tag, value, set)| {
-            let shares: Vec<f64> = groups
-                .iter()
-                .map(|g| if g.is_empty() { 0.0 } else { g.intersection_len(set) as f64 / g.len() as f64 })
-                .collect();
-            let max = shares.iter().copied().fold(f64::MIN, f64::max);
-            let min = shares.iter().copied().fold(f64::MAX, f64::min);
-            MixRow { tag: tag.to_owned(), value: value.to_owned(), shares, spread: max - min }
-        })
-        .collect();
-    mix.sort_by(|a, b| b.spread.total_cmp(&a.spread));
-    mix.truncate(MIX_ROWS);
-    mix
 }
 
 /// z of a two-sided test at p = 0.001, the threshold the tag mix flags differences at (the same
@@ -537,6 +465,56 @@ pub fn outcome_days(days: &[String], split_ds: &str) -> Vec<String> {
     days.iter().rev().filter(|d| d.as_str() >= split_ds).cloned().collect()
 }
 
+/// A percentage without trailing zeros: `12.5`, `50`.
+///
+/// ```
+/// assert_eq!(app::split::percent_text(12.5), "12.5");
+/// assert_eq!(app::split::percent_text(50.0), "50");
+/// assert_eq!(app::split::percent_text(33.333), "33.33");
+/// ```
+pub fn percent_text(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// What the groups editor says under the groups: how much of the segment is in the experiment
+/// (rows whose percent is not a number count as nothing; the form's check says why).
+pub fn groups_total(groups: &[GroupDraft]) -> String {
+    let total: f64 =
+        groups.iter().filter_map(|g| g.percent.trim().trim_end_matches('%').trim().parse::<f64>().ok()).sum();
+    if total < 100.0 - 1e-9 {
+        format!("{}% in the experiment, {}% not", percent_text(total), percent_text(100.0 - total))
+    } else {
+        format!("{}% in the experiment", percent_text(total))
+    }
+}
+
+/// A fresh salt for "New salt": the id and 32 random bits, so it still says what it is for.
+///
+/// ```
+/// assert_eq!(app::split::new_salt("fans-20261120", 0xbeef), "fans-20261120-0000beef");
+/// ```
+pub fn new_salt(id: &str, random: u32) -> String {
+    format!("{id}-{random:08x}")
+}
+
+/// The saved groups against the preview just saved: whether they are the same, and what the
+/// page says about it.
+pub fn compare_with_preview(saved: &[u64], previewed: &[u64]) -> (bool, String) {
+    if previewed == saved {
+        return (true, "The server froze exactly the groups of the preview.".to_owned());
+    }
+    let list = |c: &[u64]| c.iter().map(|c| crate::format::int(*c)).collect::<Vec<_>>().join(" / ");
+    (
+        false,
+        format!(
+            "The server's groups differ from the preview ({} vs {}): the segment's members changed in between. The groups below are the frozen ones.",
+            list(saved),
+            list(previewed)
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,18 +581,6 @@ mod tests {
     }
 
     #[test]
-    fn mix_sorts_by_spread_and_keeps_ties_in_order() {
-        let groups = [IdSet::from_sorted(&[0, 1]), IdSet::from_sorted(&[2, 3]), IdSet::new()];
-        let a = IdSet::from_sorted(&[0, 2]);
-        let b = IdSet::from_sorted(&[0, 1, 2, 3]);
-        let c = IdSet::from_sorted(&[0, 1]);
-        let mix = tag_mix(&groups, [("t", "a", &a), ("t", "b", &b), ("t", "c", &c)].into_iter());
-        let order: Vec<&str> = mix.iter().map(|r| r.value.as_str()).collect();
-        assert_eq!(order, ["b", "c", "a"], "spreads 1, 1, 0.5: ties keep their order");
-        assert_eq!(mix[0].shares, [1.0, 1.0, 0.0], "an empty group has share 0");
-    }
-
-    #[test]
     fn server_numbers_are_read_exactly() {
         // serde_json's default float parser may be one unit in the last place off; the app asks
         // for exact parsing, so a share the server computed compares equal to the same division.
@@ -637,5 +603,20 @@ mod tests {
         let v: Vec<Verdict> = outcome_rows(&o).iter().map(|r| r.verdict).collect();
         assert_eq!(v, [Verdict::Baseline, Verdict::Lower, Verdict::Unclear]);
         assert_eq!(outcome_rows(&o)[2].difference, "+0.00 pp");
+    }
+
+    #[test]
+    fn the_groups_total_says_what_is_left_out() {
+        assert_eq!(groups_total(&default_groups()), "100% in the experiment");
+        let groups = [GroupDraft::new("a", "12.5%"), GroupDraft::new("b", " 25 "), GroupDraft::new("c", "x")];
+        assert_eq!(groups_total(&groups), "37.5% in the experiment, 62.5% not");
+    }
+
+    #[test]
+    fn saved_groups_are_compared_with_the_preview() {
+        assert!(compare_with_preview(&[5_000, 5_001], &[5_000, 5_001]).0);
+        let (same, text) = compare_with_preview(&[5_000, 5_002], &[5_000, 5_001]);
+        assert!(!same);
+        assert!(text.contains("(5,000 / 5,002 vs 5,000 / 5,001)"), "{text}");
     }
 }

@@ -4,7 +4,7 @@
 
 use engine::Manifest;
 
-use crate::api::{Backfill, History};
+use crate::api::{Backfill, BackfillState, History};
 use crate::format;
 use crate::session::{encode_component, parse_query};
 
@@ -463,8 +463,8 @@ pub fn summaries(t: &Trends) -> Vec<Summary> {
 /// missing. `missing` is [`Trends::missing_days`].
 ///
 /// ```
-/// use app::api::Backfill;
-/// let b = Backfill { state: "running".into(), done: 3, total: 29, error: None };
+/// use app::api::{Backfill, BackfillState};
+/// let b = Backfill { state: BackfillState::Running, done: 3, total: 29, error: None, attempts: 0, next_attempt_ms: None };
 /// assert_eq!(
 ///     app::trends::backfill_note(Some(&b), 26).as_deref(),
 ///     Some("Backfilling segment history: 3 of 29 days done. 26 days are not computed yet; they fill in as it runs.")
@@ -474,14 +474,23 @@ pub fn summaries(t: &Trends) -> Vec<Summary> {
 pub fn backfill_note(backfill: Option<&Backfill>, missing: usize) -> Option<String> {
     let days = |n: usize| if n == 1 { "1 day is".to_owned() } else { format!("{n} days are") };
     match backfill {
-        Some(b) if b.state == "running" => Some(format!(
+        Some(b) if b.state == BackfillState::Running => Some(format!(
             "Backfilling segment history: {} of {} days done. {} not computed yet; they fill in as it runs.",
             b.done,
             b.total,
             days(missing)
         )),
-        Some(b) if b.state == "failed" => Some(format!(
-            "Backfilling segment history failed ({}). {} not computed; the next publish of a day fills it.",
+        Some(b) if b.state == BackfillState::Retrying => Some(format!(
+            "Backfilling segment history hit an error and retries by itself ({}; attempt {}). {} of {} days done; {} not computed yet.",
+            b.error.as_deref().unwrap_or("no details"),
+            b.attempts + 1,
+            b.done,
+            b.total,
+            days(missing)
+        )),
+        Some(b) if b.state == BackfillState::Failed => Some(format!(
+            "Backfilling segment history failed after {} attempts ({}). {} not computed; the next change to a segment or upload retries it.",
+            b.attempts,
             b.error.as_deref().unwrap_or("no details"),
             days(missing)
         )),
@@ -493,9 +502,46 @@ pub fn backfill_note(backfill: Option<&Backfill>, missing: usize) -> Option<Stri
     }
 }
 
-/// Whether the page should ask again soon: a backfill is running and days are missing.
+/// Whether the page should ask again soon: a backfill is running (or retrying) and days are
+/// missing.
 pub fn should_poll(backfill: Option<&Backfill>, missing: usize) -> bool {
-    missing > 0 && backfill.is_some_and(|b| b.state == "running")
+    missing > 0 && backfill.is_some_and(|b| matches!(b.state, BackfillState::Running | BackfillState::Retrying))
+}
+
+/// Days a segment could not be computed on, with why (its rule names what the day lacks), one
+/// line per segment and reason: `“VIPs” is not computed on 2 days (2026-11-10 … 2026-11-11):
+/// unknown tag vip`.
+///
+/// ```
+/// use app::api::{History, HistoryDay};
+/// let day = |ds: &str, error: Option<&str>| HistoryDay { ds: ds.into(), size: None, entered: None, left: None,
+///     error: error.map(str::to_owned), universe: 10, metrics: Default::default() };
+/// let h = History { segment: "vips".into(), backfill: None,
+///     days: vec![day("2026-11-10", Some("unknown tag")), day("2026-11-11", Some("unknown tag")), day("2026-11-12", None)] };
+/// assert_eq!(app::trends::day_errors(&[("vips".into(), "VIPs".into(), h)]),
+///     ["“VIPs” is not computed on 2 days (2026-11-10 … 2026-11-11): unknown tag"]);
+/// ```
+pub fn day_errors(histories: &[(String, String, History)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (_, name, h) in histories {
+        let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+        for d in &h.days {
+            let Some(reason) = d.error.as_deref() else { continue };
+            match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, days)) => days.push(&d.ds),
+                None => by_reason.push((reason, vec![&d.ds])),
+            }
+        }
+        for (reason, days) in by_reason {
+            let span = match days.as_slice() {
+                [one] => format!("1 day ({one})"),
+                [first, .., last] => format!("{} days ({first} … {last})", days.len()),
+                [] => continue,
+            };
+            out.push(format!("“{name}” is not computed on {span}: {reason}"));
+        }
+    }
+    out
 }
 
 /// The pixel width to draw a chart at, for a window `viewport_px` wide: the card's inner width
@@ -539,6 +585,7 @@ mod tests {
             size,
             entered: flows.map(|f| f.0),
             left: flows.map(|f| f.1),
+            error: None,
             universe: 1_000,
             metrics,
         }
@@ -621,12 +668,25 @@ mod tests {
 
     #[test]
     fn backfill_notes() {
-        let failed = Backfill { state: "failed".into(), done: 1, total: 3, error: Some("disk full".into()) };
+        let b = |state, done, error: Option<&str>, attempts| Backfill {
+            state,
+            done,
+            total: 3,
+            error: error.map(str::to_owned),
+            attempts,
+            next_attempt_ms: None,
+        };
+        let failed = b(BackfillState::Failed, 1, Some("disk full"), 8);
         assert!(backfill_note(Some(&failed), 1).is_some_and(|n| n.contains("disk full") && n.contains("1 day is")));
-        let done = Backfill { state: "done".into(), done: 3, total: 3, error: None };
+        assert!(!should_poll(Some(&failed), 1), "a failed job waits for a change: no point asking");
+        let retrying = b(BackfillState::Retrying, 1, Some("disk full"), 2);
+        let note = backfill_note(Some(&retrying), 2).unwrap_or_default();
+        assert!(note.contains("retries by itself") && note.contains("attempt 3"), "{note}");
+        assert!(should_poll(Some(&retrying), 2));
+        let done = b(BackfillState::Done, 3, None, 0);
         assert_eq!(backfill_note(Some(&done), 0), None);
         assert!(backfill_note(Some(&done), 2).is_some());
-        assert!(should_poll(Some(&Backfill { state: "running".into(), done: 0, total: 2, error: None }), 2));
+        assert!(should_poll(Some(&b(BackfillState::Running, 0, None, 0)), 2));
         assert!(!should_poll(Some(&done), 2));
     }
 }

@@ -1,10 +1,53 @@
-//! Small building blocks the pages share: the sign-in guard, the day picker, error notes.
+//! Small building blocks the pages share: the page frame, the sign-in guard, the day picker,
+//! error notes, loading placeholders and drawn charts.
 
 use leptos::prelude::*;
 
 use crate::api::Error;
 use crate::ctx::AppState;
 use crate::format;
+
+/// A page: its title, a sentence saying what it is for, the day picker beside them when the
+/// page reads one day, and `children` once an app is signed in.
+#[component]
+pub fn Page(
+    title: &'static str,
+    lede: &'static str,
+    /// Uses the whole width (the builder's two columns).
+    #[prop(optional)]
+    wide: bool,
+    /// Shows the day picker in the header.
+    #[prop(optional)]
+    day_picker: bool,
+    children: ChildrenFn,
+) -> impl IntoView {
+    let head = if day_picker {
+        view! {
+            <header class="page-header page-header-row">
+                <div>
+                    <h1 class="page-title">{title}</h1>
+                    <p class="page-lede">{lede}</p>
+                </div>
+                <DayPicker />
+            </header>
+        }
+        .into_any()
+    } else {
+        view! {
+            <header class="page-header">
+                <h1 class="page-title">{title}</h1>
+                <p class="page-lede">{lede}</p>
+            </header>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="page" class:page-wide=wide>
+            {head}
+            {RequireSession(RequireSessionProps { children })}
+        </section>
+    }
+}
 
 /// Shows `children` when an app is signed in, else a prompt to sign in.
 #[component]
@@ -73,11 +116,68 @@ pub fn ErrorNote(error: Error) -> impl IntoView {
         Error::Fetch(_) => " Check that the server is running.",
         _ => "",
     };
+    // The server's code, for tests and for people reading the page's source.
+    let code = error.code().map(str::to_owned);
     view! {
-        <p class="error-detail" role="alert">
+        <p class="error-detail" role="alert" data-code=code>
             {error.to_string()}
             {hint}
         </p>
+    }
+}
+
+/// Something loaded from the server: the placeholder while `value` is `None`, the error note
+/// if it failed (inside a `<div class=error_class>` when given), else `ready` of the value.
+#[component]
+pub fn Loaded<T, G, F, V>(
+    /// Reads the value (a resource's `get`): `None` while it loads.
+    value: G,
+    /// What the placeholder says.
+    #[prop(into)]
+    what: String,
+    /// The view of the loaded value.
+    ready: F,
+    /// CSS class of a box around the error note.
+    #[prop(optional)]
+    error_class: &'static str,
+) -> impl IntoView
+where
+    G: Fn() -> Option<Result<T, Error>> + Send + Sync + 'static,
+    F: Fn(T) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+    T: 'static,
+{
+    move || match value() {
+        None => view! { <Loading what=what.clone() /> }.into_any(),
+        Some(Err(e)) if error_class.is_empty() => view! { <ErrorNote error=e /> }.into_any(),
+        Some(Err(e)) => view! {
+            <div class=error_class>
+                <ErrorNote error=e />
+            </div>
+        }
+        .into_any(),
+        Some(Ok(v)) => ready(v).into_any(),
+    }
+}
+
+/// A table that scrolls sideways on a narrow screen instead of widening the page.
+#[component]
+pub fn ScrollTable(
+    /// Extra CSS classes after `table`.
+    #[prop(optional)]
+    class: &'static str,
+    /// The table's `data-testid`.
+    #[prop(optional)]
+    testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    let class = if class.is_empty() { "table".to_owned() } else { format!("table {class}") };
+    view! {
+        <div class="table-scroll">
+            <table class=class data-testid=testid>
+                {children()}
+            </table>
+        </div>
     }
 }
 
@@ -88,5 +188,26 @@ pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
         <p class="muted loading" aria-busy="true">
             {what}
         </p>
+    }
+}
+
+/// A drawn chart (an SVG string) described for screen readers, or why it could not be drawn.
+#[component]
+pub fn Chart(
+    /// The drawing, or the error of drawing it.
+    svg: Result<String, String>,
+    /// What the chart shows, in words.
+    #[prop(into)]
+    label: String,
+    /// Extra CSS classes after `chart`.
+    #[prop(optional)]
+    class: &'static str,
+) -> impl IntoView {
+    match svg {
+        Ok(svg) => {
+            let class = if class.is_empty() { "chart".to_owned() } else { format!("chart {class}") };
+            view! { <div class=class role="img" aria-label=label inner_html=svg></div> }.into_any()
+        }
+        Err(e) => view! { <p class="error-detail">"Chart failed: " {e}</p> }.into_any(),
     }
 }

@@ -3,25 +3,16 @@
 use leptos::prelude::*;
 
 use crate::api::{self, UserTags};
-use crate::components::common::{DayPicker, ErrorNote, Loading, RequireSession};
+use crate::components::common::{ErrorNote, Loading, Page};
 use crate::ctx::AppState;
 
 /// The lookup page.
 #[component]
 pub fn Lookup() -> impl IntoView {
     view! {
-        <section class="page">
-            <header class="page-header page-header-row">
-                <div>
-                    <h1 class="page-title">"User lookup"</h1>
-                    <p class="page-lede">"Which tags and segments one user has, as other services see it."</p>
-                </div>
-                <DayPicker />
-            </header>
-            <RequireSession>
-                <LookupBody />
-            </RequireSession>
-        </section>
+        <Page title="User lookup" lede="Which tags and segments one user has, as other services see it." day_picker=true>
+            <LookupBody />
+        </Page>
     }
 }
 

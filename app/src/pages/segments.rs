@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, Error, Segment, SegmentInput};
-use crate::components::common::{DayPicker, ErrorNote, Loading, RequireSession};
+use crate::api::{self, Error, Segment, SegmentInput, SegmentKind};
+use crate::components::common::{ErrorNote, Loading, Page};
 use crate::ctx::AppState;
 use crate::format;
 use crate::session::{Session, encode_component};
@@ -15,20 +15,9 @@ use crate::session::{Session, encode_component};
 #[component]
 pub fn Segments() -> impl IntoView {
     view! {
-        <section class="page">
-            <header class="page-header page-header-row">
-                <div>
-                    <h1 class="page-title">"Segments"</h1>
-                    <p class="page-lede">
-                        "Saved audiences. Dynamic segments are recomputed for every new day; static ones keep their members."
-                    </p>
-                </div>
-                <DayPicker />
-            </header>
-            <RequireSession>
-                <SegmentsBody />
-            </RequireSession>
-        </section>
+        <Page title="Segments" lede="Saved audiences. Dynamic segments are recomputed for every new day; static ones keep their members." day_picker=true>
+            <SegmentsBody />
+        </Page>
     }
 }
 
@@ -52,16 +41,17 @@ async fn run(s: &Session, op: &Pending, force: bool) -> Result<(), Error> {
     let listed = op.segment();
     let (current, etag) = api::segment(s, &listed.id).await?;
     if !force && current.revision != listed.revision {
-        return Err(Error::Api { status: 412, message: "the segment changed since this list was loaded".into() });
+        return Err(Error::api(412, "precondition_failed", "the segment changed since this list was loaded"));
     }
     match op {
         Pending::Rename(_, name) => {
             let input = SegmentInput {
-                id: current.id.clone(),
+                id: Some(current.id.clone()),
                 name: name.clone(),
-                description: current.description.clone(),
-                kind: current.kind.clone(),
+                description: Some(current.description.clone()),
+                kind: Some(current.kind),
                 rule: current.rule.clone(),
+                version: None,
             };
             api::update_segment(s, &input, etag.as_deref()).await.map(|_| ())
         }
@@ -183,7 +173,7 @@ fn SegmentsBody() -> impl IntoView {
                                             move || size_of(&id).map(format::int).unwrap_or_else(|| "–".into())
                                         };
                                         let open_href = format!("/audience?segment={}", encode_component(&id));
-                                        let is_dynamic = seg.kind == "dynamic";
+                                        let is_dynamic = seg.kind == SegmentKind::Dynamic;
                                         let seg_r = seg.clone();
                                         let seg_d = seg.clone();
                                         let (shown_name, shown_id) = (seg.name.clone(), seg.id.clone());
@@ -226,7 +216,7 @@ fn SegmentsBody() -> impl IntoView {
                                                     }}
                                                 </td>
                                                 <td>
-                                                    <span class=format!("pill pill-{}", seg.kind)>{seg.kind.clone()}</span>
+                                                    <span class=format!("pill pill-{}", seg.kind.as_str())>{seg.kind.as_str()}</span>
                                                 </td>
                                                 <td class="num" data-label="Users">{size}</td>
                                                 <td class="muted small" data-label="Changed">{format::utc_ms(seg.updated_ms)}</td>

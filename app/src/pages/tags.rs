@@ -8,7 +8,7 @@ use engine::manifest::GroupEntry;
 use leptos::prelude::*;
 
 use crate::catalog::{self, kind_label};
-use crate::components::common::{DayPicker, ErrorNote, Loading, RequireSession};
+use crate::components::common::{ErrorNote, Loading, Page};
 use crate::ctx::AppState;
 use crate::format;
 
@@ -19,18 +19,9 @@ const MAX_VALUES: usize = 40;
 #[component]
 pub fn Tags() -> impl IntoView {
     view! {
-        <section class="page">
-            <header class="page-header page-header-row">
-                <div>
-                    <h1 class="page-title">"Tags"</h1>
-                    <p class="page-lede">"Every tag group of the day, by category, with how many users hold each value."</p>
-                </div>
-                <DayPicker />
-            </header>
-            <RequireSession>
-                <TagsBody />
-            </RequireSession>
-        </section>
+        <Page title="Tags" lede="Every tag group of the day, by category, with how many users hold each value." day_picker=true>
+            <TagsBody />
+        </Page>
     }
 }
 

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use crate::api::{self, Error, History, Segment};
 use crate::charts::trends::{self as chart, Kind, css_color};
-use crate::components::common::{ErrorNote, Loading, RequireSession};
+use crate::components::common::{ErrorNote, Loaded, Loading, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
 use crate::trends::{self, MAX_SEGMENTS, Reading, Selection, Trends};
@@ -22,17 +22,9 @@ const DEFAULT_CHOSEN: usize = 3;
 #[component]
 pub fn Trends() -> impl IntoView {
     view! {
-        <section class="page">
-            <header class="page-header">
-                <h1 class="page-title">"Trends"</h1>
-                <p class="page-lede">
-                    "Up to five segments day by day: their size, who entered and who left, and a metric's rate next to all users (大盘). Hover a day for exact values."
-                </p>
-            </header>
-            <RequireSession>
-                <TrendsBody />
-            </RequireSession>
-        </section>
+        <Page title="Trends" lede="Up to five segments day by day: their size, who entered and who left, and a metric's rate next to all users (大盘). Hover a day for exact values.">
+            <TrendsBody />
+        </Page>
     }
 }
 
@@ -128,20 +120,23 @@ fn TrendsBody() -> impl IntoView {
     });
     let shaped = Memo::new(move |_| {
         let (loaded, metric) = histories.get().flatten()?;
-        let names = segments.get().and_then(Result::ok).unwrap_or_default();
+        // Charts, legends and error cards name segments: wait for the list (ids only if it
+        // failed), so nothing is shown by id and then renamed.
+        let names = segments.get()?.unwrap_or_default();
         let name_of = |id: &str| names.iter().find(|g| g.id == id).map_or_else(|| id.to_owned(), |g| g.name.clone());
         let ok: Vec<(String, String, History)> =
             loaded.iter().filter_map(|(id, h)| h.as_ref().ok().map(|h| (id.clone(), name_of(id), h.clone()))).collect();
         let errors: Vec<(String, Error)> =
             loaded.into_iter().filter_map(|(id, h)| h.err().map(|e| (name_of(&id), e))).collect();
         let backfill = ok.iter().find_map(|(_, _, h)| h.backfill.clone());
-        Some((trends::shape(&ok, metric.as_deref()), errors, backfill))
+        let day_errors = trends::day_errors(&ok);
+        Some((trends::shape(&ok, metric.as_deref()), errors, backfill, day_errors))
     });
     // While a backfill fills in days, ask again every few seconds (after every answer, even one
     // equal to the last).
     Effect::new(move |_| {
         histories.track();
-        if let Some((t, _, backfill)) = shaped.get()
+        if let Some((t, _, backfill, _)) = shaped.get()
             && trends::should_poll(backfill.as_ref(), t.missing_days())
         {
             set_timeout(
@@ -168,10 +163,12 @@ fn TrendsBody() -> impl IntoView {
         {move || {
             shaped
                 .get()
-                .and_then(|(t, _, backfill)| trends::backfill_note(backfill.as_ref(), t.missing_days()).map(|note| (note, backfill)))
+                .and_then(|(t, _, backfill, _)| {
+                    trends::backfill_note(backfill.as_ref(), t.missing_days()).map(|note| (note, backfill))
+                })
                 .map(|(note, backfill)| {
                     let progress = backfill
-                        .filter(|b| b.state == "running" && b.total > 0)
+                        .filter(|b| b.state == api::BackfillState::Running && b.total > 0)
                         .map(|b| f64::from(b.done) / f64::from(b.total) * 100.0);
                     view! {
                         <div class="banner banner-warning" role="status" data-testid="backfill-note">
@@ -191,7 +188,23 @@ fn TrendsBody() -> impl IntoView {
         {move || {
             shaped
                 .get()
-                .map(|(_, errors, _)| {
+                .map(|(_, _, _, day_errors)| {
+                    day_errors
+                        .into_iter()
+                        .map(|line| {
+                            view! {
+                                <div class="banner banner-warning" role="status" data-testid="day-error">
+                                    {line}
+                                </div>
+                            }
+                        })
+                        .collect_view()
+                })
+        }}
+        {move || {
+            shaped
+                .get()
+                .map(|(_, errors, _, _)| {
                     errors
                         .into_iter()
                         .map(|(name, e)| {
@@ -230,8 +243,8 @@ fn TrendsBody() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Some((t, _, _)) if t.lines.is_empty() => ().into_any(),
-                Some((t, _, _)) => view! { <Charts t width hover /> }.into_any(),
+                Some((t, ..)) if t.lines.is_empty() => ().into_any(),
+                Some((t, ..)) => view! { <Charts t width hover /> }.into_any(),
             }
         }}
     }
@@ -275,10 +288,10 @@ fn Controls(
                         {move || format!("{} of {MAX_SEGMENTS} chosen", selection.with(|s| s.segments.len()))}
                     </span>
                 </legend>
-                {move || match segments.get() {
-                    None => view! { <Loading what="Loading segments…" /> }.into_any(),
-                    Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
-                    Some(Ok(list)) => {
+                <Loaded
+                    value=move || segments.get()
+                    what="Loading segments…"
+                    ready={move |list: Vec<Segment>| {
                         view! {
                             <ul class="choice-list">
                                 {list
@@ -327,8 +340,8 @@ fn Controls(
                             }}
                         }
                             .into_any()
-                    }
-                }}
+                    }}
+                />
             </fieldset>
             <div class="trend-filters">
                 <label class="form-field">
@@ -543,8 +556,7 @@ fn SummaryTable(t: std::sync::Arc<Trends>) -> impl IntoView {
                 <h2 class="card-title">"Over the range"</h2>
                 <span class="muted small">{format!("{first} to {last} · {} days", t.days.len())}</span>
             </header>
-            <div class="table-scroll">
-                <table class="table">
+            <ScrollTable>
                     <thead>
                         <tr>
                             <th scope="col">"Segment"</th>
@@ -591,8 +603,7 @@ fn SummaryTable(t: std::sync::Arc<Trends>) -> impl IntoView {
                             })
                             .collect_view()}
                     </tbody>
-                </table>
-            </div>
+            </ScrollTable>
         </section>
     }
 }
