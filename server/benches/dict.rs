@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (0..users).map(|i| format!("u{:010}", u64::from(i).wrapping_mul(2_654_435_761) % 10_000_000_000)).collect();
 
     let t = Instant::now();
-    meta.publish(&Publish { app: "a", first_new_id: 0, new_ids: &ids, days: Vec::new() })?;
+    meta.publish(&Publish { app: "a", first_new_id: 0, new_ids: &ids, ..Publish::default() })?;
     let insert = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -18,7 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let ds: server::ds::Ds = "2026-11-20".parse().map_err(|_| "ds")?;
     let t = Instant::now();
-    let opts = server::synth::SynthOptions { app: "bench".into(), users, groups, values_per_group: values, ds };
+    let opts = server::synth::SynthOptions {
+        app: "bench".into(),
+        users,
+        groups,
+        values_per_group: values,
+        ds,
+        ids: wire::IdKind::Strings,
+    };
     server::synth::synth(dir.path(), &opts, |_| {})?;
     let synth_s = t.elapsed().as_secs_f64();
 
@@ -58,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let specs = server::publish::segment_specs(&state.meta, "bench")?;
     let t = Instant::now();
-    state.publisher.refresh_segments("bench", &[ds.to_string()], &specs)?;
+    state.publisher.refresh_segments("bench", &ds.to_string(), &specs)?;
     let recompute_s = t.elapsed().as_secs_f64();
     let (_, day) = state.snapshots.day("bench", None)?.ok_or("no day")?;
     let computed = state.snapshots.manifest(&day.manifest)?.segments.len();

@@ -36,7 +36,7 @@ const MAX_TOKEN_BYTES: usize = 512;
 pub const MAX_USER_ID_BYTES: usize = 256;
 
 /// Longest app, group, segment (and other) id, in bytes.
-pub const MAX_ID_BYTES: usize = 64;
+pub const MAX_ID_BYTES: usize = engine::id::MAX_ID_BYTES;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +49,19 @@ pub enum Principal {
 
 /// Extracts and checks `Authorization: Bearer <token>`; rejects with a JSON 401.
 #[derive(Debug, Clone)]
-pub struct Auth(pub Principal);
+pub struct Auth {
+    /// Who is calling.
+    pub principal: Principal,
+    /// A stable name of the token itself (not the token): what per-token state such as
+    /// idempotency keys is kept under.
+    caller: String,
+}
 
 /// What a route needs to be allowed to do (see the table in the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// Read the app's own record (its name, its kind of ids): any token of the app.
+    Describe,
     /// Read snapshots: days, manifests, blobs, estimates.
     Read,
     /// Upload data, static segment members.
@@ -70,6 +78,7 @@ impl Access {
     /// Whether `role` grants this access.
     pub fn allowed_for(self, role: Role) -> bool {
         match role {
+            _ if self == Access::Describe => true,
             Role::Editor => true,
             Role::Viewer => matches!(self, Access::Read | Access::SegmentRead | Access::Membership),
             Role::Service => matches!(self, Access::SegmentRead | Access::SegmentWrite | Access::Membership),
@@ -91,25 +100,33 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let secret = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let caller = caller_id(secret);
         if let Some(admin) = &state.config.admin_token
             && constant_time_eq(secret, admin)
         {
-            return Ok(Self(Principal::Admin));
+            return Ok(Self { principal: Principal::Admin, caller });
         }
         match state.meta.lookup_token(secret)? {
-            Some(info) => Ok(Self(Principal::App(info))),
+            Some(info) => Ok(Self { principal: Principal::App(info), caller }),
             None => Err(ApiError::Unauthorized),
         }
     }
 }
 
 impl Auth {
+    /// A stable name of the calling token, distinct per token (two editor tokens of one app
+    /// differ) and useless as a credential: 32 hex digits derived from the token with a key
+    /// of its own, so it matches nothing else the server stores.
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
     /// Allows the admin token only (403 for app tokens).
     ///
     /// # Errors
     /// [`ApiError::Forbidden`] for an app token.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self.0 {
+        match self.principal {
             Principal::Admin => Ok(()),
             Principal::App(_) => Err(ApiError::Forbidden("this needs the admin token".into())),
         }
@@ -123,7 +140,7 @@ impl Auth {
     pub fn app(&self, state: &AppState, app: &str, access: Access) -> Result<AppScope, ApiError> {
         validate_id("app", app)?;
         let not_found = || ApiError::Missing(format!("no app `{app}`"));
-        match &self.0 {
+        match &self.principal {
             Principal::Admin => {
                 if state.meta.app_exists(app)? {
                     Ok(AppScope { app: app.to_owned(), role: None })
@@ -147,12 +164,19 @@ impl Auth {
     }
 }
 
-/// The token of an `Authorization: Bearer …` header (scheme case-insensitive).
-fn bearer(parts: &Parts) -> Option<&str> {
+/// The token of an `Authorization: Bearer …` header (scheme case-insensitive). Also what
+/// [`crate::limits::per_token`] counts uploads by.
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_BYTES).then_some(token)
+}
+
+/// The name per-token state is kept under (see [`Auth::caller`]).
+fn caller_id(secret: &str) -> String {
+    let key = blake3::derive_key("sieve 2026 caller id for per-token state", secret.as_bytes());
+    key[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares two secrets in time that depends on neither's content nor on where they differ.
@@ -163,27 +187,23 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
     blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
 }
 
-/// Checks an app, group, segment (or other) id: `[A-Za-z0-9._-]{1,64}`.
+/// Checks an app, group, segment (or other) id with the one id rule
+/// ([`engine::id::check_id`]): `[A-Za-z0-9._-]{1,64}`, and not `.` or `..`, which HTTP
+/// clients remove from paths.
 ///
 /// ```
 /// use server::auth::validate_id;
 /// assert!(validate_id("segment", "vip-2026.v1_a").is_ok());
 /// assert!(validate_id("segment", "").is_err());
 /// assert!(validate_id("segment", "a/b").is_err());
+/// assert!(validate_id("segment", "..").is_err());
 /// assert!(validate_id("app", &"x".repeat(65)).is_err());
 /// ```
 ///
 /// # Errors
 /// [`ApiError::InvalidField`] naming `field`.
 pub fn validate_id(field: &'static str, value: &str) -> Result<(), ApiError> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_ID_BYTES
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_field(field, format!("an id is 1 to {MAX_ID_BYTES} characters of A-Z a-z 0-9 . _ -")))
-    }
+    engine::id::check_id(value).map_err(|e| ApiError::invalid_field(field, e.to_string()))
 }
 
 /// Checks an external user id from a path: any UTF-8 (the path is percent-decoded already),
@@ -238,6 +258,16 @@ mod tests {
     }
 
     #[test]
+    fn callers_are_per_token_and_not_the_token() {
+        let a = caller_id("token-a");
+        assert_eq!(a, caller_id("token-a"));
+        assert_ne!(a, caller_id("token-b"));
+        assert_eq!(a.len(), 32);
+        assert!(!a.contains("token"));
+        assert_ne!(a, blake3::hash(b"token-a").to_hex()[..32], "not the hash tokens are stored under");
+    }
+
+    #[test]
     fn secrets_compare_by_content() {
         assert!(constant_time_eq("s3cret", "s3cret"));
         assert!(!constant_time_eq("s3cret", "s3creT"));
@@ -247,7 +277,7 @@ mod tests {
     #[test]
     fn ids() {
         assert!(validate_id("app", &"a".repeat(MAX_ID_BYTES)).is_ok());
-        for bad in ["", "a b", "ä", "a%2Fb", "a/b", "a?b"] {
+        for bad in ["", "a b", "ä", "a%2Fb", "a/b", "a?b", ".", ".."] {
             let err = validate_id("group", bad).expect_err(bad);
             assert!(matches!(err, ApiError::InvalidField { field: "group", .. }), "{bad}");
         }

@@ -27,6 +27,46 @@ pub enum Command {
     Load(LoadArgs),
     /// Write a large synthetic app straight into a data directory (for benchmarks).
     Synth(SynthArgs),
+    /// Verify a data directory no server is running on: every record, blob and reference.
+    /// Prints one line per problem and a summary; exits 1 when anything is damaged.
+    Check(CheckArgs),
+    /// Write a consistent copy of a data directory, also while the server runs on it.
+    Backup(BackupArgs),
+    /// Bring a backup back into a data directory (checked before anything is switched).
+    Restore(RestoreArgs),
+}
+
+/// `sieve check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The data directory to check.
+    #[arg(long = "data-dir", visible_alias = "data", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// `sieve backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The data directory to copy (a server may be running on it).
+    #[arg(long = "data-dir", visible_alias = "data", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Where to write the copy: a directory that does not exist yet, or is empty.
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+/// `sieve restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup (a directory written by `sieve backup`).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The data directory to restore into (no server may be running on it).
+    #[arg(long = "data-dir", visible_alias = "data", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Replace a non-empty data directory (it is moved aside, not deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `sieve synth`.
@@ -50,9 +90,28 @@ pub struct SynthArgs {
     /// The day to publish.
     #[arg(long, default_value = "2026-11-20")]
     pub ds: Ds,
+    /// What the app's user ids are: `strings` (`u0`, `u1`…) or `u32` (the numbers `0..users`).
+    #[arg(long, default_value = "strings", value_parser = parse_id_kind)]
+    pub ids: wire::IdKind,
     /// Where to write the tokens (JSON: viewer, service).
-    #[arg(long)]
-    pub tokens_out: PathBuf,
+    #[arg(long, required_unless_present_any = ["bitmaps_out", "rows_out"])]
+    pub tokens_out: Option<PathBuf>,
+    /// Instead of publishing into `--data-dir`, write the app's data (users `0..users`) as the
+    /// bitmap uploads a warehouse would make (`DIR/tags/*.csv`, `DIR/events/visit.csv`), for an
+    /// app of `u32` ids and `?format=bitmaps` (see `server::synth::write_files`).
+    #[arg(long, value_name = "DIR", conflicts_with = "rows_out")]
+    pub bitmaps_out: Option<PathBuf>,
+    /// As `--bitmaps-out`, but as CSV rows (`user_id,value`): the same data, to compare.
+    #[arg(long, value_name = "DIR")]
+    pub rows_out: Option<PathBuf>,
+}
+
+fn parse_id_kind(text: &str) -> Result<wire::IdKind, String> {
+    match text {
+        "strings" => Ok(wire::IdKind::Strings),
+        "u32" => Ok(wire::IdKind::U32),
+        other => Err(format!("`{other}` is not strings or u32")),
+    }
 }
 
 /// `sieve load`.
@@ -106,24 +165,63 @@ pub struct ServeArgs {
     /// connection stays open), in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_secs: u64,
-    /// Requests handled at once; beyond that requests are refused at once with 503 (load shedding).
+    /// Requests other than uploads handled at once; beyond that they are refused at once with
+    /// 503 (load shedding).
     #[arg(long, env = "SIEVE_MAX_INFLIGHT", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_inflight: u64,
+    /// Uploads handled at once, apart from other requests; beyond that uploads are refused at
+    /// once with 503.
+    #[arg(long, env = "SIEVE_MAX_UPLOADS", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_uploads: u64,
+    /// Uploads one token may run at once; beyond that its uploads are answered 429.
+    #[arg(long, env = "SIEVE_MAX_UPLOADS_PER_TOKEN", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_uploads_per_token: u64,
+    /// Longest pause in an upload's body, in seconds; a longer one (or a rate below
+    /// --upload-min-rate-bytes for as long) drops the upload with 408.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_idle_timeout_secs: u64,
+    /// Slowest rate an upload's body may arrive at, in bytes per second (0: only pauses count).
+    #[arg(long, default_value_t = 16 << 10)]
+    pub upload_min_rate_bytes: u64,
+    /// How often unreferenced blob files are collected, in seconds (also once at start-up).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub blob_gc_interval_secs: u64,
+    /// How long a blob file must have been written, and found unreferenced, before it is
+    /// deleted, in seconds (a publish commits well within it; readers of a replaced version finish).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub blob_gc_grace_secs: u64,
     /// Largest JSON request body accepted, in bytes (larger ones are answered 413).
     #[arg(long, env = "SIEVE_JSON_LIMIT_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub json_limit_bytes: u64,
     /// Days of data kept, counted back from each app's latest published day.
     #[arg(long, env = "SIEVE_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,
+    /// Latest data day accepted, in days after today (UTC): 1 accepts tomorrow (a data day of a
+    /// time zone ahead of UTC), 0 only today and earlier. A mistyped far-future day would become
+    /// the latest day, so every real day would fall out of the retention window.
+    #[arg(long, env = "SIEVE_MAX_FUTURE_DAYS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub max_future_days: u32,
     /// Sample tier: one user in this many.
     #[arg(long, env = "SIEVE_SAMPLE_RATE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub sample_rate: u32,
     /// Largest CSV upload accepted, in MiB (larger ones are answered 413).
     #[arg(long, env = "SIEVE_UPLOAD_LIMIT_MB", default_value_t = 4096)]
     pub upload_limit_mb: u64,
+    /// Largest bitmap in a bitmap upload (`?format=bitmaps`), in MiB of decoded bytes: the
+    /// memory one row of such an upload may take (about 3.5 times this, for its text and set).
+    #[arg(long, env = "SIEVE_MAX_BITMAP_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_bitmap_mb: u64,
     /// Memory for decoded bitmaps, in MiB.
     #[arg(long, env = "SIEVE_CACHE_MB", default_value_t = 2048)]
     pub cache_mb: u64,
+    /// Pause after each day a background job computes, in ms (for tests that stop the server
+    /// in the middle of a backfill).
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub job_step_delay_ms: u64,
+    /// Start even if metadata records fail their checksums (they then answer 503 and
+    /// `/health` lists them); without it the server refuses such a store.
+    #[arg(long)]
+    pub serve_damaged: bool,
 }
 
 /// `sieve demo`.
@@ -169,6 +267,17 @@ mod tests {
         assert_eq!(args.days, 30);
         assert_eq!(args.seed, 42);
         assert_eq!(args.end_ds.to_string(), "2026-11-20");
+    }
+
+    #[test]
+    fn maintenance_commands_take_data_or_data_dir() {
+        let cli = Cli::try_parse_from(["sieve", "backup", "--data", "d", "--to", "b"]);
+        let Ok(Cli { command: Command::Backup(args) }) = cli else { panic!("backup parses: {cli:?}") };
+        assert_eq!((args.data_dir, args.to), (PathBuf::from("d"), PathBuf::from("b")));
+        let cli = Cli::try_parse_from(["sieve", "restore", "--from", "b", "--data-dir", "d", "--force"]);
+        let Ok(Cli { command: Command::Restore(args) }) = cli else { panic!("restore parses: {cli:?}") };
+        assert!(args.force);
+        assert!(Cli::try_parse_from(["sieve", "backup", "--data", "d"]).is_err(), "--to is required");
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //!
 //! Every failure a client can see is an [`ApiError`]; it becomes a JSON body
 //! `{"error": "<code>", "message": "<text>"}` with a matching status (plus `field` for a bad
-//! parameter, `line` for a bad upload and `path` for a bad rule). The `code` is stable and meant for programs; the message is
+//! parameter, `line` for a bad upload, `path` for a bad rule and `cycle` for a rule that would
+//! make a segment depend on itself). The `code` is stable and meant for programs; the message is
 //! for people and never carries internals (paths, SQL, panics). Internal errors are logged here,
 //! once, with their cause, and answered with a generic message.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,17 @@ pub enum ApiError {
         /// JSON path of the offending node inside the rule (`all[2].not`; `$` for the root).
         path: String,
         /// What is wrong there.
+        message: String,
+    },
+    /// A segment rule would make a segment depend on itself (answered as `invalid_rule`, with
+    /// the cycle).
+    #[error("{message}")]
+    RuleCycle {
+        /// JSON path of the reference inside the rule that closes (or leads to) the cycle.
+        path: String,
+        /// The segments along the cycle, the first repeated at the end (`["a", "b", "a"]`).
+        cycle: Vec<String>,
+        /// What is wrong, in a sentence.
         message: String,
     },
     /// Missing or wrong credentials.
@@ -65,6 +76,20 @@ pub enum ApiError {
     /// Too many requests in flight: refused at once (load shedding).
     #[error("server overloaded; retry shortly")]
     Overloaded,
+    /// This token already has as many uploads running as it may.
+    #[error("this token already has {limit} uploads in progress; retry when one ends")]
+    TooManyUploads {
+        /// Concurrent uploads allowed per token.
+        limit: usize,
+    },
+    /// The upload's body arrived too slowly (a stalled or trickling client); nothing was changed.
+    #[error("the upload was too slow: at least {min_bytes_per_sec} bytes/s, with no pause over {idle_secs} s")]
+    UploadTooSlow {
+        /// The minimum rate.
+        min_bytes_per_sec: u64,
+        /// The longest pause.
+        idle_secs: u64,
+    },
     /// A query parameter, path parameter or JSON field is invalid.
     #[error("{field}: {message}")]
     InvalidField {
@@ -78,6 +103,10 @@ pub enum ApiError {
     InvalidUpload {
         /// The line at fault (the header is line 1), when it is about one line.
         line: Option<u64>,
+        /// The row at fault (1-based, a Parquet file's), when it is about one row.
+        row: Option<u64>,
+        /// The 1-based column at fault, when it is about one field.
+        column: Option<usize>,
         /// What is wrong.
         message: String,
     },
@@ -85,9 +114,11 @@ pub enum ApiError {
     /// not served from damaged data.
     #[error("storage unavailable; nothing was changed")]
     StorageUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A stored file failed its integrity check (its bytes do not hash to its address); it is
-    /// not served. Other data is unaffected.
-    #[error("stored data failed its integrity check and is not served")]
+    /// Stored data failed its integrity check (a blob's bytes do not hash to its address, a
+    /// blob named by published data is missing, a metadata record fails its checksum); it is
+    /// not served. Other data is unaffected. The message names it (a blob address, a record's
+    /// table and key), never a path.
+    #[error("stored data failed its integrity check and is not served: {0}")]
     DataCorrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The disk is full; the write did not happen. Writes work again once there is space.
     #[error("the server's storage is full; nothing was changed")]
@@ -119,7 +150,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound { .. } | Self::Missing(_) => StatusCode::NOT_FOUND,
-            Self::BadRequest(_) | Self::InvalidRule { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidRule { .. } | Self::RuleCycle { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -128,6 +159,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::IdempotencyKeyReuse => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UploadTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidField { .. } | Self::InvalidUpload { .. } => StatusCode::BAD_REQUEST,
             Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -141,7 +174,7 @@ impl ApiError {
         match self {
             Self::NotFound { .. } | Self::Missing(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
-            Self::InvalidRule { .. } => "invalid_rule",
+            Self::InvalidRule { .. } | Self::RuleCycle { .. } => "invalid_rule",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -151,6 +184,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::IdempotencyKeyReuse => "idempotency_key_reuse",
             Self::Overloaded => "overloaded",
+            Self::TooManyUploads { .. } => "too_many_uploads",
+            Self::UploadTooSlow { .. } => "upload_too_slow",
             Self::Internal(_) => "internal",
             Self::InvalidField { .. } => "invalid_field",
             Self::InvalidUpload { .. } => "invalid_upload",
@@ -176,24 +211,6 @@ impl ApiError {
     }
 }
 
-/// The JSON body of every error response.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    /// Stable code, e.g. `not_found`.
-    pub error: &'static str,
-    /// Human-readable explanation.
-    pub message: String,
-    /// For `invalid_field`: the parameter at fault.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
-    /// For `invalid_upload`: the line at fault (the header is line 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// For `invalid_rule`: the JSON path inside the rule.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -204,19 +221,37 @@ impl IntoResponse for ApiError {
             Self::DataCorrupt(cause) => tracing::error!(error = %cause, "damaged data not served"),
             _ => {}
         }
-        let (field, line, path) = match &self {
-            Self::InvalidField { field, .. } => (Some(*field), None, None),
-            Self::InvalidUpload { line, .. } => (None, *line, None),
-            Self::InvalidRule { path, .. } => (None, None, Some(path.clone())),
-            _ => (None, None, None),
+        let (field, line, column, path) = match &self {
+            Self::InvalidField { field, .. } => (Some(*field), None, None, None),
+            Self::InvalidUpload { line, column, .. } => (None, *line, *column, None),
+            Self::InvalidRule { path, .. } | Self::RuleCycle { path, .. } => (None, None, None, Some(path.clone())),
+            _ => (None, None, None, None),
         };
-        let body = ErrorBody { error: self.code(), message: self.to_string(), field, line, path };
+        let row = match &self {
+            Self::InvalidUpload { row, .. } => *row,
+            _ => None,
+        };
+        let cycle = match &self {
+            Self::RuleCycle { cycle, .. } => Some(cycle.clone()),
+            _ => None,
+        };
+        let body = wire::ErrorBody {
+            error: self.code().to_owned(),
+            message: self.to_string(),
+            field: field.map(str::to_owned),
+            path,
+            line,
+            row,
+            column,
+            cycle,
+        };
         let mut res = (self.status(), Json(body)).into_response();
         match self {
             Self::Unauthorized => {
                 res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::Overloaded
+            | Self::TooManyUploads { .. }
             | Self::IdempotencyInProgress
             | Self::StorageUnavailable(_)
             | Self::InsufficientStorage(_) => {
@@ -228,16 +263,27 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Whether a damaged blob is somewhere in an error's chain of causes.
+/// An error and its causes, outermost first (the chain `source()` walks).
+///
+/// ```
+/// let inner = std::io::Error::other("disk");
+/// let outer = server::store::BlobError::Io(inner);
+/// assert_eq!(server::error::causes(&outer).count(), 2);
+/// ```
+pub fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+/// Whether damaged data (a blob, a metadata record) is somewhere in an error's chain of causes.
 fn is_corrupt(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(err);
-    while let Some(e) = cause {
-        if matches!(e.downcast_ref::<crate::store::BlobError>(), Some(crate::store::BlobError::Corrupt { .. })) {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
+    causes(err).any(|e| {
+        matches!(
+            e.downcast_ref::<crate::store::BlobError>(),
+            Some(crate::store::BlobError::Corrupt { .. } | crate::store::BlobError::Missing { .. })
+        ) || e.downcast_ref::<crate::store::StoreError>().is_some_and(crate::store::StoreError::is_damage)
+    })
 }
 
 /// Whether a full disk (or quota) is somewhere in an error's chain of causes. The metadata
@@ -245,21 +291,12 @@ fn is_corrupt(err: &(dyn std::error::Error + 'static)) -> bool {
 pub fn is_disk_full(err: &(dyn std::error::Error + 'static)) -> bool {
     let full =
         |e: &std::io::Error| matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
-    let mut cause = Some(err);
-    while let Some(e) = cause {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && full(io)
-        {
-            return true;
-        }
-        if let Some(store) = e.downcast_ref::<crate::store::StoreError>()
-            && store.io_error().is_some_and(full)
-        {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
+    causes(err).any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(full)
+            || e.downcast_ref::<crate::store::StoreError>()
+                .and_then(crate::store::StoreError::io_error)
+                .is_some_and(full)
+    })
 }
 
 impl From<std::io::Error> for ApiError {
@@ -270,8 +307,167 @@ impl From<std::io::Error> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
-        // A failing or full disk is a 503 / 507 the client may retry; anything else is a bug.
-        if err.is_io() { Self::storage(err) } else { Self::Internal(Box::new(err)) }
+        // A failing or full disk is a 503 / 507 the client may retry, damage a 503 `data_corrupt`;
+        // anything else is a bug.
+        if err.is_io() || err.is_damage() { Self::storage(err) } else { Self::Internal(Box::new(err)) }
+    }
+}
+
+// Each domain's error becomes an HTTP answer here, and only here: the domain modules do not
+// know HTTP, and the status, code and extra fields of every answer are decided in one file.
+
+impl From<crate::blocking::Panicked> for ApiError {
+    fn from(err: crate::blocking::Panicked) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<crate::store::BlobError> for ApiError {
+    fn from(err: crate::store::BlobError) -> Self {
+        // Disk trouble or a damaged blob: nothing was (or will be) served from it.
+        Self::storage(err)
+    }
+}
+
+impl From<engine::RuleError> for ApiError {
+    fn from(err: engine::RuleError) -> Self {
+        Self::InvalidRule { path: err.path.clone(), message: err.to_string() }
+    }
+}
+
+impl From<crate::snapshots::SnapshotError> for ApiError {
+    fn from(err: crate::snapshots::SnapshotError) -> Self {
+        use crate::snapshots::SnapshotError;
+        match err {
+            SnapshotError::Store(e) => Self::storage(e),
+            SnapshotError::Blob(e) => Self::storage(e),
+            other => Self::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::ids::IdsError> for ApiError {
+    fn from(err: crate::ids::IdsError) -> Self {
+        use crate::ids::IdsError;
+        match err {
+            IdsError::NoApp(app) => Self::Missing(format!("no app `{app}`")),
+            IdsError::Store(e) => e.into(),
+            IdsError::Snapshot(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::publish::PublishError> for ApiError {
+    fn from(err: crate::publish::PublishError) -> Self {
+        use crate::publish::PublishError;
+        use crate::store::StoreError;
+        match err {
+            PublishError::OutOfRetention { .. } | PublishError::BeyondHorizon { .. } => {
+                Self::invalid_field("ds", err.to_string())
+            }
+            PublishError::Store(StoreError::Conflict { ds }) => {
+                Self::Conflict(format!("day {ds} was published by another request meanwhile; retry"))
+            }
+            PublishError::Store(e) => Self::storage(e),
+            PublishError::Blob(e) => Self::storage(e),
+            PublishError::Snapshot(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::ingest::CsvError> for ApiError {
+    fn from(err: crate::ingest::CsvError) -> Self {
+        match err {
+            crate::ingest::CsvError::Io(_) => Self::internal(err.to_string()),
+            _ => Self::InvalidUpload { line: err.line(), row: None, column: err.column(), message: err.to_string() },
+        }
+    }
+}
+
+impl From<crate::ingest::parquet::ParquetError> for ApiError {
+    fn from(err: crate::ingest::parquet::ParquetError) -> Self {
+        use crate::ingest::parquet::ParquetError;
+        let (row, column) = match &err {
+            ParquetError::Row { row, column, .. } => (Some(*row), *column),
+            ParquetError::Column { position, .. } => (None, Some(*position)),
+            ParquetError::Unreadable(_) => (None, None),
+        };
+        Self::InvalidUpload { line: None, row, column, message: err.to_string() }
+    }
+}
+
+impl From<crate::ingest::spool::SpoolError> for ApiError {
+    fn from(err: crate::ingest::spool::SpoolError) -> Self {
+        use crate::ingest::spool::SpoolError;
+        match err {
+            SpoolError::TooLarge { limit_bytes } => Self::PayloadTooLarge { limit_bytes },
+            SpoolError::Body(_) => Self::BadRequest(err.to_string()),
+            SpoolError::Stalled { min_bytes_per_sec, idle_secs } => {
+                Self::UploadTooSlow { min_bytes_per_sec, idle_secs }
+            }
+            SpoolError::Csv(e) => e.into(),
+            SpoolError::Parquet(e) => e.into(),
+            SpoolError::Io(e) => Self::storage(e),
+        }
+    }
+}
+
+impl From<crate::segments::SegmentError> for ApiError {
+    fn from(err: crate::segments::SegmentError) -> Self {
+        use crate::segments::SegmentError;
+        match err {
+            SegmentError::InvalidField { field, message } => Self::InvalidField { field, message },
+            SegmentError::InvalidRule(e) => e.into(),
+            SegmentError::Cycle { path, cycle, message } => Self::RuleCycle { path, cycle, message },
+            SegmentError::PreconditionFailed => Self::PreconditionFailed,
+            SegmentError::Exists(_) | SegmentError::Contended(_) => Self::Conflict(err.to_string()),
+            SegmentError::NotFound(_) => Self::Missing(err.to_string()),
+            SegmentError::Store(e) => e.into(),
+            SegmentError::Snapshot(e) => e.into(),
+            SegmentError::Encode(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<crate::segments::freeze::FreezeError> for ApiError {
+    fn from(err: crate::segments::freeze::FreezeError) -> Self {
+        use crate::segments::freeze::FreezeError;
+        match err {
+            FreezeError::NoDay(_) => Self::Missing(err.to_string()),
+            FreezeError::Rule(e) => e.into(),
+            FreezeError::NotOnDay { .. } | FreezeError::Exists(_) | FreezeError::Contended(_) => {
+                Self::Conflict(err.to_string())
+            }
+            FreezeError::Eval(e) => Self::internal(e),
+            FreezeError::Snapshot(e) => e.into(),
+            FreezeError::Store(e) => e.into(),
+            FreezeError::Blob(e) => Self::storage(e),
+        }
+    }
+}
+
+impl From<crate::experiments::ExperimentError> for ApiError {
+    fn from(err: crate::experiments::ExperimentError) -> Self {
+        use crate::experiments::ExperimentError;
+        match err {
+            ExperimentError::NotFound(_) | ExperimentError::NoGroup { .. } | ExperimentError::NoDay => {
+                Self::Missing(err.to_string())
+            }
+            ExperimentError::Exists(_) | ExperimentError::NoMembers { .. } => Self::Conflict(err.to_string()),
+            ExperimentError::Invalid { field, message } => Self::invalid_field(field, message),
+            ExperimentError::Record(e) => Self::internal(e),
+            ExperimentError::Store(e) => e.into(),
+            ExperimentError::Snapshot(e) => e.into(),
+            ExperimentError::Blob(e) => e.into(),
+            ExperimentError::Publish(e) => e.into(),
+            ExperimentError::Ids(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::idempotency::KeyError> for ApiError {
+    fn from(err: crate::idempotency::KeyError) -> Self {
+        Self::invalid_field("Idempotency-Key", err.to_string())
     }
 }
 
@@ -326,6 +522,15 @@ mod tests {
         let corrupt = crate::snapshots::SnapshotError::Blob(crate::store::BlobError::Corrupt { hash: "ab".into() });
         let (s, _, v) = body(ApiError::from(corrupt)).await;
         assert_eq!((s, v["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("data_corrupt")));
+        // A missing blob and a damaged record are damage too, and the answer names them.
+        let missing = crate::snapshots::SnapshotError::Blob(crate::store::BlobError::Missing { hash: "cd".into() });
+        let (s, _, v) = body(ApiError::from(missing)).await;
+        assert_eq!((s, v["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("data_corrupt")));
+        assert!(v["message"].as_str().is_some_and(|m| m.contains("blob cd is missing")), "{v}");
+        let id = crate::store::RecordId { table: "days", key: "demo/2026-11-20".into() };
+        let (s, _, v) = body(ApiError::from(crate::store::StoreError::Damaged(id))).await;
+        assert_eq!((s, v["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("data_corrupt")));
+        assert!(v["message"].as_str().is_some_and(|m| m.contains("days record `demo/2026-11-20`")), "{v}");
         // A bad stored record is a bug, not a storage failure.
         let bad = serde_json::from_slice::<u8>(b"x").expect_err("not json");
         let record = crate::store::StoreError::Record { what: "day".into(), source: bad };

@@ -2,7 +2,9 @@
 //!
 //! A client that may retry a write sends `Idempotency-Key: <key>`. The first response to a key
 //! is recorded with a **fingerprint** of the request (method, path with query, BLAKE3 of the
-//! body). Then, per app and key:
+//! body). Keys belong to the token that sent them ([`scoped_key`]), as Stripe scopes keys to an
+//! API key: two clients of one app that happen to pick the same key (a counter, a date) each
+//! get their own request run, never each other's answer. Then, per app, token and key:
 //! - same key, same fingerprint: the recorded response is **replayed** (status, body, `ETag`),
 //!   marked `Idempotent-Replayed: true`, and nothing is executed again;
 //! - same key, different fingerprint: **422** (`idempotency_key_reuse`): the key names another
@@ -104,22 +106,47 @@ pub fn should_record(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
+/// The name a key is recorded (and claimed) under: the calling token's name
+/// ([`crate::auth::Auth::caller`], fixed-length hex) and the key, so the same key sent by two
+/// tokens names two records.
+///
+/// ```
+/// use server::idempotency::scoped_key;
+/// assert_ne!(scoped_key("aa", "k"), scoped_key("bb", "k"));
+/// assert_eq!(scoped_key("aa", "k"), "aa/k");
+/// ```
+pub fn scoped_key(caller: &str, key: &str) -> String {
+    format!("{caller}/{key}")
+}
+
+/// Why an `Idempotency-Key` is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    /// Empty, or longer than [`MAX_KEY_BYTES`].
+    #[error("Idempotency-Key must be 1 to {MAX_KEY_BYTES} characters")]
+    Length,
+    /// A space, a control character or a non-ASCII byte.
+    #[error("Idempotency-Key must be visible ASCII characters")]
+    Characters,
+}
+
 /// Checks a key: 1 to [`MAX_KEY_BYTES`] visible ASCII characters.
 ///
 /// # Errors
-/// A message saying what is wrong.
-pub fn validate_key(key: &str) -> Result<(), String> {
+/// [`KeyError`] saying what is wrong.
+pub fn validate_key(key: &str) -> Result<(), KeyError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(format!("Idempotency-Key must be 1 to {MAX_KEY_BYTES} characters"));
+        return Err(KeyError::Length);
     }
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("Idempotency-Key must be visible ASCII characters".into());
+        return Err(KeyError::Characters);
     }
     Ok(())
 }
 
-/// Keys being executed right now, per app; a second request with the same key is refused
-/// while the first runs (one process; replicas would use the metadata store instead).
+/// Keys being executed right now, per app (and token, through [`scoped_key`]); a second
+/// request with the same key is refused while the first runs (one process; replicas would use
+/// the metadata store instead).
 #[derive(Debug, Default)]
 pub struct InFlight {
     keys: Mutex<HashSet<(String, String)>>,

@@ -1,5 +1,6 @@
-//! Sieve's server: the HTTP API, the demo data generator, and (in later issues) ingest,
-//! snapshots and segments. It also serves the built single-page app.
+//! Sieve's server: the HTTP API (ingest, published snapshots, segments, experiments), the
+//! command-line tools around its data, and the demo data generator. It also serves the built
+//! single-page app.
 //!
 //! # Layout
 //!
@@ -7,17 +8,37 @@
 //! |---|---|
 //! | [`router`] (here) | builds the whole HTTP app: `/api` + SPA + middleware; tests call it with `oneshot` |
 //! | [`routes`] | handlers under `/api/v1`, one module per resource, and the route table; JSON 404 for unknown API paths |
+//! | [`error`] | [`ApiError`]: the one error handlers return (JSON `{"error", "message"}`), and every conversion from a domain error into it |
 //! | [`auth`] | the bearer-token extractor, roles, id rules |
 //! | [`extract`] | extractors whose rejections are JSON [`ApiError`]s |
-//! | [`limits`] | body size limits per route, load shedding |
-//! | [`segments`] | segment definitions and their sync rules (versions, tombstones, ETags) |
+//! | [`limits`] | body size limits per route, load shedding (uploads apart), body pace, uploads per token, draining refused bodies |
+//! | [`ids`] | an app's user ids: a dictionary of strings, or the warehouse's `u32` numbers; text ↔ id for every feature |
+//! | [`ingest`] | an uploaded CSV spooled to disk and parsed into staged data over dense ids |
+//! | [`publish`] | staged uploads and segment changes become new, immutable day versions |
+//! | [`snapshots`] | reading published days: day pointers → manifests → decoded bitmaps, with caches |
+//! | [`membership`] | one user's tag values, segments and groups on a published day (the reverse index) |
+//! | [`segments`] | segment definitions and their sync rules (versions, tombstones, ETags), cycles, freezing |
+//! | [`experiments`] | A/B splits: the frozen record, freezing a segment's members into groups, balance and outcome |
+//! | [`jobs`] | durable background work (segment backfills, recomputes after late uploads): records in the metadata store, one worker per process |
 //! | [`idempotency`] | `Idempotency-Key` replay and misuse rules |
-//! | [`error`] | [`ApiError`]: the one error handlers return; JSON `{"error", "message"}` |
+//! | [`store`] | blobs and metadata on disk: checksummed records, start-up and offline checks ([`store::check`]) |
+//! | [`blob_gc`] | collecting orphan blobs (unreferenced files a failed write left), at start-up and periodically |
+//! | [`blocking`] | store and file work on the blocking pool, a panic in it turned into the caller's error |
+//! | [`clock`] | the wall clock in milliseconds, read in one place |
 //! | [`state`] | [`AppState`] and [`Config`] shared by handlers |
 //! | [`serve`] | socket loop with graceful shutdown (SIGINT/SIGTERM) and a deadline |
-//! | [`cli`] | the `sieve` command line (`serve`, `demo`) parsed by `main.rs` |
+//! | [`cli`] | the `sieve` command line (`serve`, `demo`, `load`, `synth`, `check`, `backup`, `restore`) parsed by `main.rs` |
+//! | [`backup`] | `sieve backup` (a consistent copy while serving) and `sieve restore` |
 //! | [`demo`] | deterministic demo population written as ingestable CSV files |
-//! | [`ds`] | the data date `YYYY-MM-DD` as a day number |
+//! | [`load`] | `sieve load`: a `sieve demo` directory uploaded to a running server through its HTTP routes |
+//! | [`synth`] | `sieve synth`: a large synthetic app written straight into a data directory, for benchmarks |
+//! | [`ds`] | the data date `YYYY-MM-DD` as a day number (from `engine`) |
+//!
+//! Dependencies run downward: [`routes`] → the domain modules (ingest, publish, snapshots,
+//! segments, experiments, membership, jobs, idempotency, ids) → [`store`] → `engine`. The domain
+//! modules return their own error types and know nothing of HTTP; [`error`] converts each into
+//! an [`ApiError`]. Only the HTTP layer ([`routes`], [`error`], and the extractors and
+//! middleware in [`auth`], [`extract`] and [`limits`]) uses [`ApiError`].
 //!
 //! `main.rs` only parses the command line, sets up logging and calls into this crate.
 //!
@@ -26,18 +47,15 @@
 //! Every response carries an `x-request-id` (taken from the request or a new UUID); the trace
 //! span of each request records it, so one id ties a client report to the server log.
 //! Requests running longer than [`Config::request_timeout`] (uploads: [`Config::upload_timeout`])
-//! are answered `408`. At most
-//! [`Config::max_inflight`] requests run at once; beyond that a request is answered `503
+//! are answered `408`. At most [`Config::max_inflight`] requests, and apart from them
+//! [`Config::max_uploads`] uploads, run at once; beyond that a request is answered `503
 //! {"error":"overloaded"}` at once rather than queued (see [`limits`]). Bodies are capped per
 //! route (413). Slow or idle clients are cut off by the header read timeout in [`serve`].
 
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
@@ -46,14 +64,20 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub mod auth;
-pub mod backfill;
+pub mod backup;
+pub mod blob_gc;
+pub mod blocking;
 pub mod cli;
+pub mod clock;
 pub mod demo;
 pub use engine::ds;
 pub mod error;
+pub mod experiments;
 pub mod extract;
 pub mod idempotency;
+pub mod ids;
 pub mod ingest;
+pub mod jobs;
 pub mod limits;
 pub mod load;
 pub mod membership;
@@ -89,8 +113,11 @@ pub fn router(state: AppState) -> Router {
     let dist = state.config.dist_dir.clone();
     let spa =
         ServeDir::new(&dist).precompressed_br().precompressed_gzip().fallback(ServeFile::new(dist.join("index.html")));
-    // API routes get their timeout per route (uploads run longer); the SPA gets the default.
+    let gates = limits::Gates::new(&state.config);
+    // API routes get their timeout and request slots per route (uploads run longer, in a pool
+    // of their own); the SPA gets the default timeout and a slot of the reads' pool.
     let spa = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(gates.reads.clone(), limits::admit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .service(spa);
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -105,15 +132,9 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(CompressionLayer::new())
-        // Load shedding: the global limit is shared by every route (a plain ConcurrencyLimitLayer
-        // would get one semaphore per route); when it is full, LoadShed fails at once and the
-        // error becomes a 503.
-        .layer(HandleErrorLayer::new(limits::overloaded))
-        .layer(LoadShedLayer::new())
-        .layer(GlobalConcurrencyLimitLayer::new(state.config.max_inflight.max(1)));
+        .layer(CompressionLayer::new());
     Router::new()
-        .nest("/api", routes::api(&state.config))
+        .nest("/api", routes::api(&state.config, &gates))
         .fallback_service(spa)
         .layer(middleware)
         // Bodies are capped per route by `limits` (JSON vs upload), not by axum's global 2 MB default.

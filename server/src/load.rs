@@ -2,7 +2,9 @@
 //! same HTTP routes a user's upload goes through (create the app and its tokens, then upload
 //! every tag group and event, day by day), and adds a few example segments.
 //!
-//! It is the demo's first-run step, and a realistic end-to-end ingest exercise.
+//! It is the demo's first-run step, and a realistic end-to-end ingest exercise. It ends when the
+//! server's background jobs (the example segments' backfill over every loaded day) are done, so
+//! a demo install starts with complete history, and fails if a job failed.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -83,7 +85,13 @@ pub enum LoadError {
     /// `groups.json` is not what `sieve demo` writes.
     #[error("groups.json: {0}")]
     Groups(String),
+    /// A background job failed, or did not finish in time.
+    #[error("background job: {0}")]
+    Job(String),
 }
+
+/// Longest the load waits for the server's background jobs.
+const JOBS_DEADLINE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Deserialize)]
 struct GroupEntry {
@@ -277,6 +285,28 @@ pub fn load(
             return Err(LoadError::Http { what: "create example segment".into(), status, body: text });
         }
     }
+    wait_for_jobs(&client, opts, editor)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Waits until every background job of the app is done (a `failed` job is an error, with its
+/// last error; a retrying one is waited for).
+fn wait_for_jobs(client: &Client, opts: &LoadOptions, token: &str) -> Result<(), LoadError> {
+    let deadline = Instant::now() + JOBS_DEADLINE;
+    let path = format!("/api/v1/apps/{}/jobs", opts.app);
+    loop {
+        let text = client.expect_ok("GET", &path, token, None, "read background jobs")?;
+        let jobs: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| LoadError::Job(e.to_string()))?;
+        if let Some(failed) = jobs.iter().find(|j| j["state"] == "failed") {
+            return Err(LoadError::Job(format!("{} failed: {}", failed["kind"], failed["last_error"])));
+        }
+        if jobs.iter().all(|j| j["state"] == "done") {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(LoadError::Job(format!("not done after {} s: {text}", JOBS_DEADLINE.as_secs())));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

@@ -24,7 +24,72 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo(&args),
         Command::Load(args) => load(&args),
         Command::Synth(args) => synth(&args),
+        Command::Check(args) => check(&args),
+        Command::Backup(args) => backup(&args),
+        Command::Restore(args) => restore(&args),
     }
+}
+
+/// Exit status of `sieve check` on a damaged directory (clap uses 2 for usage errors).
+const DAMAGED_EXIT: i32 = 1;
+
+fn check(args: &server::cli::CheckArgs) -> anyhow::Result<()> {
+    let report = server::store::check::check_data_dir(&args.data_dir);
+    for problem in &report.problems {
+        println!("{problem}");
+    }
+    println!("{}: {report}", args.data_dir.display());
+    if !report.is_healthy() {
+        std::process::exit(DAMAGED_EXIT);
+    }
+    Ok(())
+}
+
+/// A backup or restore error; a failed check prints its problems, one a line, first.
+fn listed(err: server::backup::BackupError, then: &str) -> anyhow::Error {
+    if let server::backup::BackupError::Damaged { dir, problems } = &err {
+        for problem in problems {
+            println!("{problem}");
+        }
+        return anyhow::anyhow!(
+            "{} does not pass the check ({} problem(s) above); {then}",
+            dir.display(),
+            problems.len()
+        );
+    }
+    anyhow::Error::new(err)
+}
+
+fn backup(args: &server::cli::BackupArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let summary =
+        server::backup::backup(&args.data_dir, &args.to).map_err(|e| listed(e, "the backup is incomplete"))?;
+    let done = format!("backed up {} to {}", args.data_dir.display(), args.to.display());
+    print_summary(&done, &summary, started);
+    Ok(())
+}
+
+fn restore(args: &server::cli::RestoreArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let summary = server::backup::restore(&args.from, &args.data_dir, args.force)
+        .map_err(|e| listed(e, "nothing was changed"))?;
+    if let Some(old) = &summary.replaced {
+        println!("the previous data directory was moved to {}", old.display());
+    }
+    let done = format!("restored {} into {}", args.from.display(), args.data_dir.display());
+    print_summary(&done, &summary, started);
+    Ok(())
+}
+
+fn print_summary(done: &str, summary: &server::backup::Summary, started: Instant) {
+    println!(
+        "{done}: {} records, {} blob files ({} bytes) in {:.1} s; check: {}",
+        summary.records,
+        summary.blob_files,
+        summary.blob_bytes,
+        started.elapsed().as_secs_f64(),
+        summary.check
+    );
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -33,12 +98,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.request_timeout = Duration::from_secs(args.request_timeout_secs);
     config.upload_timeout = Duration::from_secs(args.upload_timeout_secs);
     config.retention_days = args.retention_days;
+    config.max_future_days = args.max_future_days;
     config.sample_rate = args.sample_rate;
     config.upload_limit_bytes = args.upload_limit_mb << 20;
+    config.max_bitmap_bytes = usize::try_from(args.max_bitmap_mb << 20).unwrap_or(usize::MAX);
     config.cache_bytes = args.cache_mb << 20;
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
     config.max_inflight = usize::try_from(args.max_inflight).unwrap_or(usize::MAX);
     config.json_limit_bytes = args.json_limit_bytes;
+    config.job_step_delay = Duration::from_millis(args.job_step_delay_ms);
+    config.max_uploads = usize::try_from(args.max_uploads).unwrap_or(usize::MAX);
+    config.max_uploads_per_token = usize::try_from(args.max_uploads_per_token).unwrap_or(usize::MAX);
+    config.upload_idle_timeout = Duration::from_secs(args.upload_idle_timeout_secs);
+    config.upload_min_bytes_per_sec = args.upload_min_rate_bytes;
+    config.blob_gc_interval = Duration::from_secs(args.blob_gc_interval_secs);
+    config.blob_gc_grace = Duration::from_secs(args.blob_gc_grace_secs);
+    config.serve_damaged = args.serve_damaged;
     config.faults = server::store::faults::Faults::from_env();
     if config.faults.enabled() {
         tracing::warn!(
@@ -55,6 +130,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(?config, "starting");
     let state = AppState::open(config).context("opening the data directory")?;
+    // Before serving: nothing is in flight, so orphans of a killed run go at once.
+    let collector = server::blob_gc::at_start(&state);
+    if let Err(e) = server::backup::serve_snapshots(&state.config.data_dir, state.meta.clone()) {
+        tracing::warn!(error = %e, "no control socket: `sieve backup` works only with the server stopped");
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -64,8 +144,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Tests and scripts read this line to find the port when --addr ends in :0.
         println!("listening on http://{addr}");
         tracing::info!(%addr, "listening");
+        // Background work queued before a restart or a kill resumes here.
+        server::jobs::worker::spawn(state.clone());
+        tokio::spawn(server::blob_gc::periodic(state.clone(), collector));
+        let socket = state.config.data_dir.join(server::backup::CONTROL_SOCKET);
         let app = server::router(state);
-        server::serve::serve(listener, app, server::serve::shutdown_signal(), options).await.context("serving")
+        let served = server::serve::serve(listener, app, server::serve::shutdown_signal(), options).await;
+        // Not needed past this process (a stale one is replaced at the next start anyway).
+        let _ = std::fs::remove_file(socket);
+        served.context("serving")
     })
 }
 
@@ -134,14 +221,36 @@ fn synth(args: &server::cli::SynthArgs) -> anyhow::Result<()> {
         groups: args.groups,
         values_per_group: args.values_per_group,
         ds: args.ds,
+        ids: args.ids,
     };
-    let (viewer, service) = server::synth::synth(&args.data_dir, &opts, |g| {
-        eprintln!("group {} of {} published ({:.1} s)", g + 1, args.groups, started.elapsed().as_secs_f64());
-    })
-    .context("writing the synthetic app")?;
+    let progress = |g: u32| {
+        eprintln!("group {} of {} done ({:.1} s)", g + 1, args.groups, started.elapsed().as_secs_f64());
+    };
+    let files = match (&args.bitmaps_out, &args.rows_out) {
+        (Some(dir), _) => Some((dir, server::synth::FileForm::Bitmaps)),
+        (None, Some(dir)) => Some((dir, server::synth::FileForm::Rows)),
+        (None, None) => None,
+    };
+    if let Some((dir, form)) = files {
+        let bytes = server::synth::write_files(dir, &opts, form, progress)
+            .with_context(|| format!("writing files to {}", dir.display()))?;
+        println!(
+            "wrote {} groups ({} users, {} MB) to {} in {:.1} s",
+            args.groups,
+            args.users,
+            bytes >> 20,
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let (viewer, service) =
+        server::synth::synth(&args.data_dir, &opts, progress).context("writing the synthetic app")?;
     let tokens = serde_json::json!({"app": args.app, "viewer": viewer, "service": service});
-    std::fs::write(&args.tokens_out, serde_json::to_vec_pretty(&tokens)?)
-        .with_context(|| format!("writing {}", args.tokens_out.display()))?;
+    if let Some(out) = &args.tokens_out {
+        std::fs::write(out, serde_json::to_vec_pretty(&tokens)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
     println!(
         "synthesised {} users × {} tag values in {:.1} s",
         args.users,

@@ -7,6 +7,10 @@
 //! (Testing the user's bit in every bitmap instead costs one cache miss per bitmap: measured
 //! at about 1 ms for 2,000 values over 10M users, see BENCHMARKS.md.)
 //!
+//! Rows are users in id order ([`Ranks`]): for a string app's dense ids `0..n` the row is the
+//! id; a `u32` app's ids may lie anywhere in the 32-bit range, and the row is the id's rank in
+//! the version's universe, so the index still has `n` rows, not 2^32.
+//!
 //! The build walks the bitmaps chunk by chunk, so the writes of one pass stay within the
 //! postings of 65,536 users. More labels than `u16` can name (65,535) fall back to testing
 //! the user's chunk of each bitmap.
@@ -16,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::idset::Container;
+use engine::rank::Ranks;
 use engine::{IdSet, Manifest};
 
 use crate::snapshots::{SnapshotError, Snapshots};
@@ -36,7 +41,7 @@ enum Label {
 /// How the labels of a user are found.
 #[derive(Debug)]
 enum Lookup {
-    /// `offsets[id]..offsets[id + 1]` of `postings` are the user's label ids.
+    /// `offsets[row]..offsets[row + 1]` of `postings` are the user's label ids.
     Csr { offsets: Vec<u64>, postings: Vec<u16> },
     /// chunk key → (label, bitmap, position of the chunk in the bitmap).
     ByChunk(HashMap<u16, Vec<(u32, Arc<IdSet>, u32)>>),
@@ -45,7 +50,8 @@ enum Lookup {
 /// One version's index.
 #[derive(Debug)]
 pub struct UserIndex {
-    universe: u64,
+    /// The version's users and their rows.
+    users: Ranks,
     groups: Vec<String>,
     events: Vec<String>,
     labels: Vec<Label>,
@@ -63,31 +69,17 @@ pub struct Membership<'a> {
     pub events: Vec<(&'a str, u64)>,
 }
 
-/// Serialises [`Membership::events`] as a JSON object.
-#[derive(Debug)]
-pub struct EventsMap<'a>(pub &'a [(&'a str, u64)]);
-
-impl serde::Serialize for EventsMap<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(event, count)| (event, count)))
-    }
-}
-
-/// Serialises [`Membership::tags`] as a JSON object.
-#[derive(Debug)]
-pub struct TagsMap<'a>(pub &'a [(&'a str, Vec<Cow<'a, str>>)]);
-
-impl serde::Serialize for TagsMap<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(group, values)| (group, values)))
-    }
-}
-
 impl UserIndex {
     /// Builds the index of one manifest, reading its full-tier bitmaps.
     pub fn build(snaps: &Snapshots, m: &Manifest) -> Result<UserIndex, SnapshotError> {
+        // A dictionary's universe is `0..count` (rank scheme): nothing to read.
+        let users = if m.sample.scheme.is_rank() || m.universe.blob.is_empty() {
+            Ranks::dense(m.universe.count)
+        } else {
+            Ranks::new(snaps.set(&m.universe.blob)?.as_ref())
+        };
         let mut index = UserIndex {
-            universe: m.universe.count,
+            users,
             groups: Vec::new(),
             events: Vec::new(),
             labels: Vec::new(),
@@ -117,20 +109,16 @@ impl UserIndex {
             sets.push(snaps.set(&e.bsi.exists.full.blob)?);
         }
         index.lookup =
-            if index.labels.len() <= usize::from(u16::MAX) { csr(&sets, m.universe.count) } else { by_chunk(&sets) };
+            if index.labels.len() <= usize::from(u16::MAX) { csr(&sets, &index.users) } else { by_chunk(&sets) };
         Ok(index)
     }
 
-    /// Users of the version (dense ids below this).
-    pub fn universe(&self) -> u64 {
-        self.universe
-    }
-
-    /// The tags and segments of one dense id.
-    pub fn lookup(&self, id: u32) -> Membership<'_> {
+    /// The tags and segments of one user, or `None` when the version does not have the user.
+    pub fn lookup(&self, id: u32) -> Option<Membership<'_>> {
+        let row = usize::try_from(self.users.rank(id)?).ok()?;
         let mut out = Membership::default();
         let found: Vec<usize> = match &self.lookup {
-            Lookup::Csr { offsets, postings } => match (offsets.get(id as usize), offsets.get(id as usize + 1)) {
+            Lookup::Csr { offsets, postings } => match (offsets.get(row), offsets.get(row + 1)) {
                 (Some(&a), Some(&b)) => postings[a as usize..b as usize].iter().map(|&l| usize::from(l)).collect(),
                 _ => Vec::new(),
             },
@@ -169,7 +157,7 @@ impl UserIndex {
                 _ => out.tags.push((name, vec![value])),
             }
         }
-        out
+        Some(out)
     }
 }
 
@@ -205,18 +193,19 @@ fn containers_at<'a>(sets: &'a [Arc<IdSet>], key: u16, cursors: &mut [usize]) ->
     out
 }
 
-/// The inverted index: per user, its label ids in label order. Two passes (count, then fill),
-/// each chunk by chunk so that the writes stay within 65,536 users' postings.
-fn csr(sets: &[Arc<IdSet>], universe: u64) -> Lookup {
-    let users = usize::try_from(universe).unwrap_or(usize::MAX).min(1 << 32);
+/// The inverted index: per user (row), its label ids in label order. Two passes (count, then
+/// fill), each chunk by chunk so that the writes stay within 65,536 users' postings. Ids the
+/// universe lacks (none, normally) have no row and are left out.
+fn csr(sets: &[Arc<IdSet>], ranks: &Ranks) -> Lookup {
+    let users = usize::try_from(ranks.len()).unwrap_or(usize::MAX).min(1 << 32);
     let keys: std::collections::BTreeSet<u16> = sets.iter().flat_map(|s| s.chunks().iter().map(|c| c.key)).collect();
     let mut counts = vec![0u32; users];
     let mut cursors = vec![0usize; sets.len()];
     for &key in &keys {
-        let base = usize::from(key) << 16;
+        let Some(rows) = ranks.chunk(key) else { continue };
         for (_, c) in containers_at(sets, key, &mut cursors) {
             for low in c.iter() {
-                if let Some(n) = counts.get_mut(base + usize::from(low)) {
+                if let Some(n) = rows.rank(low).and_then(|r| counts.get_mut(r as usize)) {
                     *n += 1;
                 }
             }
@@ -234,10 +223,10 @@ fn csr(sets: &[Arc<IdSet>], universe: u64) -> Lookup {
     let mut fill: Vec<u64> = offsets[..users].to_vec();
     let mut cursors = vec![0usize; sets.len()];
     for &key in &keys {
-        let base = usize::from(key) << 16;
+        let Some(rows) = ranks.chunk(key) else { continue };
         for (li, c) in containers_at(sets, key, &mut cursors) {
             for low in c.iter() {
-                if let Some(at) = fill.get_mut(base + usize::from(low)) {
+                if let Some(at) = rows.rank(low).and_then(|r| fill.get_mut(r as usize)) {
                     postings[*at as usize] = li as u16;
                     *at += 1;
                 }

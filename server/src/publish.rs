@@ -17,14 +17,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use engine::manifest::{MANIFEST_FORMAT, SampleInfo, SegmentEntry};
+use engine::bsi::Bsi;
+use engine::manifest::{MANIFEST_FORMAT, SampleInfo, SegmentEntry, SegmentError};
 use engine::sample::SampleMap;
 use engine::snapshot::{Blobs, GroupData, add_blob, build_event, build_group, build_segment};
 use engine::{IdSet, Manifest, Plan, Rule, TagKind};
 use serde::Serialize;
+use wire::IdKind;
 
+use crate::clock::now_ms;
 use crate::ds::Ds;
-use crate::ingest::{AppDict, Staged, StagedData, Upload};
+use crate::ids::{AppIds, NewUsers, sample_scheme};
+use crate::ingest::{Staged, StagedData, Upload};
 use crate::snapshots::{SnapshotError, Snapshots, Tier};
 use crate::store::{DayRecord, Publish, StoreError};
 
@@ -40,6 +44,20 @@ pub enum PublishError {
         latest: String,
         /// Days kept.
         retention_days: u32,
+    },
+    /// The day is later than the horizon (today plus `--max-future-days`, UTC).
+    #[error(
+        "{ds} is beyond the horizon: the latest data day accepted is {horizon} (today + {max_future_days} \
+         days, UTC); a far-future day would become the app's latest day and push every real day out of \
+         the retention window"
+    )]
+    BeyondHorizon {
+        /// The day asked for.
+        ds: String,
+        /// The latest day accepted now.
+        horizon: String,
+        /// Days after today accepted.
+        max_future_days: u32,
     },
     /// Reading the current state failed.
     #[error(transparent)]
@@ -105,12 +123,10 @@ pub struct Publisher {
     pub snapshots: Arc<Snapshots>,
     /// Days kept back from the latest published day.
     pub retention_days: u32,
+    /// Latest data day accepted, in days after today (UTC).
+    pub max_future_days: u32,
     /// Sample-tier rate for new versions.
     pub sample_rate: u32,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One day being rebuilt: its current version (0 = none) and the manifest it will get.
@@ -129,16 +145,18 @@ impl Publisher {
         app: &str,
         ds: Ds,
         staged: Staged,
-        dict: &mut AppDict,
+        ids: &mut AppIds,
         specs: &[SegmentDef],
     ) -> Result<PublishReport, PublishError> {
+        if let Some(today) = today_utc() {
+            check_horizon(ds, today, self.max_future_days)?;
+        }
         let meta = self.snapshots.meta();
         let days = meta.days(app)?;
         self.check_retention(ds, &days)?;
         let ds_text = ds.to_string();
-        let universe_len = dict.len() + staged.new_ids.len() as u32;
-        let universe = IdSet::full_range(universe_len);
-        let sample = SampleMap::new(&universe, self.sample_rate);
+        let universe = ids.universe_with(&staged.new_users);
+        let sample = SampleMap::with_scheme(&universe, self.sample_rate, sample_scheme(ids.kind()));
         let mut blobs = Blobs::new();
 
         // The new piece of data, built once and placed in every affected day.
@@ -160,18 +178,24 @@ impl Publisher {
                     StagedData::Values(values) => {
                         g.values = values.into_iter().map(|(v, ids)| (v, IdSet::from_unsorted(ids))).collect()
                     }
+                    StagedData::Sets(values) => g.values = values,
                     StagedData::Numbers(pairs) => {
                         g.kind = TagKind::Numeric;
                         g.numeric = Some(engine::bsi::NumericColumn::from_scaled(*scale, pairs));
                     }
-                    StagedData::Counts(_) => {}
+                    StagedData::Column(column) => {
+                        g.kind = TagKind::Numeric;
+                        g.numeric = Some(column);
+                    }
+                    StagedData::Counts(_) | StagedData::Bsi(_) => {}
                 }
                 Piece::Group(build_group(&g, &sample, &mut blobs))
             }
             (Upload::Event { name }, StagedData::Counts(counts)) => {
-                Piece::Event(build_event(name, counts, &sample, &mut blobs))
+                Piece::Event(build_event(name, Bsi::from_pairs(counts), &sample, &mut blobs))
             }
-            (Upload::Event { name }, _) => Piece::Event(build_event(name, Vec::new(), &sample, &mut blobs)),
+            (Upload::Event { name }, StagedData::Bsi(bsi)) => Piece::Event(build_event(name, bsi, &sample, &mut blobs)),
+            (Upload::Event { name }, _) => Piece::Event(build_event(name, Bsi::default(), &sample, &mut blobs)),
         };
 
         // Which days change: `ds` itself, and for a tag group the later days carrying it.
@@ -214,7 +238,8 @@ impl Publisher {
             d.manifest.ds = d.ds.clone();
             d.manifest.app = app.to_owned();
             d.manifest.universe = universe_ref.clone();
-            d.manifest.sample = SampleInfo { rate: self.sample_rate, universe: sample_universe.clone() };
+            d.manifest.sample =
+                SampleInfo { rate: self.sample_rate, universe: sample_universe.clone(), scheme: sample.scheme() };
             match &piece {
                 Piece::Group(entry) => replace_by(&mut d.manifest.groups, entry.clone(), |g| &g.name),
                 Piece::Event(entry) => replace_by(&mut d.manifest.events, entry.clone(), |e| &e.name),
@@ -222,41 +247,42 @@ impl Publisher {
         }
         self.write_blobs(&blobs)?;
         for d in &mut drafts {
-            d.manifest.segments = self.compute_segments(&d.manifest, &sample, specs)?;
+            (d.manifest.segments, d.manifest.segment_errors) = self.compute_segments(&d.manifest, &sample, specs)?;
         }
-        let report = self.commit(app, &staged.new_ids, staged.first_new_id, drafts)?;
-        dict.commit(staged.new_ids);
+        // Event windows of later days may reach this day: their segments are recomputed by the
+        // app's durable job, queued in the same transaction as this publish.
+        let recompute = match &piece {
+            Piece::Event(_) => days_reached_by_windows(&days, ds),
+            Piece::Group(_) => Vec::new(),
+        };
+        // A `u32` app's universe moves with the publish that adds users (its blob is written).
+        let moved = (ids.kind() == IdKind::U32 && !staged.new_users.is_empty()).then(|| universe_ref.blob.clone());
+        let report = self.commit(app, &staged.new_users, moved.as_deref(), drafts, recompute)?;
+        ids.commit(staged.new_users, universe);
         Ok(report)
     }
 
-    /// Recomputes segments on the given days (after a segment changed) and publishes the days
-    /// whose members changed.
+    /// Recomputes segments on one day (after a segment changed) and publishes it if its
+    /// members changed. Returns whether it changed, and the segments that could not be
+    /// computed there (also recorded in the day's manifest). A day that is not published
+    /// (deleted meanwhile) is nothing to do.
     pub fn refresh_segments(
         &self,
         app: &str,
-        days: &[String],
+        ds: &str,
         specs: &[SegmentDef],
-    ) -> Result<Vec<String>, PublishError> {
+    ) -> Result<(bool, Vec<SegmentError>), PublishError> {
         let meta = self.snapshots.meta();
-        let mut drafts = Vec::new();
-        for ds in days {
-            let Some(r) = meta.day(app, ds)? else { continue };
-            let mut manifest = (*self.snapshots.manifest(&r.manifest)?).clone();
-            let universe = self.snapshots.set(&manifest.universe.blob)?;
-            let sample = SampleMap::new(&universe, manifest.sample.rate);
-            manifest.segments = self.compute_segments(&manifest, &sample, specs)?;
-            drafts.push(Draft { ds: ds.clone(), expected_version: r.version, current: Some(r.manifest), manifest });
-        }
-        let mut updated = Vec::new();
-        if !drafts.is_empty() {
-            // No new users: the dictionary does not change.
-            let report = self.commit(app, &[], 0, drafts)?;
-            if report.changed {
-                updated.push(report.ds);
-                updated.extend(report.days_updated);
-            }
-        }
-        Ok(updated)
+        let Some(r) = meta.day(app, ds)? else { return Ok((false, Vec::new())) };
+        let mut manifest = (*self.snapshots.manifest(&r.manifest)?).clone();
+        let universe = self.snapshots.set(&manifest.universe.blob)?;
+        let sample = SampleMap::with_scheme(&universe, manifest.sample.rate, manifest.sample.scheme);
+        (manifest.segments, manifest.segment_errors) = self.compute_segments(&manifest, &sample, specs)?;
+        let errors = manifest.segment_errors.clone();
+        let draft = Draft { ds: ds.to_owned(), expected_version: r.version, current: Some(r.manifest), manifest };
+        // No new users: the dictionary (or universe) does not change.
+        let report = self.commit(app, &NewUsers::U32(IdSet::new()), None, vec![draft], Vec::new())?;
+        Ok((report.changed, errors))
     }
 
     fn check_retention(&self, ds: Ds, days: &[(String, DayRecord)]) -> Result<(), PublishError> {
@@ -280,13 +306,13 @@ impl Publisher {
 
     /// Members of every segment on one day's manifest. Segments may refer to segments, so
     /// they are computed in rounds until no more can be; one that names something the day
-    /// lacks (or is part of a cycle) is left out of the day, and logged.
+    /// lacks (or is part of a cycle) is left out of the day, with the reason (the second list).
     fn compute_segments(
         &self,
         m: &Manifest,
         sample: &SampleMap,
         specs: &[SegmentDef],
-    ) -> Result<Vec<SegmentEntry>, PublishError> {
+    ) -> Result<(Vec<SegmentEntry>, Vec<SegmentError>), PublishError> {
         let mut blobs = Blobs::new();
         // Event windows read the days before this one (as published).
         let longest = specs
@@ -300,12 +326,14 @@ impl Publisher {
         let earlier = self.snapshots.earlier_days(&m.app, &m.ds, longest)?;
         let mut done: Vec<SegmentEntry> = Vec::new();
         let mut pending: Vec<&SegmentDef> = specs.iter().collect();
+        // Why each segment still pending could not be computed in the last round.
+        let mut why: BTreeMap<&str, String> = BTreeMap::new();
         loop {
             let before = pending.len();
             let mut still = Vec::new();
             for spec in pending {
                 let members = match spec {
-                    SegmentDef::Static { members, .. } => Some((*self.snapshots.set(members)?).clone()),
+                    SegmentDef::Static { members, .. } => Ok((*self.snapshots.set(members)?).clone()),
                     SegmentDef::Dynamic { rule, .. } => {
                         let mut partial = m.clone();
                         partial.segments = done.clone();
@@ -313,23 +341,26 @@ impl Publisher {
                         match Plan::validate(rule, &catalog) {
                             Ok(plan) => {
                                 let src = self.snapshots.source(&partial, Tier::Exact, &plan.needs(), &earlier)?;
-                                engine::members(&plan, &src).ok()
+                                engine::members(&plan, &src).map_err(|e| e.to_string())
                             }
-                            Err(_) => None,
+                            Err(e) => Err(format!("{} (at {})", e, e.path)),
                         }
                     }
                 };
                 match members {
-                    Some(set) => {
+                    Err(message) => {
+                        why.insert(spec.id(), message);
+                        still.push(spec);
+                    }
+                    Ok(set) => {
                         let revision = match spec {
                             SegmentDef::Dynamic { revision, .. } | SegmentDef::Static { revision, .. } => *revision,
                         };
                         // Static members may include users beyond this day's universe only if
                         // they were uploaded later; keep the universe invariant.
-                        let set = intersect_universe(set, m.universe.count);
+                        let set = self.within_universe(set, m)?;
                         done.push(build_segment(spec.id(), revision, &set, sample, &mut blobs));
                     }
-                    None => still.push(spec),
                 }
             }
             pending = still;
@@ -337,21 +368,41 @@ impl Publisher {
                 break;
             }
         }
-        for spec in pending {
-            tracing::warn!(segment = spec.id(), ds = %m.ds, "segment not computed: its rule names what the day lacks");
+        let mut errors: Vec<SegmentError> = pending
+            .iter()
+            .map(|spec| SegmentError {
+                id: spec.id().to_owned(),
+                message: why.get(spec.id()).cloned().unwrap_or_else(|| "not computable on this day".to_owned()),
+            })
+            .collect();
+        for e in &errors {
+            tracing::warn!(segment = %e.id, ds = %m.ds, reason = %e.message, "segment not computed on this day");
         }
         self.write_blobs(&blobs)?;
         done.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(done)
+        errors.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((done, errors))
     }
 
-    /// Writes manifests and commits every day pointer with the dictionary entries.
+    /// `set` without the users the day's universe lacks.
+    fn within_universe(&self, set: IdSet, m: &Manifest) -> Result<IdSet, PublishError> {
+        // Dense universes (`0..count`, string apps) need no read.
+        if set.max().is_none_or(|max| u64::from(max) < m.universe.count && m.sample.scheme.is_rank()) {
+            return Ok(set);
+        }
+        let universe = self.snapshots.set(&m.universe.blob)?;
+        Ok(if set.difference_len(&universe) == 0 { set } else { set.and(&universe) })
+    }
+
+    /// Writes manifests and commits every day pointer with the new users: a string app's
+    /// dictionary entries, or a `u32` app's `universe` blob.
     fn commit(
         &self,
         app: &str,
-        new_ids: &[String],
-        first_new_id: u32,
+        new: &NewUsers,
+        universe: Option<&str>,
         drafts: Vec<Draft>,
+        recompute: Vec<String>,
     ) -> Result<PublishReport, PublishError> {
         let store = self.snapshots.blobs();
         let mut days = Vec::new();
@@ -377,17 +428,61 @@ impl Publisher {
                 days_updated.push(d.ds);
             }
         }
-        if !days.is_empty() || !new_ids.is_empty() {
-            self.snapshots.meta().publish(&Publish { app, first_new_id, new_ids, days })?;
+        if !days.is_empty() || !new.is_empty() {
+            // Later days follow only a change: an identical re-upload queues nothing.
+            let recompute = if days.is_empty() { Vec::new() } else { recompute };
+            let (first_new_id, new_ids) = match new {
+                NewUsers::Strings { first, ids } => (*first, ids.as_slice()),
+                NewUsers::U32(_) => (0, &[][..]),
+            };
+            self.snapshots.meta().publish(&Publish { app, first_new_id, new_ids, universe, days, recompute })?;
         }
         let (ds, version, changed, manifest) = first.unwrap_or_default();
         Ok(PublishReport { ds, version, changed, manifest, days_updated })
     }
 }
 
+/// Today's date in UTC, from the system clock.
+fn today_utc() -> Option<Ds> {
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    Some(Ds::from_ymd(1970, 1, 1)?.add_days(i32::try_from(days).ok()?))
+}
+
+/// Refuses a data day later than `max_future_days` after `today`. Retention counts back from an
+/// app's latest day, so one mistyped far-future day (2062 for 2026) would make every real day
+/// "too old"; data days run at most a day ahead of UTC (time zones east of it).
+///
+/// ```
+/// use server::ds::Ds;
+/// use server::publish::check_horizon;
+/// let today: Ds = "2026-12-04".parse().unwrap();
+/// assert!(check_horizon("2026-12-05".parse().unwrap(), today, 1).is_ok());
+/// assert!(check_horizon("2026-12-06".parse().unwrap(), today, 1).is_err());
+/// assert!(check_horizon("2026-12-05".parse().unwrap(), today, 0).is_err());
+/// ```
+///
+/// # Errors
+/// [`PublishError::BeyondHorizon`] naming the day and the horizon.
+pub fn check_horizon(ds: Ds, today: Ds, max_future_days: u32) -> Result<(), PublishError> {
+    let horizon = today.add_days(i32::try_from(max_future_days).unwrap_or(i32::MAX));
+    if ds > horizon {
+        return Err(PublishError::BeyondHorizon { ds: ds.to_string(), horizon: horizon.to_string(), max_future_days });
+    }
+    Ok(())
+}
+
 /// A previous day's manifest as the start of a new day: tag groups only.
 fn carried_forward(m: &Manifest) -> Manifest {
-    Manifest { events: Vec::new(), segments: Vec::new(), ..m.clone() }
+    Manifest { events: Vec::new(), segments: Vec::new(), segment_errors: Vec::new(), ..m.clone() }
+}
+
+/// The published days after `ds` whose event windows (at most [`engine::rule::MAX_WINDOW_DAYS`]
+/// long) can reach it: a late event upload changes what their segments count.
+fn days_reached_by_windows(days: &[(String, DayRecord)], ds: Ds) -> Vec<String> {
+    let last = ds.add_days(engine::rule::MAX_WINDOW_DAYS as i32 - 1);
+    days.iter()
+        .filter_map(|(d, _)| d.parse::<Ds>().ok().filter(|d| *d > ds && *d <= last).map(|d| d.to_string()))
+        .collect()
 }
 
 fn empty_manifest(app: &str, ds: &str) -> Manifest {
@@ -397,10 +492,11 @@ fn empty_manifest(app: &str, ds: &str) -> Manifest {
         app: app.to_owned(),
         ds: ds.to_owned(),
         universe: empty.clone(),
-        sample: SampleInfo { rate: engine::sample::DEFAULT_RATE, universe: empty },
+        sample: SampleInfo { rate: engine::sample::DEFAULT_RATE, universe: empty, scheme: Default::default() },
         groups: Vec::new(),
         events: Vec::new(),
         segments: Vec::new(),
+        segment_errors: Vec::new(),
     }
 }
 
@@ -409,29 +505,6 @@ fn replace_by<T>(items: &mut Vec<T>, item: T, name: impl Fn(&T) -> &String) {
     match items.binary_search_by(|x| name(x).cmp(name(&item))) {
         Ok(i) => items[i] = item,
         Err(i) => items.insert(i, item),
-    }
-}
-
-fn intersect_universe(set: IdSet, universe_len: u64) -> IdSet {
-    if set.max().is_none_or(|max| u64::from(max) < universe_len) {
-        set
-    } else {
-        IdSet::from_sorted_iter(set.iter().filter(|&id| u64::from(id) < universe_len))
-    }
-}
-
-impl From<PublishError> for crate::error::ApiError {
-    fn from(err: PublishError) -> Self {
-        use crate::error::ApiError;
-        match err {
-            PublishError::OutOfRetention { .. } => ApiError::invalid_field("ds", err.to_string()),
-            PublishError::Store(StoreError::Conflict { ds }) => {
-                ApiError::Conflict(format!("day {ds} was published by another request meanwhile; retry"))
-            }
-            PublishError::Store(e) => ApiError::storage(e),
-            PublishError::Blob(e) => ApiError::storage(e),
-            PublishError::Snapshot(e) => e.into(),
-        }
     }
 }
 

@@ -24,32 +24,19 @@ pub enum SnapshotError {
     /// The blob store failed or a blob is corrupt.
     #[error(transparent)]
     Blob(#[from] BlobError),
-    /// A manifest names a blob that is not there (should never happen: blobs are written first).
-    #[error("blob {0} is missing")]
-    MissingBlob(String),
     /// A stored blob or manifest does not decode.
     #[error("stored data does not decode: {0}")]
     Format(#[from] engine::FormatError),
 }
 
-/// Which tier to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    /// Every user.
-    #[default]
-    Exact,
-    /// The 1/rate sample.
-    Sample,
-}
+/// Which tier to read (as requests name it).
+pub use wire::Tier;
 
-impl Tier {
-    /// The blob of this tier.
-    pub fn pick<'a>(&self, t: &'a TierRefs) -> &'a BlobRef {
-        match self {
-            Tier::Exact => &t.full,
-            Tier::Sample => &t.sample,
-        }
+/// The blob of `tier`.
+pub fn pick(tier: Tier, t: &TierRefs) -> &BlobRef {
+    match tier {
+        Tier::Exact => &t.full,
+        Tier::Sample => &t.sample,
     }
 }
 
@@ -142,7 +129,7 @@ impl Snapshots {
         if let Some(m) = self.manifests.get(hash) {
             return Ok(m);
         }
-        let bytes = self.blobs.get(hash)?.ok_or_else(|| SnapshotError::MissingBlob(hash.to_owned()))?;
+        let bytes = self.blobs.get_referenced(hash)?;
         let m = Arc::new(Manifest::from_json(&bytes)?);
         self.manifests.insert(hash.to_owned(), m.clone());
         Ok(m)
@@ -153,7 +140,7 @@ impl Snapshots {
         if let Some(s) = self.sets.get(hash) {
             return Ok(s);
         }
-        let bytes = self.blobs.get(hash)?.ok_or_else(|| SnapshotError::MissingBlob(hash.to_owned()))?;
+        let bytes = self.blobs.get_referenced(hash)?;
         let s = Arc::new(engine::blob::decode(&bytes)?);
         self.sets.insert(hash.to_owned(), s.clone());
         Ok(s)
@@ -211,7 +198,7 @@ impl Snapshots {
         }
         for id in &needs.segments {
             if let Some(seg) = m.segment(id) {
-                src.segments.insert(id.clone(), self.set(&tier.pick(&seg.members).blob)?);
+                src.segments.insert(id.clone(), self.set(&pick(tier, &seg.members).blob)?);
             }
         }
         for group in &needs.columns {
@@ -230,8 +217,8 @@ impl Snapshots {
 
     /// A bit-sliced column's bitmaps on a tier.
     fn column(&self, bsi: &BsiEntry, tier: Tier) -> Result<Column, SnapshotError> {
-        let exists = self.set(&tier.pick(&bsi.exists).blob)?;
-        let slices = bsi.slices.iter().map(|s| self.set(&tier.pick(s).blob)).collect::<Result<_, _>>()?;
+        let exists = self.set(&pick(tier, &bsi.exists).blob)?;
+        let slices = bsi.slices.iter().map(|s| self.set(&pick(tier, s).blob)).collect::<Result<_, _>>()?;
         Ok(Column { exists, slices })
     }
 }
@@ -287,16 +274,5 @@ impl Source for SharedSource {
     }
     fn event_day(&self, event: &str, ds: &str) -> Option<BsiView<'_>> {
         self.events.get(&(event.to_owned(), ds.to_owned())).map(Column::view)
-    }
-}
-
-impl From<SnapshotError> for crate::error::ApiError {
-    fn from(err: SnapshotError) -> Self {
-        use crate::error::ApiError;
-        match err {
-            SnapshotError::Store(e) => ApiError::storage(e),
-            SnapshotError::Blob(e) => ApiError::storage(e),
-            other => ApiError::internal(other.to_string()),
-        }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::ingest::AppDict;
+use crate::ids::AppIds;
 use crate::publish::Publisher;
 use crate::snapshots::Snapshots;
 use crate::store::faults::Faults;
@@ -26,20 +26,43 @@ pub struct Config {
     pub upload_timeout: Duration,
     /// Largest CSV upload accepted, in bytes (streamed to disk, never held in memory).
     pub upload_limit_bytes: u64,
+    /// Largest bitmap of a bitmap upload, in decoded bytes (one row is held in memory).
+    pub max_bitmap_bytes: usize,
     /// Days kept, counted back from an app's latest published day.
     pub retention_days: u32,
+    /// How far after today (UTC) a data day may be: uploads for later days are refused.
+    pub max_future_days: u32,
     /// Sample-tier rate: one user in this many.
     pub sample_rate: u32,
     /// Decoded bitmaps kept in memory, in bytes.
     pub cache_bytes: u64,
     /// Largest JSON (or other non-upload) request body accepted, in bytes; larger is a 413.
     pub json_limit_bytes: u64,
-    /// Requests handled at once; more are refused at once with a 503 (load shedding).
+    /// Requests other than uploads handled at once; more are refused at once with a 503 (load
+    /// shedding).
     pub max_inflight: usize,
+    /// Uploads handled at once (their own pool, so slow bodies never take the slots reads need).
+    pub max_uploads: usize,
+    /// Uploads one token may run at once; more are answered 429.
+    pub max_uploads_per_token: usize,
+    /// Longest pause in an upload's body before it is dropped with 408.
+    pub upload_idle_timeout: Duration,
+    /// Slowest rate an upload's body may keep up (sustained for `upload_idle_timeout`), in bytes/s.
+    pub upload_min_bytes_per_sec: u64,
+    /// How often unreferenced blob files are looked for (see `crate::blob_gc`).
+    pub blob_gc_interval: Duration,
+    /// How long a blob must have been written and unreferenced before it is deleted.
+    pub blob_gc_grace: Duration,
     /// Longest a client may take to send a request's headers (slow clients are disconnected).
     pub header_read_timeout: Duration,
     /// Storage fault injection, for tests (off unless `SIEVE_FAULTS` is set; see [`Faults`]).
     pub faults: Faults,
+    /// A pause after each day a background job computes (zero by default): lets tests stop the
+    /// server in the middle of a backfill.
+    pub job_step_delay: Duration,
+    /// Start even when metadata records fail their checksums (they answer 503 and `/health`
+    /// lists them); without it such a store is refused at start-up.
+    pub serve_damaged: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,18 +75,33 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("upload_timeout", &self.upload_timeout)
             .field("upload_limit_bytes", &self.upload_limit_bytes)
+            .field("max_bitmap_bytes", &self.max_bitmap_bytes)
             .field("retention_days", &self.retention_days)
+            .field("max_future_days", &self.max_future_days)
             .field("sample_rate", &self.sample_rate)
             .field("cache_bytes", &self.cache_bytes)
             .field("json_limit_bytes", &self.json_limit_bytes)
             .field("max_inflight", &self.max_inflight)
+            .field("max_uploads", &self.max_uploads)
+            .field("max_uploads_per_token", &self.max_uploads_per_token)
+            .field("upload_idle_timeout", &self.upload_idle_timeout)
+            .field("upload_min_bytes_per_sec", &self.upload_min_bytes_per_sec)
+            .field("blob_gc_interval", &self.blob_gc_interval)
+            .field("blob_gc_grace", &self.blob_gc_grace)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("faults", &self.faults)
+            .field("job_step_delay", &self.job_step_delay)
+            .field("serve_damaged", &self.serve_damaged)
             .finish()
     }
 }
 
 impl Config {
+    /// How fast an upload's body must arrive.
+    pub fn upload_pace(&self) -> crate::limits::Pace {
+        crate::limits::Pace { idle: self.upload_idle_timeout, min_bytes_per_sec: self.upload_min_bytes_per_sec }
+    }
+
     /// A config with the defaults `sieve serve` uses, for the given directories.
     pub fn new(data_dir: impl Into<PathBuf>, dist_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -73,13 +111,23 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(3600),
             upload_limit_bytes: 4 << 30,
+            max_bitmap_bytes: 64 << 20,
             retention_days: 90,
+            max_future_days: 1,
             sample_rate: engine::sample::DEFAULT_RATE,
             cache_bytes: 2 << 30,
             json_limit_bytes: 1 << 20,
             max_inflight: 512,
+            max_uploads: 16,
+            max_uploads_per_token: 4,
+            upload_idle_timeout: Duration::from_secs(30),
+            upload_min_bytes_per_sec: 16 << 10,
+            blob_gc_interval: Duration::from_secs(3600),
+            blob_gc_grace: Duration::from_secs(3600),
             header_read_timeout: Duration::from_secs(10),
             faults: Faults::off(),
+            job_step_delay: Duration::ZERO,
+            serve_damaged: false,
         }
     }
 }
@@ -96,18 +144,24 @@ pub enum OpenError {
     /// Creating the data directory.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// The data directory is damaged or its metadata lost (the message says what to do).
+    #[error(transparent)]
+    Refused(#[from] crate::store::check::Refusal),
+    /// Another server (or a restore) holds the data directory.
+    #[error(transparent)]
+    Locked(#[from] crate::backup::BackupError),
 }
 
 /// Per-app publish locks, each holding the app's dictionary once loaded. Uploads to one app
 /// are published one at a time (their manifests build on each other); apps are independent.
 #[derive(Debug, Default)]
 pub struct AppLocks {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<AppDict>>>>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<AppIds>>>>>,
 }
 
 impl AppLocks {
     /// The lock of one app.
-    pub fn get(&self, app: &str) -> Arc<tokio::sync::Mutex<Option<AppDict>>> {
+    pub fn get(&self, app: &str) -> Arc<tokio::sync::Mutex<Option<AppIds>>> {
         let mut map = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         map.entry(app.to_owned()).or_default().clone()
     }
@@ -126,12 +180,16 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     /// One publish at a time per app.
     pub app_locks: Arc<AppLocks>,
-    /// Segment backfills in progress, per app.
-    pub backfills: Arc<crate::backfill::Backfills>,
+    /// The durable-job worker's identity and wake-up signal.
+    pub jobs: Arc<crate::jobs::worker::Jobs>,
     /// Membership indexes of recently read versions, by manifest address.
     pub user_indexes: Arc<quick_cache::sync::Cache<String, Arc<crate::membership::UserIndex>>>,
     /// `Idempotency-Key`s whose request is executing right now.
     pub idempotency: Arc<crate::idempotency::InFlight>,
+    /// Per-app order of the segment writes that may add references (the cycle check).
+    pub segment_graphs: Arc<crate::segments::GraphLocks>,
+    /// The data directory's lock, held while serving so `sieve restore` cannot replace it.
+    pub data_lock: Arc<std::fs::File>,
 }
 
 impl AppState {
@@ -142,13 +200,19 @@ impl AppState {
         if leftovers > 0 {
             tracing::info!(files = leftovers, "removed uploads a previous run left half-received");
         }
-        let meta = Arc::new(Meta::open_with_faults(&config.data_dir.join("meta.redb"), config.faults.clone())?);
+        let data_lock = Arc::new(crate::backup::lock_data_dir(&config.data_dir)?);
+        let meta = Arc::new(crate::store::check::open_for_serving(
+            &config.data_dir,
+            config.faults.clone(),
+            config.serve_damaged,
+        )?);
         let blobs: Arc<dyn BlobStore> =
             Arc::new(FsBlobStore::open_with_faults(&config.data_dir, config.faults.clone())?);
         let snapshots = Arc::new(Snapshots::new(meta.clone(), blobs, config.cache_bytes));
         let publisher = Arc::new(Publisher {
             snapshots: snapshots.clone(),
             retention_days: config.retention_days,
+            max_future_days: config.max_future_days,
             sample_rate: config.sample_rate,
         });
         Ok(Self {
@@ -157,9 +221,11 @@ impl AppState {
             snapshots,
             publisher,
             app_locks: Arc::default(),
-            backfills: Arc::default(),
+            jobs: Arc::default(),
             user_indexes: Arc::new(quick_cache::sync::Cache::new(8)),
             idempotency: Arc::default(),
+            segment_graphs: Arc::default(),
+            data_lock,
         })
     }
 }

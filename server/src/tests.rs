@@ -57,7 +57,14 @@ async fn health_reports_ok_and_version() {
         serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
-            "storage": {"status": "ok", "corrupt_blob_count": 0, "corrupt_blobs": []}
+            "storage": {
+                "status": "ok",
+                "corrupt_blob_count": 0,
+                "corrupt_blobs": [],
+                "damaged_record_count": 0,
+                "damaged_records": [],
+                "rolled_back_at_start": false
+            }
         })
     );
     assert!(headers.contains_key(REQUEST_ID_HEADER), "every response has a request id");

@@ -1,61 +1,27 @@
-//! Apps and tokens, with the admin token: `POST /api/v1/apps`, `POST /api/v1/apps/{app}/tokens`.
+//! Apps and tokens, with the admin token: `POST /api/v1/apps`, `POST /api/v1/apps/{app}/tokens`;
+//! and `GET /api/v1/apps/{app}` with any token of the app.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use wire::{App, NewToken, TokenCreated};
 
 use crate::auth::{Access, Auth, validate_id};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
+use crate::routes::blocking;
 use crate::state::AppState;
-use crate::store::Role;
 
 /// Longest app name, in characters.
 pub const MAX_APP_NAME_CHARS: usize = 200;
 
-/// Body of `POST /api/v1/apps`.
-#[derive(Debug, Deserialize)]
-pub struct NewApp {
-    /// The app id (`[A-Za-z0-9._-]{1,64}`), used in every path of the app.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// Answer of `POST /api/v1/apps`.
-#[derive(Debug, Serialize)]
-pub struct AppCreated {
-    /// The app id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// Body of `POST /api/v1/apps/{app}/tokens`.
-#[derive(Debug, Deserialize)]
-pub struct NewToken {
-    /// `viewer`, `editor` or `service`.
-    pub role: Role,
-}
-
-/// Answer of `POST /api/v1/apps/{app}/tokens`: the secret, shown this once.
-#[derive(Debug, Serialize)]
-pub struct TokenCreated {
-    /// The bearer token.
-    pub token: String,
-    /// The app it is scoped to.
-    pub app: String,
-    /// Its role.
-    pub role: Role,
-}
-
-/// `POST /api/v1/apps` `{"id","name"}` → 201, or 409 when the id is taken. Admin only.
+/// `POST /api/v1/apps` `{"id","name","ids"}` → 201, or 409 when the id is taken. Admin only.
+/// `ids` (`strings` when absent) is fixed from then on.
 pub async fn create_app(
     State(state): State<AppState>,
     auth: Auth,
-    JsonBody(body): JsonBody<NewApp>,
-) -> Result<(StatusCode, Json<AppCreated>), ApiError> {
+    JsonBody(body): JsonBody<App>,
+) -> Result<(StatusCode, Json<App>), ApiError> {
     auth.require_admin()?;
     validate_id("id", &body.id)?;
     let name = body.name.trim().to_owned();
@@ -63,14 +29,27 @@ pub async fn create_app(
         return Err(ApiError::invalid_field("name", format!("1 to {MAX_APP_NAME_CHARS} characters")));
     }
     let meta = state.meta.clone();
-    let (id, stored_name) = (body.id.clone(), name.clone());
-    let created =
-        tokio::task::spawn_blocking(move || meta.create_app(&id, &stored_name)).await.map_err(ApiError::internal)??;
+    let (id, stored_name, ids) = (body.id.clone(), name.clone(), body.ids);
+    let created = blocking(move || meta.create_app(&id, &stored_name, ids)).await?;
     if !created {
         return Err(ApiError::Conflict(format!("app `{}` exists", body.id)));
     }
-    tracing::info!(app = %body.id, "app created");
-    Ok((StatusCode::CREATED, Json(AppCreated { id: body.id, name })))
+    tracing::info!(app = %body.id, ids = ids.as_str(), "app created");
+    Ok((StatusCode::CREATED, Json(App { id: body.id, name, ids })))
+}
+
+/// `GET /api/v1/apps/{app}` → `{"id","name","ids"}`: the admin token or any token of the app.
+pub async fn get_app(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<App>, ApiError> {
+    let scope = auth.app(&state, &app, Access::Describe)?;
+    let meta = state.meta.clone();
+    let id = scope.app.clone();
+    let record =
+        blocking(move || meta.app(&id)).await?.ok_or_else(|| ApiError::Missing(format!("no app `{}`", scope.app)))?;
+    Ok(Json(App { id: scope.app, name: record.name, ids: record.ids }))
 }
 
 /// `POST /api/v1/apps/{app}/tokens` `{"role"}` → 201 `{"token","app","role"}`. Admin only;
@@ -88,7 +67,7 @@ pub async fn create_token(
     let role = body.role;
     let token = {
         let app = app.clone();
-        tokio::task::spawn_blocking(move || meta.create_token(&app, role)).await.map_err(ApiError::internal)??
+        blocking(move || meta.create_token(&app, role)).await?
     };
     tracing::info!(%app, ?role, "token created");
     Ok((StatusCode::CREATED, Json(TokenCreated { token, app, role })))

@@ -3,7 +3,9 @@
 //! metric tag the rate inside the segment next to the rate across all users (大盘).
 //!
 //! A metric tag is a boolean group (its `true` value) or any group with a `true` value. Days
-//! where the segment was not computed (yet: backfill runs in the background) have `size: null`.
+//! where the segment was not computed have `size: null`: either the app's durable backfill job
+//! has not reached them yet (`backfill` says how far it is, and why it is retrying or failed),
+//! or the segment's rule cannot be computed there (`error` says why, from the day's version).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,12 +13,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use engine::{IdSet, Manifest};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use wire::{Backfill, BackfillState, History, HistoryDay, MetricRates};
 
 use crate::auth::{Access, Auth, validate_id};
-use crate::backfill::Progress;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::jobs::{Job, JobKind, JobState};
+use crate::routes::blocking;
 use crate::routes::ids::parse_date;
 use crate::snapshots::Snapshots;
 use crate::state::AppState;
@@ -35,41 +39,21 @@ pub struct HistoryQuery {
     metrics: Option<String>,
 }
 
-/// A metric on one day.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct MetricRates {
-    /// Share of the segment's members with the tag.
-    pub segment: Option<f64>,
-    /// Share of all users with the tag.
-    pub all: Option<f64>,
-}
-
-/// One day of history.
-#[derive(Debug, Serialize)]
-pub struct HistoryDay {
-    /// The day.
-    pub ds: String,
-    /// Members that day (`null`: not computed that day).
-    pub size: Option<u64>,
-    /// Members that day who were not members the previous published day.
-    pub entered: Option<u64>,
-    /// Members of the previous published day who are not members that day.
-    pub left: Option<u64>,
-    /// Users in the app that day.
-    pub universe: u64,
-    /// Requested metrics (`null` rates where the tag is missing that day).
-    pub metrics: BTreeMap<String, MetricRates>,
-}
-
-/// The answer.
-#[derive(Debug, Serialize)]
-pub struct History {
-    /// Segment id.
-    pub segment: String,
-    /// The days, oldest first.
-    pub days: Vec<HistoryDay>,
-    /// The app's segment backfill, if one ran since the server started.
-    pub backfill: Option<Progress>,
+/// How far the app's segment backfill job is, as the history shows it (see [`crate::jobs`]).
+fn backfill_of(job: &Job) -> Backfill {
+    Backfill {
+        state: match job.state {
+            JobState::Queued | JobState::Running => BackfillState::Running,
+            JobState::Retrying => BackfillState::Retrying,
+            JobState::Failed => BackfillState::Failed,
+            JobState::Done => BackfillState::Done,
+        },
+        done: job.done,
+        total: job.total,
+        error: job.last_error.clone(),
+        attempts: job.attempts,
+        next_attempt_ms: (job.state == JobState::Retrying).then_some(job.next_attempt_ms),
+    }
 }
 
 /// `GET /api/v1/apps/{app}/segments/{id}/history`.
@@ -102,10 +86,10 @@ pub async fn history(
     for m in &metrics {
         validate_id("metrics", m)?;
     }
-    let backfill = state.backfills.progress(&app);
     let snaps = state.snapshots.clone();
     let seg = id.clone();
-    let days = tokio::task::spawn_blocking(move || -> Result<Vec<HistoryDay>, ApiError> {
+    let (days, backfill) = blocking(move || -> Result<(Vec<HistoryDay>, Option<Backfill>), ApiError> {
+        let backfill = snaps.meta().job_get(&app, JobKind::Segments)?.as_ref().map(backfill_of);
         let all = snaps.meta().days(&app)?;
         let mut out = Vec::new();
         // The published day before `from`, for the first day's entered/left.
@@ -136,15 +120,15 @@ pub async fn history(
                 size: members.as_ref().map(|s| s.len()),
                 entered,
                 left,
+                error: manifest.segment_errors.iter().find(|e| e.id == seg).map(|e| e.message.clone()),
                 universe: manifest.universe.count,
                 metrics: rates,
             });
             previous = Some(members);
         }
-        Ok(out)
+        Ok((out, backfill))
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     Ok(Json(History { segment: id, days, backfill }))
 }
 

@@ -1,25 +1,35 @@
 //! Uploads: `PUT /api/v1/apps/{app}/days/{ds}/tags/{group}` (one tag group, vertical table)
-//! and `PUT /api/v1/apps/{app}/days/{ds}/events/{event}` (one event's counts for the day).
+//! and `PUT /api/v1/apps/{app}/days/{ds}/events/{event}` (one event's counts for the day),
+//! as CSV rows of users, as a Parquet file of the same rows (`?format=parquet`, see
+//! [`crate::ingest::parquet`]) or, for `u32` apps, `?format=bitmaps` (rows of values with the
+//! bitmap of their users, see [`crate::ingest::bitmaps`]).
 //!
-//! The body is streamed to disk with a size limit, parsed and mapped to dense ids without
-//! writing anything, then published in one atomic step. A bad file is a 400 that names the
-//! line, and changes nothing.
+//! The body is streamed to disk with a size limit and a minimum pace, checked as it arrives
+//! (the first bad line stops it), parsed and mapped to dense ids without writing anything,
+//! then published in one atomic step. A bad file is a 400 that names the line (and the
+//! column), and changes nothing.
 
 use std::io::BufReader;
 
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::blocking;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use engine::TagKind;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use wire::{IdKind, IngestResult};
 
 use crate::auth::validate_id;
 use crate::auth::{Access, Auth};
 use crate::ds::Ds;
 use crate::error::ApiError;
-use crate::ingest::spool::spool;
-use crate::ingest::{AppDict, MAX_SCALE, StagedData, Upload, stage};
+use crate::ids::{self, AppIds};
+use crate::ingest::csv::{Reader, Row, RowError};
+use crate::ingest::parquet::{self, ParquetCheck};
+use crate::ingest::spool::{CsvCheck, Inspect};
+use crate::ingest::spool::{SpoolOptions, Spooled, spool};
+use crate::ingest::{MAX_SCALE, StagedData, Upload, bitmaps, pair, stage};
 use crate::publish::segment_specs;
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
@@ -33,31 +43,36 @@ pub struct TagQuery {
     category: Option<String>,
     /// Decimal places kept by a numeric group (default 0, at most 6).
     scale: Option<u32>,
+    /// `csv` (default: rows of users), `bitmaps` (rows of values with their users' bitmap) or
+    /// `parquet` (the rows of users as a Parquet file).
+    format: Option<String>,
 }
 
-/// What an upload did.
-#[derive(Debug, Serialize)]
-pub struct IngestResponse {
-    /// The day.
-    pub ds: String,
-    /// The tag group or event.
-    pub name: String,
-    /// Data rows read.
-    pub rows: u64,
-    /// Distinct users in the file.
-    pub users: u64,
-    /// Distinct values (tag groups; 0 for numeric groups and events).
-    pub values: u64,
-    /// Users seen for the first time.
-    pub new_ids: u64,
-    /// The day's version after the upload.
-    pub version: u64,
-    /// False when the upload was identical to what was published.
-    pub changed: bool,
-    /// Later days that carried the group forward and were updated too.
-    pub days_updated: Vec<String>,
-    /// Address of the day's manifest.
-    pub manifest: String,
+/// Query of an event upload.
+#[derive(Debug, Deserialize)]
+pub struct EventQuery {
+    /// As [`TagQuery::format`].
+    format: Option<String>,
+}
+
+/// How an upload's rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// `user_id,value` (or `user_id,count`): one row per user and value.
+    Csv,
+    /// `value,bitmap` (or `number,bitmap`, `count,bitmap`): one row per value ([`bitmaps`]).
+    Bitmaps,
+    /// A Parquet file with columns `user_id` and `value` (or `count`) ([`parquet`]).
+    Parquet,
+}
+
+fn parse_format(format: Option<&str>) -> Result<Format, ApiError> {
+    match format.unwrap_or("csv") {
+        "csv" => Ok(Format::Csv),
+        "bitmaps" => Ok(Format::Bitmaps),
+        "parquet" => Ok(Format::Parquet),
+        other => Err(ApiError::invalid_field("format", format!("`{other}` is not csv, bitmaps or parquet"))),
+    }
 }
 
 /// `PUT /api/v1/apps/{app}/days/{ds}/tags/{group}`.
@@ -67,7 +82,7 @@ pub async fn put_tag(
     ApiPath((app, ds, group)): ApiPath<(String, String, String)>,
     ApiQuery(q): ApiQuery<TagQuery>,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
+) -> Result<Json<IngestResult>, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     let ds = parse_ds(&ds)?;
     validate_id("group", &group)?;
@@ -88,8 +103,9 @@ pub async fn put_tag(
     }
     let category = q.category.unwrap_or_default();
     check_category(&category)?;
+    let format = parse_format(q.format.as_deref())?;
     let upload = Upload::Tag { group, kind, category, scale };
-    ingest(state, app, ds, upload, body).await
+    ingest(state, app, ds, upload, format, body).await
 }
 
 /// `PUT /api/v1/apps/{app}/days/{ds}/events/{event}`.
@@ -97,12 +113,14 @@ pub async fn put_event(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath((app, ds, event)): ApiPath<(String, String, String)>,
+    ApiQuery(q): ApiQuery<EventQuery>,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
+) -> Result<Json<IngestResult>, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     let ds = parse_ds(&ds)?;
     validate_id("event", &event)?;
-    ingest(state, app, ds, Upload::Event { name: event }, body).await
+    let format = parse_format(q.format.as_deref())?;
+    ingest(state, app, ds, Upload::Event { name: event }, format, body).await
 }
 
 /// Category paths: `/`-separated names of letters, digits, `_`, `-`, `.` and spaces.
@@ -122,38 +140,108 @@ fn check_category(category: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Receives an upload body onto disk, checking it as it streams with the one CSV reader
+/// (`header`, bounds, UTF-8) and `row` (each row's shape). Shared by every upload route.
+pub async fn receive(
+    state: &AppState,
+    body: Body,
+    header: &'static [&'static str],
+    row: impl FnMut(&Row<'_>) -> Result<(), RowError>,
+) -> Result<Spooled, ApiError> {
+    receive_with(state, body, Reader::new(header), row).await
+}
+
+/// [`receive`] with a reader of other bounds (a bitmap upload's).
+async fn receive_with(
+    state: &AppState,
+    body: Body,
+    reader: Reader,
+    row: impl FnMut(&Row<'_>) -> Result<(), RowError>,
+) -> Result<Spooled, ApiError> {
+    receive_checked(state, body, CsvCheck { reader, row }).await
+}
+
+/// Receives an upload body onto disk, checking it with `check` as it streams.
+async fn receive_checked(state: &AppState, body: Body, check: impl Inspect) -> Result<Spooled, ApiError> {
+    let dir = state.config.data_dir.join("uploads");
+    let options = SpoolOptions {
+        dir: &dir,
+        limit_bytes: state.config.upload_limit_bytes,
+        pace: state.config.upload_pace(),
+        faults: &state.config.faults,
+    };
+    Ok(spool(body, &options, check).await?)
+}
+
 async fn ingest(
     state: AppState,
     app: String,
     ds: Ds,
     upload: Upload,
+    format: Format,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
-    let spooled =
-        spool(body, &state.config.data_dir.join("uploads"), state.config.upload_limit_bytes, &state.config.faults)
-            .await?;
+) -> Result<Json<IngestResult>, ApiError> {
+    let kind = {
+        let (meta, app) = (state.meta.clone(), app.clone());
+        blocking(move || ids::kind_of(&meta, &app)).await?
+    };
+    let max_bitmap = state.config.max_bitmap_bytes;
+    let spooled = match format {
+        Format::Csv => {
+            // A `u32` app's ids are checked as the body streams in, so a bad one stops it at once.
+            receive(&state, body, upload.header(), |row| {
+                let (user, _) = pair(row, upload.header())?;
+                match kind {
+                    IdKind::U32 => ids::parse_u32(user).map(|_| ()).map_err(|e| RowError::at(1, e)),
+                    IdKind::Strings => Ok(()),
+                }
+            })
+            .await?
+        }
+        Format::Bitmaps if kind != IdKind::U32 => {
+            return Err(ApiError::invalid_field(
+                "format",
+                "bitmaps hold u32 user ids: this app's ids are strings (create the app with \"ids\": \"u32\")",
+            ));
+        }
+        Format::Bitmaps => {
+            let header = bitmaps::header(&upload);
+            let reader = Reader::with_last_column(header, bitmaps::field_bound(max_bitmap));
+            receive_with(&state, body, reader, |row| bitmaps::check_row(row, header).map(|_| ())).await?
+        }
+        Format::Parquet => receive_checked(&state, body, ParquetCheck::default()).await?,
+    };
     let lock = state.app_locks.get(&app);
-    let mut dict_slot = lock.lock_owned().await;
-    let work = move || -> Result<IngestResponse, ApiError> {
-        let dict = match &mut *dict_slot {
-            Some(d) => d,
-            slot => slot.insert(AppDict::from_ids(state.meta.dict_load(&app)?)),
+    let mut ids_slot = lock.lock_owned().await;
+    let work = move || -> Result<IngestResult, ApiError> {
+        let ids = match &mut *ids_slot {
+            Some(ids) => ids,
+            slot => slot.insert(AppIds::load(&state.snapshots, &app)?),
         };
-        let file = std::fs::File::open(spooled.path())?;
-        let staged = stage(BufReader::with_capacity(1 << 20, file), &upload, dict)?;
+        let staged = match format {
+            Format::Parquet => parquet::stage(spooled.path(), &upload, ids)?,
+            Format::Csv | Format::Bitmaps => {
+                let file = BufReader::with_capacity(1 << 20, std::fs::File::open(spooled.path())?);
+                match format {
+                    Format::Bitmaps => bitmaps::stage(file, &upload, ids, max_bitmap)?,
+                    _ => stage(file, &upload, ids)?,
+                }
+            }
+        };
         drop(spooled);
         let values = match &staged.data {
             StagedData::Values(v) => v.len() as u64,
+            StagedData::Sets(v) => v.len() as u64,
             _ => 0,
         };
-        let (rows, users, new_ids) = (staged.rows, staged.users, staged.new_ids.len() as u64);
+        let (rows, users, new_ids) = (staged.rows, staged.users, staged.new_users.len() as u64);
         let name = match &upload {
             Upload::Tag { group, .. } => group.clone(),
             Upload::Event { name } => name.clone(),
         };
         let specs = segment_specs(&state.meta, &app)?;
-        let report = state.publisher.publish_upload(&app, ds, staged, dict, &specs)?;
-        Ok(IngestResponse {
+        let report = state.publisher.publish_upload(&app, ds, staged, ids, &specs)?;
+        Ok(IngestResult {
             ds: report.ds,
             name,
             rows,
@@ -166,7 +254,7 @@ async fn ingest(
             manifest: report.manifest,
         })
     };
-    let response = tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(Box::new(e)))??;
+    let response = blocking(work).await?;
     tracing::info!(app = %response.manifest, ds = %response.ds, name = %response.name, rows = response.rows, changed = response.changed, "published upload");
     Ok(Json(response))
 }

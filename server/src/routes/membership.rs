@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::blocking;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::validate_user_id;
 use crate::auth::{Access, Auth};
 use crate::error::ApiError;
-use crate::membership::{EventsMap, TagsMap, UserIndex};
+use crate::membership::UserIndex;
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
 
@@ -21,25 +22,6 @@ use crate::state::AppState;
 pub struct TagsQuery {
     /// The day; the latest published day when absent.
     ds: Option<String>,
-}
-
-/// The answer.
-#[derive(Debug, Serialize)]
-pub struct UserTags<'a> {
-    /// The external user id.
-    pub user: &'a str,
-    /// The day answered from.
-    pub ds: &'a str,
-    /// That day's version.
-    pub version: u64,
-    /// Values per tag group.
-    pub tags: TagsMap<'a>,
-    /// Segments the user is in that day.
-    pub segments: &'a [&'a str],
-    /// The user's counts of that day's events (events they did not do are left out).
-    pub events: EventsMap<'a>,
-    /// The user's group in each experiment that assigned it.
-    pub experiments: std::collections::BTreeMap<String, String>,
 }
 
 /// `GET /api/v1/apps/{app}/users/{user_id}/tags`.
@@ -60,33 +42,40 @@ pub async fn user_tags(
         .snapshots
         .day(&app, q.ds.as_deref())?
         .ok_or_else(|| ApiError::Missing("no published day with that date".into()))?;
-    let id = state.meta.dict_lookup(&app, &user)?.ok_or_else(|| ApiError::Missing("unknown user".into()))?;
+    let kind = crate::ids::kind_of(&state.meta, &app)?;
+    let id = match kind {
+        wire::IdKind::Strings => state.meta.dict_lookup(&app, &user)?,
+        // A number the app never published is not in the day's index (answered below).
+        wire::IdKind::U32 => crate::ids::parse_u32(&user).ok(),
+    }
+    .ok_or_else(|| ApiError::Missing("unknown user".into()))?;
     let index = match state.user_indexes.get(&record.manifest) {
         Some(index) => index,
         None => {
             let (st, manifest) = (state.clone(), record.manifest.clone());
-            tokio::task::spawn_blocking(move || st.user_index(&manifest)).await.map_err(ApiError::internal)??
+            blocking(move || st.user_index(&manifest)).await?
         }
     };
-    if u64::from(id) >= index.universe() {
-        // Known to the app, but first seen after this day.
-        return Err(ApiError::Missing("unknown user on that day".into()));
-    }
-    let m = index.lookup(id);
+    // Known to the app, but first seen after this day (or, for u32 ids, never).
+    let m = index.lookup(id).ok_or_else(|| ApiError::Missing("unknown user on that day".into()))?;
     // Experiment groups are frozen app-wide (not per day); an app has few experiments.
     let mut experiments = std::collections::BTreeMap::new();
-    for (exp, groups) in crate::routes::experiments::groups_of_app(&state, &app)? {
+    for (exp, groups) in crate::experiments::record::groups_of_app(&state.snapshots, &app)? {
         if let Some((group, _)) = groups.iter().find(|(_, set)| set.contains(id)) {
             experiments.insert(exp, group.clone());
         }
     }
-    let body = UserTags {
-        user: &user,
-        ds: &ds,
+    let body = wire::UserTags {
+        user,
+        ds,
         version: record.version,
-        tags: TagsMap(&m.tags),
-        segments: &m.segments,
-        events: EventsMap(&m.events),
+        tags: m
+            .tags
+            .into_iter()
+            .map(|(g, values)| (g.to_owned(), values.into_iter().map(String::from).collect()))
+            .collect(),
+        segments: m.segments.iter().map(|&s| s.to_owned()).collect(),
+        events: m.events.iter().map(|&(e, n)| (e.to_owned(), n)).collect(),
         experiments,
     };
     Ok(Json(body).into_response())

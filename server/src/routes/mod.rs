@@ -1,9 +1,30 @@
 //! HTTP handlers under `/api/v1`, one module per resource, and [`table`]: the one list of routes.
 //!
 //! [`api`] builds the `/api` sub-router from [`table`]; [`crate::router`] nests it and adds the
-//! SPA and the middleware. The OpenAPI document ([`openapi`]) is checked against the same
-//! table by a test, and an end-to-end test calls every documented operation on the real binary,
-//! so the document, the table and the served routes cannot drift apart.
+//! SPA and the middleware. Each route names its OpenAPI operation ([`operations`]), and the
+//! document ([`openapi`]) is generated from the table and the wire types; tests check it
+//! against the table, and an end-to-end test calls every documented operation on the real
+//! binary, so the document, the table and the served routes cannot drift apart.
+//!
+//! Request and response bodies are the types of crate `wire`, shared with the app.
+//!
+//! # Layout
+//!
+//! | module | routes |
+//! |---|---|
+//! | [`health`], [`openapi`] | public: liveness, the OpenAPI document (generated here) |
+//! | [`operations`] | the OpenAPI operation of every route (prose, parameters, body and answer types) |
+//! | [`apps`] | apps and tokens (admin token) |
+//! | [`ingest`] | tag and event uploads |
+//! | [`snapshots`] | published days, manifests, event days, blobs |
+//! | [`estimate`] | a rule's size on a day |
+//! | [`segments`], [`members`], [`history`] | segment definitions, member uploads and exports, history |
+//! | [`freeze`] | a rule's or a segment's members on a day, saved as a new static segment |
+//! | [`jobs`] | the durable background jobs of an app (recomputing days after a segment change) |
+//! | [`experiments`] | A/B splits (HTTP over [`crate::experiments`]) |
+//! | [`membership`] | one user's tags, segments and groups |
+//! | [`ids`] | parsing dates from paths and queries |
+//! | [`blocking`] | store and file work on the blocking pool, its error answered as an [`ApiError`] |
 //!
 //! Anything under `/api` that no handler matches is a JSON [`ApiError`], never the SPA's
 //! `index.html`, so a typo in a client shows up as a 404 rather than as a confusing
@@ -22,20 +43,37 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
+use crate::limits;
 use crate::state::{AppState, Config};
 
 pub mod apps;
 pub mod estimate;
 pub mod experiments;
+pub mod freeze;
 pub mod health;
 pub mod history;
 pub mod ids;
 pub mod ingest;
+pub mod jobs;
 pub mod members;
 pub mod membership;
 pub mod openapi;
+pub mod operations;
 pub mod segments;
 pub mod snapshots;
+
+/// Runs store or file work on the blocking pool ([`crate::blocking::run`]) and converts its
+/// error (any domain error, or a panic) into the HTTP answer.
+///
+/// # Errors
+/// The work's error as an [`ApiError`]; a panic is a 500.
+pub async fn blocking<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    crate::blocking::run(move || work().map_err(Into::into)).await
+}
 
 /// An HTTP method a route answers (the ones the API uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,7 +118,8 @@ pub enum BodyKind {
     Upload,
 }
 
-/// One route: method, path (relative to `/api`, axum syntax = OpenAPI syntax), body limit, handler.
+/// One route: method, path (relative to `/api`, axum syntax = OpenAPI syntax), body limit,
+/// handler, and its operation in the OpenAPI document.
 #[derive(Debug)]
 pub struct Route {
     /// The method.
@@ -89,69 +128,93 @@ pub struct Route {
     pub path: &'static str,
     /// Its body limit.
     pub body: BodyKind,
+    /// Its OpenAPI operation (from [`operations`]).
+    pub doc: fn() -> openapi::Op,
     handler: MethodRouter<AppState>,
 }
 
 impl Route {
-    fn new<H, T>(method: Method, path: &'static str, body: BodyKind, handler: H) -> Route
+    fn new<H, T>(method: Method, path: &'static str, body: BodyKind, handler: H, doc: fn() -> openapi::Op) -> Route
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        Route { method, path, body, handler: on(method.filter(), handler) }
+        Route { method, path, body, doc, handler: on(method.filter(), handler) }
     }
 }
 
-/// Every API route. The router is built from this list and the OpenAPI document is tested
-/// against it: add a route here and to `openapi.json`, nowhere else.
+/// Every API route. The router and the OpenAPI document are built from this list: add a route
+/// here, with its operation in [`operations`] and its body types in crate `wire`.
 pub fn table() -> Vec<Route> {
     use BodyKind::{Json, Upload};
     use Method::{Delete, Get, Post, Put};
+    use operations as doc;
     vec![
         // Public.
-        Route::new(Get, "/v1/health", Json, health::health),
-        Route::new(Get, "/v1/openapi.json", Json, openapi::document),
+        Route::new(Get, "/v1/health", Json, health::health, doc::health),
+        Route::new(Get, "/v1/openapi.json", Json, openapi::serve, doc::openapi),
         // Apps and tokens (admin token).
-        Route::new(Post, "/v1/apps", Json, apps::create_app),
-        Route::new(Post, "/v1/apps/{app}/tokens", Json, apps::create_token),
+        Route::new(Post, "/v1/apps", Json, apps::create_app, doc::create_app),
+        Route::new(Get, "/v1/apps/{app}", Json, apps::get_app, doc::get_app),
+        Route::new(Post, "/v1/apps/{app}/tokens", Json, apps::create_token, doc::create_token),
         // Data: uploads and published snapshots.
-        Route::new(Put, "/v1/apps/{app}/days/{ds}/tags/{group}", Upload, ingest::put_tag),
-        Route::new(Put, "/v1/apps/{app}/days/{ds}/events/{event}", Upload, ingest::put_event),
-        Route::new(Get, "/v1/apps/{app}/days", Json, snapshots::days),
-        Route::new(Get, "/v1/apps/{app}/days/{ds}/manifest", Json, snapshots::manifest),
-        Route::new(Get, "/v1/apps/{app}/days/{ds}/events", Json, snapshots::event_days),
-        Route::new(Get, "/v1/apps/{app}/blobs/{hash}", Json, snapshots::blob),
-        Route::new(Post, "/v1/apps/{app}/estimate", Json, estimate::estimate),
+        Route::new(Put, "/v1/apps/{app}/days/{ds}/tags/{group}", Upload, ingest::put_tag, doc::put_tag),
+        Route::new(Put, "/v1/apps/{app}/days/{ds}/events/{event}", Upload, ingest::put_event, doc::put_event),
+        Route::new(Get, "/v1/apps/{app}/days", Json, snapshots::days, doc::list_days),
+        Route::new(Delete, "/v1/apps/{app}/days/{ds}", Json, snapshots::delete_day, doc::delete_day),
+        Route::new(Get, "/v1/apps/{app}/days/{ds}/manifest", Json, snapshots::manifest, doc::get_manifest),
+        Route::new(Get, "/v1/apps/{app}/days/{ds}/events", Json, snapshots::event_days, doc::get_event_days),
+        Route::new(Get, "/v1/apps/{app}/blobs/{hash}", Json, snapshots::blob, doc::get_blob),
+        Route::new(Post, "/v1/apps/{app}/estimate", Json, estimate::estimate, doc::estimate),
         // Segments.
-        Route::new(Get, "/v1/apps/{app}/segments", Json, segments::list),
-        Route::new(Post, "/v1/apps/{app}/segments", Json, segments::create),
-        Route::new(Get, "/v1/apps/{app}/segments/{id}", Json, segments::get),
-        Route::new(Put, "/v1/apps/{app}/segments/{id}", Json, segments::update),
-        Route::new(Delete, "/v1/apps/{app}/segments/{id}", Json, segments::delete),
-        Route::new(Put, "/v1/apps/{app}/segments/{id}/members", Upload, members::put_members),
-        Route::new(Get, "/v1/apps/{app}/segments/{id}/members", Json, members::get_members),
-        Route::new(Get, "/v1/apps/{app}/segments/{id}/history", Json, history::history),
+        Route::new(Get, "/v1/apps/{app}/segments", Json, segments::list, doc::list_segments),
+        Route::new(Post, "/v1/apps/{app}/segments", Json, segments::create, doc::create_segment),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}", Json, segments::get, doc::get_segment),
+        Route::new(Put, "/v1/apps/{app}/segments/{id}", Json, segments::update, doc::update_segment),
+        Route::new(Delete, "/v1/apps/{app}/segments/{id}", Json, segments::delete, doc::delete_segment),
+        Route::new(Put, "/v1/apps/{app}/segments/{id}/members", Upload, members::put_members, doc::put_segment_members),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}/members", Json, members::get_members, doc::get_segment_members),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}/history", Json, history::history, doc::segment_history),
+        Route::new(Post, "/v1/apps/{app}/segments/{id}/freeze", Json, freeze::freeze_segment, doc::freeze_segment),
         // Experiments (A/B splits).
-        Route::new(Get, "/v1/apps/{app}/experiments", Json, experiments::list),
-        Route::new(Post, "/v1/apps/{app}/experiments", Json, experiments::create),
-        Route::new(Get, "/v1/apps/{app}/experiments/{id}", Json, experiments::get),
-        Route::new(Get, "/v1/apps/{app}/experiments/{id}/outcome", Json, experiments::outcome),
-        Route::new(Get, "/v1/apps/{app}/experiments/{id}/groups/{group}/members", Json, experiments::group_members),
+        Route::new(Get, "/v1/apps/{app}/experiments", Json, experiments::list, doc::list_experiments),
+        Route::new(Post, "/v1/apps/{app}/experiments", Json, experiments::create, doc::create_experiment),
+        Route::new(Get, "/v1/apps/{app}/experiments/{id}", Json, experiments::get, doc::get_experiment),
+        Route::new(Get, "/v1/apps/{app}/experiments/{id}/outcome", Json, experiments::outcome, doc::experiment_outcome),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/experiments/{id}/groups/{group}/members",
+            Json,
+            experiments::group_members,
+            doc::experiment_group_members,
+        ),
+        // Durable background jobs.
+        Route::new(Get, "/v1/apps/{app}/jobs", Json, jobs::list, doc::list_jobs),
+        Route::new(Get, "/v1/apps/{app}/jobs/{kind}", Json, jobs::get, doc::get_job),
         // Membership.
-        Route::new(Get, "/v1/apps/{app}/users/{user_id}/tags", Json, membership::user_tags),
+        Route::new(Get, "/v1/apps/{app}/users/{user_id}/tags", Json, membership::user_tags, doc::user_tags),
     ]
 }
 
-/// The `/api` router (paths here are relative to `/api`), built from [`table`].
-pub fn api(config: &Config) -> Router<AppState> {
+/// The `/api` router (paths here are relative to `/api`), built from [`table`]. Each route
+/// gets, from the outside in: the rest of a refused body read ([`limits::drain_refused`]);
+/// for uploads the per-token limit ([`limits::per_token`]); a slot of its kind's pool
+/// ([`limits::admit`]: uploads apart from the rest); its timeout; its body size limit.
+pub fn api(config: &Config, gates: &limits::Gates) -> Router<AppState> {
+    use axum::middleware::from_fn_with_state;
     let mut router = Router::new();
     for route in table() {
-        let (limit, timeout) = match route.body {
-            BodyKind::Json => (config.json_limit_bytes, config.request_timeout),
-            BodyKind::Upload => (config.upload_limit_bytes, config.upload_timeout),
+        let (limit, timeout, slots) = match route.body {
+            BodyKind::Json => (config.json_limit_bytes, config.request_timeout, &gates.reads),
+            BodyKind::Upload => (config.upload_limit_bytes, config.upload_timeout, &gates.uploads),
         };
-        let handler = crate::limits::with_body_limit(route.handler, limit)
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+        let mut handler = limits::with_body_limit(route.handler, limit)
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+            .layer(from_fn_with_state(slots.clone(), limits::admit));
+        if route.body == BodyKind::Upload {
+            handler = handler.layer(from_fn_with_state(gates.per_token.clone(), limits::per_token));
+        }
+        handler = handler.layer(from_fn_with_state(gates.pace, limits::drain_refused));
         router = router.route(route.path, handler);
     }
     router.fallback(not_found).method_not_allowed_fallback(method_not_allowed)

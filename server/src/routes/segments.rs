@@ -18,11 +18,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::auth::{Access, Auth, validate_id};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, BodyBytes, parse_json};
 use crate::idempotency::{self, Decision, IdempotencyRecord};
+use crate::routes::blocking;
 use crate::segments::sync::{Mutation, Op, SegmentSpec};
-use crate::segments::{self, SegmentBody, SegmentView, Written};
+use crate::segments::{self, Written};
 use crate::state::AppState;
 
 /// Query of `DELETE …/segments/{id}`.
@@ -30,17 +32,6 @@ use crate::state::AppState;
 pub struct DeleteQuery {
     /// Sync version of the delete.
     pub version: Option<u64>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Runs store work on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
 }
 
 /// A JSON answer with an optional `ETag`.
@@ -68,9 +59,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let scope = auth.app(&state, &app, Access::SegmentRead)?;
     let meta = state.meta.clone();
-    let records = blocking(move || Ok(segments::list_live(&meta, &scope.app)?)).await?;
-    let views: Vec<SegmentView> = records.iter().filter_map(SegmentView::of).collect();
-    let body = serde_json::to_string(&serde_json::json!({ "segments": views })).map_err(ApiError::internal)?;
+    let records = blocking(move || segments::list_live(&meta, &scope.app)).await?;
+    let segments = records.iter().filter_map(segments::view).collect();
+    let body = serde_json::to_string(&wire::SegmentList { segments }).map_err(ApiError::internal)?;
     Ok(json_reply(StatusCode::OK, body, None))
 }
 
@@ -84,32 +75,44 @@ pub async fn get(
     validate_id("segment", &id)?;
     let meta = state.meta.clone();
     let lookup = id.clone();
-    let stored = blocking(move || Ok(segments::load(&meta, &scope.app, &lookup)?)).await?;
+    let stored = blocking(move || segments::load(&meta, &scope.app, &lookup)).await?;
     let record = stored.map(|(_, r)| r).filter(|r| r.live().is_some());
-    let (Some(record), Some(view)) = (record.as_ref(), record.as_ref().and_then(SegmentView::of)) else {
+    let (Some(record), Some(view)) = (record.as_ref(), record.as_ref().and_then(segments::view)) else {
         return Err(ApiError::Missing(format!("no segment `{id}`")));
     };
     let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
     Ok(json_reply(StatusCode::OK, body, Some(&record.etag())))
 }
 
-/// The body of a create or update, checked: the id it names (if any), its sync version, and the
-/// definition, whose rule (if any) names only what the latest day has.
+/// The body of a create or update, checked: the segment's id (the path's for an update, which
+/// the body may repeat; the body's for a create), its sync version, and the definition, whose
+/// rule (if any) names only what the latest day has (or the segment itself, which the write
+/// then refuses as a cycle).
 fn definition(
     state: &AppState,
     app: &str,
     body: &[u8],
-) -> Result<(Option<String>, Option<u64>, SegmentSpec), ApiError> {
-    let parsed: SegmentBody = parse_json(body)?;
-    let (id, version) = (parsed.id.clone(), parsed.version);
-    let (spec, rule) = parsed.validate()?;
+    path_id: Option<&str>,
+) -> Result<(String, Option<u64>, SegmentSpec), ApiError> {
+    let parsed: wire::SegmentInput = parse_json(body)?;
+    let (body_id, version) = (parsed.id.clone(), parsed.version);
+    let (spec, rule) = segments::validate(parsed)?;
+    let id = match (path_id, body_id) {
+        (Some(path), Some(body)) if path != body => {
+            return Err(ApiError::invalid_field("id", "differs from the id in the path"));
+        }
+        (Some(path), _) => path.to_owned(),
+        (None, Some(body)) => body,
+        (None, None) => return Err(ApiError::invalid_field("id", "required")),
+    };
+    validate_id("segment", &id)?;
     if let Some(rule) = &rule {
-        segments::validate_rule_against_latest_day(state, app, rule)?;
+        segments::validate_rule_against_latest_day(state, app, &id, rule)?;
     }
     Ok((id, version, spec))
 }
 
-/// `POST /api/v1/apps/{app}/segments` `{"id","name","description"?,"kind","rule"?,"version"?}`.
+/// `POST /api/v1/apps/{app}/segments` `{"id","name","description"?,"kind"?,"rule"?,"version"?}`.
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -119,12 +122,10 @@ pub async fn create(
     BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     let scope = auth.app(&state, &app, Access::SegmentWrite)?;
-    let request = WriteRequest::new("POST", &uri, &headers, body)?;
+    let request = WriteRequest::new(&auth, "POST", &uri, &headers, body)?;
     request
         .execute(state, scope.app, |state, app, body| {
-            let (body_id, version, spec) = definition(state, app, body)?;
-            let id = body_id.ok_or_else(|| ApiError::invalid_field("id", "required"))?;
-            validate_id("segment", &id)?;
+            let (id, version, spec) = definition(state, app, body, None)?;
             Ok((id, Mutation { op: Op::Create(spec), version }))
         })
         .await
@@ -142,13 +143,10 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let scope = auth.app(&state, &app, Access::SegmentWrite)?;
     validate_id("segment", &id)?;
-    let request = WriteRequest::new("PUT", &uri, &headers, body)?;
+    let request = WriteRequest::new(&auth, "PUT", &uri, &headers, body)?;
     request
         .execute(state, scope.app, move |state, app, body| {
-            let (body_id, version, spec) = definition(state, app, body)?;
-            if body_id.as_ref().is_some_and(|b| *b != id) {
-                return Err(ApiError::invalid_field("id", "differs from the id in the path"));
-            }
+            let (id, version, spec) = definition(state, app, body, Some(&id))?;
             Ok((id, Mutation { op: Op::Update(spec), version }))
         })
         .await
@@ -167,7 +165,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let scope = auth.app(&state, &app, Access::SegmentWrite)?;
     validate_id("segment", &id)?;
-    let request = WriteRequest::new("DELETE", &uri, &headers, body)?;
+    let request = WriteRequest::new(&auth, "DELETE", &uri, &headers, body)?;
     request
         .execute(state, scope.app, move |_, _, _| Ok((id, Mutation { op: Op::Delete, version: query.version })))
         .await
@@ -177,17 +175,27 @@ pub async fn delete(
 struct WriteRequest {
     /// Fingerprint of method, path and query, and body (only needed with a key).
     fingerprint: String,
+    /// The `Idempotency-Key`, scoped to the calling token.
     idempotency_key: Option<String>,
     if_match: Option<String>,
     body: Bytes,
 }
 
 impl WriteRequest {
-    fn new(method: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: Bytes) -> Result<Self, ApiError> {
-        let idempotency_key = header_str(headers, idempotency::HEADER)?.map(str::to_owned);
-        if let Some(key) = &idempotency_key {
-            idempotency::validate_key(key).map_err(|m| ApiError::invalid_field("Idempotency-Key", m))?;
-        }
+    fn new(
+        auth: &Auth,
+        method: &str,
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Self, ApiError> {
+        let idempotency_key = match header_str(headers, idempotency::HEADER)? {
+            Some(key) => {
+                idempotency::validate_key(key)?;
+                Some(idempotency::scoped_key(auth.caller(), key))
+            }
+            None => None,
+        };
         let if_match = header_str(headers, header::IF_MATCH.as_str())?.map(str::to_owned);
         let path = uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str());
         let fingerprint = idempotency::fingerprint(method, path, &body);
@@ -224,7 +232,15 @@ impl WriteRequest {
                 }
             }
             let (id, mutation) = parse(&state, &app, &self.body)?;
-            let written = segments::write(&state.meta, &app, &id, &mutation, self.if_match.as_deref(), now)?;
+            let written = segments::write(
+                &state.meta,
+                &state.segment_graphs,
+                &app,
+                &id,
+                &mutation,
+                self.if_match.as_deref(),
+                now,
+            )?;
             let status = match &written {
                 Written::Applied { change: segments::sync::Change::Created, .. } => StatusCode::CREATED,
                 _ => StatusCode::OK,

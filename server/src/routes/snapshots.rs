@@ -1,4 +1,5 @@
-//! Snapshots for the browser: the published days, a day's manifest, and blobs.
+//! Snapshots for the browser: the published days, a day's manifest, and blobs; and deleting a
+//! day that should not exist.
 //!
 //! Blobs are immutable and content-addressed: `ETag` is the address, `If-None-Match` gives a
 //! 304, and they may be cached for a year, but privately (`Cache-Control: private`), because
@@ -7,44 +8,76 @@
 //! day's manifest route is `no-cache` (revalidated by ETag).
 
 use crate::extract::ApiPath;
+use crate::routes::blocking;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use wire::{Day, DayList, EventDay, EventDays};
 
 use crate::auth::{Access, Auth};
 use crate::error::ApiError;
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
-
-/// One published day.
-#[derive(Debug, Serialize)]
-pub struct DayInfo {
-    /// The day.
-    pub ds: String,
-    /// Address of its manifest.
-    pub manifest: String,
-    /// Its version (publish counter).
-    pub version: u64,
-    /// When it was published (ms since the epoch).
-    pub published_ms: u64,
-}
+use engine::manifest::EventEntry;
 
 /// `GET /api/v1/apps/{app}/days`.
 pub async fn days(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(app): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DayList>, ApiError> {
     auth.app(&state, &app, Access::Read)?;
     let meta = state.meta.clone();
-    let days = tokio::task::spawn_blocking(move || meta.days(&app)).await.map_err(ApiError::internal)??;
-    let days: Vec<DayInfo> = days
+    let days = blocking(move || meta.days(&app)).await?;
+    let days = days
         .into_iter()
-        .map(|(ds, r)| DayInfo { ds, manifest: r.manifest, version: r.version, published_ms: r.published_ms })
+        .map(|(ds, r)| Day { ds, manifest: r.manifest, version: r.version, published_ms: r.published_ms })
         .collect();
-    Ok(Json(serde_json::json!({ "days": days })))
+    Ok(Json(DayList { days }))
+}
+
+/// `DELETE /api/v1/apps/{app}/days/{ds}` (editors): removes the day's pointer, so the day is
+/// no longer published: `/days`, manifests, estimates, exports and the default day (the latest)
+/// see the new state at once. A day uploaded by mistake (a far-future `ds` that became the
+/// latest day, pushing every real day out of the retention window) is removed this way.
+///
+/// One metadata transaction, under the app's publish lock (no upload interleaves). Other days
+/// keep their own versions: a later day that carried one of this day's tag groups forward keeps
+/// it (it is that day's data now; upload the group to it again to replace it), and its blobs
+/// stay. Event windows of later days no longer find this day's events: their segments are
+/// recomputed by the app's durable segments job, queued with the delete (the latest day before the
+/// answer). Uploading the day again publishes it anew, from version 1.
+pub async fn delete_day(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, ds)): ApiPath<(String, String)>,
+) -> Result<Json<wire::Day>, ApiError> {
+    let scope = auth.app(&state, &app, Access::Write)?;
+    let ds = parse_ds(&ds)?.to_string();
+    let lock = state.app_locks.get(&scope.app);
+    let publishing = lock.lock().await;
+    let st = state.clone();
+    let (app_id, day) = (scope.app.clone(), ds.clone());
+    let (removed, latest) = blocking(move || -> Result<_, ApiError> {
+        // The later days are queued on the segments job in the delete's own transaction.
+        let removed = st.meta.delete_day(&app_id, &day)?;
+        let latest = st.meta.latest_day(&app_id)?.map(|(latest, _)| latest).filter(|latest| *latest > day);
+        Ok((removed, latest))
+    })
+    .await?;
+    drop(publishing);
+    let removed = removed.ok_or_else(|| ApiError::Missing("no published day with that date".into()))?;
+    tracing::info!(app = %scope.app, %ds, manifest = %removed.manifest, "day deleted");
+    if let Some(latest) = latest {
+        // The latest day's windows may have read the deleted day: recompute it before answering;
+        // the worker does the other later days (and retries this one if it fails here).
+        if let Err(e) = crate::jobs::worker::run_day(&state, &scope.app, &latest).await {
+            tracing::error!(app = %scope.app, error = %e, "recomputing the latest day after a delete failed; the job retries it");
+        }
+        state.jobs.wake();
+    }
+    Ok(Json(wire::Day { ds, manifest: removed.manifest, version: removed.version, published_ms: removed.published_ms }))
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
@@ -64,13 +97,12 @@ pub async fn manifest(
     auth.app(&state, &app, Access::Read)?;
     parse_ds(&ds)?;
     let snaps = state.snapshots.clone();
-    let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+    let found = blocking(move || -> Result<_, ApiError> {
         let Some(record) = snaps.meta().day(&app, &ds)? else { return Ok(None) };
         let bytes = snaps.blobs().get(&record.manifest)?;
         Ok(bytes.map(|b| (record, b)))
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     let Some((record, bytes)) = found else {
         return Err(ApiError::Missing("no published day with that date".into()));
     };
@@ -105,7 +137,7 @@ pub async fn blob(
     let owned = {
         let (app, hash) = (app.clone(), hash.clone());
         let snaps = snaps.clone();
-        tokio::task::spawn_blocking(move || snaps.app_owns_blob(&app, &hash)).await.map_err(ApiError::internal)??
+        blocking(move || snaps.app_owns_blob(&app, &hash)).await?
     };
     if !owned {
         return Err(ApiError::Missing("no such blob in this app".into()));
@@ -114,10 +146,8 @@ pub async fn blob(
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let h = hash.clone();
-        let bytes = tokio::task::spawn_blocking(move || snaps.blobs().get(&h))
-            .await
-            .map_err(ApiError::internal)??
-            .ok_or_else(|| ApiError::Missing("no such blob in this app".into()))?;
+        // The app's published days name it, so a missing file is damage (503), not a 404.
+        let bytes = blocking(move || snaps.blobs().get_referenced(&h)).await?;
         ranged(bytes, headers.get(header::RANGE))
     };
     let h = res.headers_mut();
@@ -175,18 +205,6 @@ pub struct EventDaysQuery {
     last_days: Option<u32>,
 }
 
-/// One day of [`event_days`].
-#[derive(Debug, Serialize)]
-pub struct EventDay {
-    /// The day.
-    pub ds: String,
-    /// Its version.
-    pub version: u64,
-    /// The events uploaded for it, with their bit-sliced columns (an upload with only the
-    /// header is an event nobody did that day: listed, with no users).
-    pub events: Vec<engine::manifest::EventEntry>,
-}
-
 /// `GET /api/v1/apps/{app}/days/{ds}/events?last_days=`: the event uploads of the published
 /// days of a window ending with `ds`, oldest first, so a browser can validate and evaluate
 /// event conditions (`purchase` at least 3 times in the last 7 days) without fetching every
@@ -196,7 +214,7 @@ pub async fn event_days(
     auth: Auth,
     ApiPath((app, ds)): ApiPath<(String, String)>,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<EventDaysQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<EventDays<EventEntry>>, ApiError> {
     auth.app(&state, &app, Access::Read)?;
     let end = parse_ds(&ds)?;
     let retained = state.config.retention_days.min(engine::rule::MAX_WINDOW_DAYS);
@@ -208,7 +226,7 @@ pub async fn event_days(
         ));
     }
     let snaps = state.snapshots.clone();
-    let days = tokio::task::spawn_blocking(move || -> Result<Vec<EventDay>, ApiError> {
+    let days = blocking(move || -> Result<Vec<EventDay<EventEntry>>, ApiError> {
         let mut out = Vec::new();
         for back in (0..i32::try_from(last_days).unwrap_or(0)).rev() {
             let day = end.add_days(-back).to_string();
@@ -219,7 +237,6 @@ pub async fn event_days(
         }
         Ok(out)
     })
-    .await
-    .map_err(ApiError::internal)??;
-    Ok(Json(serde_json::json!({ "ds": ds, "last_days": last_days, "retained_days": retained, "days": days })))
+    .await?;
+    Ok(Json(EventDays { ds, last_days, retained_days: retained, days }))
 }

@@ -36,15 +36,8 @@ use serde_json::Value;
 /// How long a tombstone blocks lower-version writes: 30 days, in milliseconds.
 pub const TOMBSTONE_RETENTION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
-/// Whether a segment is a rule or a frozen member list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SegmentKind {
-    /// Defined by a rule, recomputed for every new day.
-    Dynamic,
-    /// Frozen members (uploaded list).
-    Static,
-}
+/// Whether a segment is a rule or a frozen member list (stored as the API names it).
+pub use wire::SegmentKind;
 
 /// What a client defines about a segment: the writable fields, already validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,19 +55,9 @@ pub struct SegmentSpec {
     pub rule: Option<Value>,
 }
 
-/// The uploaded members of a static segment (written by the members upload, not by sync).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StaticMembers {
-    /// Content address of the members bitmap blob.
-    pub blob: String,
-    /// Number of members in the blob.
-    pub count: u64,
-    /// Rows in the uploaded list (duplicates and blank lines included).
-    #[serde(default)]
-    pub uploaded_rows: u64,
-    /// When the list was uploaded (Unix milliseconds).
-    pub uploaded_ms: u64,
-}
+/// The uploaded members of a static segment (written by the members upload, not by sync;
+/// stored as the API shows them).
+pub use wire::StaticMembers;
 
 /// A segment as it exists (not deleted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

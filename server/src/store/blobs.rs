@@ -4,13 +4,22 @@
 //! embedded default. A blob's name is the BLAKE3 hash of its bytes, so writes are idempotent
 //! and a reader can always tell a damaged file from a good one: every read re-hashes the bytes,
 //! and a mismatch is [`BlobError::Corrupt`], never served.
+//!
+//! **Collecting orphans.** A write that fails after its blobs are on disk (a full metadata
+//! store, a refused request, a crash) leaves files nothing refers to. [`BlobStore::addresses`]
+//! lists the stored blobs and [`BlobStore::remove_unused`] deletes one unless it was written
+//! *or reused* within a grace period; `crate::blob_gc` decides which are unreferenced. A put
+//! that finds its bytes already stored refreshes the file's modification time, and puts and
+//! removals exclude each other (a read-write lock), so a publish that is about to refer to an
+//! old orphan either refreshed it first (it is kept) or finds it gone (and writes it again).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, SystemTime};
 
 use super::faults::{Faults, Point};
 
@@ -20,6 +29,12 @@ pub enum BlobError {
     /// The file exists but its bytes do not hash to its name (disk damage, truncation).
     #[error("blob {hash} is corrupt on disk")]
     Corrupt {
+        /// The blob's address.
+        hash: String,
+    },
+    /// Published data names this blob, but its file is gone: damage like a corrupt file.
+    #[error("blob {hash} is missing on disk")]
+    Missing {
         /// The blob's address.
         hash: String,
     },
@@ -35,15 +50,31 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn put(&self, bytes: &[u8]) -> Result<String, BlobError>;
     /// The bytes at an address, checked against it; `None` if there is no such blob.
     fn get(&self, hash: &str) -> Result<Option<Vec<u8>>, BlobError>;
+    /// The bytes of a blob that published data names: checked like [`BlobStore::get`], and
+    /// its absence is [`BlobError::Missing`] (damage, listed like a corrupt blob), not `None`.
+    fn get_referenced(&self, hash: &str) -> Result<Vec<u8>, BlobError> {
+        self.get(hash)?.ok_or_else(|| BlobError::Missing { hash: hash.to_owned() })
+    }
     /// Whether a blob exists (not checked).
     fn contains(&self, hash: &str) -> bool;
     /// Stores many blobs; all durable when it returns. Stores may batch the flushes.
     fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
         blobs.iter().try_for_each(|b| self.put(b).map(|_| ()))
     }
-    /// Addresses of blobs found damaged since start-up and not healed since (for health).
+    /// Addresses of blobs found damaged or missing since start-up and not healed since (for
+    /// health).
     fn corrupt(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// Every blob address stored (for collecting orphans). Stores that cannot list say so
+    /// with an empty list, and nothing is collected.
+    fn addresses(&self) -> Result<Vec<String>, BlobError> {
+        Ok(Vec::new())
+    }
+    /// Deletes a blob unless it was written or reused (put again) less than `grace` ago.
+    /// Returns whether it was deleted. The caller has checked nothing refers to it.
+    fn remove_unused(&self, _hash: &str, _grace: Duration) -> Result<bool, BlobError> {
+        Ok(false)
     }
 }
 
@@ -59,6 +90,8 @@ pub struct FsBlobStore {
     faults: Faults,
     /// Blobs whose file failed its hash check, until a good copy is written again.
     corrupt: Mutex<BTreeSet<String>>,
+    /// Puts hold it shared, removals exclusively (see the module docs).
+    gate: RwLock<()>,
 }
 
 impl FsBlobStore {
@@ -77,7 +110,23 @@ impl FsBlobStore {
             // Half-written blobs were never renamed into place, so nothing refers to them.
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(FsBlobStore { root, tmp, counter: AtomicU64::new(0), faults, corrupt: Mutex::default() })
+        Ok(FsBlobStore {
+            root,
+            tmp,
+            counter: AtomicU64::new(0),
+            faults,
+            corrupt: Mutex::default(),
+            gate: RwLock::new(()),
+        })
+    }
+
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks an existing file as just used, so a collection in progress keeps it.
+    fn touch(path: &Path) -> std::io::Result<()> {
+        File::options().write(true).open(path)?.set_modified(SystemTime::now())
     }
 
     fn corrupt_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
@@ -145,9 +194,12 @@ impl BlobStore for FsBlobStore {
     fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
         let hash = engine::blob::hash(bytes);
         let path = self.path(&hash).ok_or_else(|| std::io::Error::other("bad hash"))?;
+        let _writing = self.writing();
         // An existing file may be damaged; rewriting it heals it, skipping it only if it is good.
         let good = fs::read(&path).is_ok_and(|existing| existing == bytes);
-        if !good {
+        // A file whose time cannot be refreshed (read-only, restored from a backup) is written
+        // again instead: either way it is young, so a collection in progress keeps it.
+        if !(good && Self::touch(&path).is_ok()) {
             self.write_atomic(&path, bytes)?;
             self.corrupt_set().remove(&hash);
         }
@@ -179,18 +231,35 @@ impl BlobStore for FsBlobStore {
         }
     }
 
+    fn get_referenced(&self, hash: &str) -> Result<Vec<u8>, BlobError> {
+        match self.get(hash)? {
+            Some(bytes) => Ok(bytes),
+            None => {
+                if self.corrupt_set().insert(hash.to_owned()) {
+                    tracing::error!(
+                        blob = hash,
+                        path = ?self.path(hash),
+                        "published data names a blob whose file is missing; not serving what needs it"
+                    );
+                }
+                Err(BlobError::Missing { hash: hash.to_owned() })
+            }
+        }
+    }
+
     fn contains(&self, hash: &str) -> bool {
         self.path(hash).is_some_and(|p| p.exists())
     }
 
     fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
+        let _writing = self.writing();
         let mut written: Vec<PathBuf> = Vec::new();
         for bytes in blobs {
             let hash = engine::blob::hash(bytes);
             let path = self.path(&hash).ok_or_else(|| std::io::Error::other("bad hash"))?;
             let good = fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64)
                 && fs::read(&path).is_ok_and(|existing| existing == *bytes);
-            if !good {
+            if !(good && Self::touch(&path).is_ok()) {
                 self.write_unsynced(&path, bytes)?;
                 self.corrupt_set().remove(&hash);
                 written.push(path);
@@ -220,12 +289,50 @@ impl BlobStore for FsBlobStore {
     fn corrupt(&self) -> Vec<String> {
         self.corrupt_set().iter().cloned().collect()
     }
-}
 
-impl From<BlobError> for crate::error::ApiError {
-    fn from(err: BlobError) -> Self {
-        // Disk trouble or a damaged blob: nothing was (or will be) served from it.
-        crate::error::ApiError::storage(err)
+    fn addresses(&self) -> Result<Vec<String>, BlobError> {
+        let mut out = Vec::new();
+        for a in fs::read_dir(&self.root)? {
+            let a = a?.path();
+            if !a.is_dir() {
+                continue;
+            }
+            for b in fs::read_dir(&a)? {
+                let b = b?.path();
+                if !b.is_dir() {
+                    continue;
+                }
+                for file in fs::read_dir(&b)? {
+                    let name = file?.file_name();
+                    // Only files named by an address, in that address's folder: anything else
+                    // is not ours to delete.
+                    if let Some(hash) = name.to_str()
+                        && self.path(hash).is_some_and(|p| p.parent() == Some(b.as_path()))
+                    {
+                        out.push(hash.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_unused(&self, hash: &str, grace: Duration) -> Result<bool, BlobError> {
+        let Some(path) = self.path(hash) else { return Ok(false) };
+        let _removing = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        let modified = match fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        // A clock set back makes files look young: kept, which is the safe side.
+        let age = SystemTime::now().duration_since(modified).unwrap_or(Duration::ZERO);
+        if age < grace {
+            return Ok(false);
+        }
+        fs::remove_file(&path)?;
+        self.corrupt_set().remove(hash);
+        Ok(true)
     }
 }
 
@@ -264,6 +371,21 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_referenced_blob_is_damage_until_written_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let hash = store.put(b"named by a manifest").expect("put");
+        fs::remove_file(store.path(&hash).expect("path")).expect("lose the file");
+        assert!(store.get(&hash).expect("a plain get: absent").is_none());
+        assert!(store.corrupt().is_empty(), "asking for an unknown address is not damage");
+        assert!(matches!(store.get_referenced(&hash), Err(BlobError::Missing { hash: h }) if h == hash));
+        assert_eq!(store.corrupt(), std::slice::from_ref(&hash), "listed for health");
+        store.put(b"named by a manifest").expect("written again");
+        assert_eq!(store.get_referenced(&hash).expect("back"), b"named by a manifest");
+        assert!(store.corrupt().is_empty());
+    }
+
+    #[test]
     fn a_full_disk_leaves_no_temp_file_and_no_blob() {
         let dir = tempfile::tempdir().expect("tempdir");
         let control = dir.path().join("faults");
@@ -280,6 +402,45 @@ mod tests {
         let hash = store.put(b"some bytes").expect("space is back");
         assert_eq!(store.get(&hash).expect("get").as_deref(), Some(&b"some bytes"[..]));
         store.put_many(&[b"one", b"two"]).expect("space is back");
+    }
+
+    #[test]
+    fn only_unused_files_older_than_the_grace_are_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let old = store.put(b"old orphan").expect("put");
+        let reused = store.put(b"reused").expect("put");
+        let fresh = store.put(b"fresh").expect("put");
+        // Age two files by an hour, as if written long ago.
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for hash in [&old, &reused] {
+            File::options()
+                .write(true)
+                .open(store.path(hash).expect("path"))
+                .expect("open")
+                .set_modified(hour_ago)
+                .expect("age");
+        }
+        // A put of bytes already stored makes the file young again: a publish about to refer to it.
+        store.put(b"reused").expect("reuse");
+        store.put_many(&[b"fresh"]).expect("reuse in a batch");
+        let mut listed = store.addresses().expect("list");
+        listed.sort();
+        let mut want = vec![old.clone(), reused.clone(), fresh.clone()];
+        want.sort();
+        assert_eq!(listed, want, "every stored blob is listed");
+        let grace = Duration::from_secs(60);
+        assert!(store.remove_unused(&old, grace).expect("remove"), "old and unused: removed");
+        assert!(!store.remove_unused(&reused, grace).expect("kept"), "reused just now: kept");
+        assert!(!store.remove_unused(&fresh, grace).expect("kept"), "written just now: kept");
+        assert!(!store.remove_unused(&old, grace).expect("gone"), "already gone");
+        assert!(store.get(&old).expect("get").is_none());
+        assert!(store.get(&reused).expect("get").is_some());
+        // Files that are not named by an address in their folder are never listed.
+        fs::write(dir.path().join("blobs").join("README"), b"not a blob").expect("write");
+        fs::create_dir_all(dir.path().join("blobs/ab/cd")).expect("dir");
+        fs::write(dir.path().join("blobs/ab/cd").join(&fresh), b"misplaced").expect("write");
+        assert_eq!(store.addresses().expect("list").len(), 2);
     }
 
     #[test]

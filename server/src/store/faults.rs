@@ -10,7 +10,8 @@
 //! blob enospc     # blob files (temp file written half, then "no space left on device")
 //! upload enospc   # spooling an upload to disk
 //! meta enospc     # the metadata store's file (writes, growth, fsync; see FaultyBackend)
-//! * enospc        # every point
+//! export eio      # member exports: a read failing after the first batch was sent
+//! * enospc        # every write point
 //! blob eio        # `eio` instead: an I/O error, as from a failing disk
 //! ```
 //!
@@ -37,6 +38,9 @@ pub enum Point {
     Upload,
     /// Writing, growing or syncing the metadata store's file ([`super::Meta`]).
     Meta,
+    /// Reading a member export's ids after its first batch was sent
+    /// ([`crate::routes::members::csv_of_users`]): a failure after the response started.
+    Export,
 }
 
 impl Point {
@@ -45,6 +49,7 @@ impl Point {
             Point::Blob => "blob",
             Point::Upload => "upload",
             Point::Meta => "meta",
+            Point::Export => "export",
         }
     }
 }
@@ -104,7 +109,8 @@ impl Faults {
         for line in text.lines() {
             let mut words = line.split_whitespace();
             let (Some(at), Some(error)) = (words.next(), words.next()) else { continue };
-            if at != "*" && at != point.name() {
+            // `*` is every write point; the export point is a read, named on its own.
+            if at != point.name() && (at != "*" || point == Point::Export) {
                 continue;
             }
             let errno = match error {

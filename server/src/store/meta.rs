@@ -15,34 +15,96 @@
 //! that met a latched handle are retried once on the reopened one; writes never are (the caller
 //! decides). The server thus keeps serving what is committed while the disk is full, and writes
 //! work again once there is space, without a restart.
+//!
+//! **Damage** (see ARCHITECTURE.md, "Damage to the metadata store"): the file is opened with
+//! redb's full integrity check (every page checksum), inside `catch_unwind`, so a damaged file
+//! is a clear [`StoreError::Unreadable`] naming it, never a panic. Every value carries a
+//! checksum over its table, key and value ([`records`](super::records)), checked on every read:
+//! a record that fails it is [`StoreError::Damaged`] (answered 503 `data_corrupt`, listed in
+//! `/health`), never served. [`Meta::verify_records`] checks them all (start-up, `sieve
+//! check`); [`Meta::snapshot_to`] writes a consistent copy from one read transaction while the
+//! server runs (`sieve backup` asks the server for it), [`copy_snapshot`] the same from a file no
+//! server has open.
+//!
+//! | module | what it does |
+//! |---|---|
+//! | here | opening, the handle's failure handling, the tables' names, sealing and unsealing records |
+//! | `apps` | the `apps` and `tokens` tables (an app record holds its kind of ids, and a `u32` app's users blob) |
+//! | `dictionary` | the `dict` and `dict_rev` tables (external ↔ dense user ids) |
+//! | `days` | the `days` table and the publish transaction |
+//! | `keyed` | the `segments`, `experiments` and `idempotency` tables (records the domain encodes) |
+//! | `jobs` | the durable `jobs` table |
+//! | `migrate` | record formats (1: bare values, 2: sealed) and the migration between them |
+//! | `integrity` | checking every record, and consistent copies (backups) |
+//! | `tests` | the store's tests, and the helpers its modules' tests share |
 
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::faults::{Faults, FaultyBackend};
+use super::records::{self, KeyPart, RecordId};
+use crate::clock::now_ms;
 
+// Every value below is sealed: an 8-byte checksum of (table, key, value), then the value
+// (see `records`). The `.2` in the names is the record format: format 1 kept bare values under
+// the bare names, and is migrated on open (`migrate`).
+
+/// The record format of this file: `"format"` → [`FORMAT`].
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// The record format this build reads and writes.
+pub const FORMAT: u64 = 2;
 /// app id → JSON [`AppRecord`].
-const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps.2");
 /// BLAKE3 of the token secret → JSON [`TokenInfo`].
-const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
-/// (app, external user id) → dense id.
-const DICT: TableDefinition<(&str, &str), u32> = TableDefinition::new("dict");
-/// (app, dense id) → external user id.
-const DICT_REV: TableDefinition<(&str, u32), &str> = TableDefinition::new("dict_rev");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens.2");
+/// (app, external user id) → dense id (`u32`, little-endian).
+const DICT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("dict.2");
+/// (app, dense id) → external user id (UTF-8).
+const DICT_REV: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("dict_rev.2");
 /// (app, ds) → JSON [`DayRecord`]: the published version of that day.
-const DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("days");
+const DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("days.2");
 /// (app, segment id) → segment record (opaque here; see `segments`).
-const SEGMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("segments");
+const SEGMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("segments.2");
 /// (app, experiment id) → experiment record (opaque here; see `experiments`).
-const EXPERIMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("experiments");
+const EXPERIMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("experiments.2");
 /// (app, key) → idempotency record (opaque here).
-const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency.2");
+/// (app, job kind) → JSON [`crate::jobs::Job`]: durable background work (see `jobs`).
+const JOBS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("jobs.2");
+
+mod apps;
+mod days;
+mod dictionary;
+mod integrity;
+mod jobs;
+mod keyed;
+mod migrate;
+
+pub use apps::{AppRecord, TokenInfo};
+pub use days::{DayRecord, Publish};
+use dictionary::{dense_id, external_id};
+pub use integrity::{RecordReport, copy_snapshot};
+
+/// Table names as they appear in checksums, errors and `/health`.
+mod name {
+    pub const APPS: &str = "apps";
+    pub const TOKENS: &str = "tokens";
+    pub const DICT: &str = "dict";
+    pub const DICT_REV: &str = "dict_rev";
+    pub const DAYS: &str = "days";
+    pub const SEGMENTS: &str = "segments";
+    pub const EXPERIMENTS: &str = "experiments";
+    pub const IDEMPOTENCY: &str = "idempotency";
+    pub const JOBS: &str = "jobs";
+}
 
 /// Why the metadata store failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +125,37 @@ pub enum StoreError {
     Conflict {
         /// The day.
         ds: String,
+    },
+    /// A change names an app that does not exist.
+    #[error("app `{0}` does not exist")]
+    NoApp(String),
+    /// A record failed its checksum (damaged on disk, or written by something other than this
+    /// server); it is not served.
+    #[error("metadata {0} failed its integrity check")]
+    Damaged(RecordId),
+    /// The file cannot be opened as a metadata store: its pages fail their checksums, it is
+    /// not a redb file, or redb panicked reading it.
+    #[error("{path} is damaged and cannot be opened: {detail}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        detail: String,
+    },
+    /// redb panicked on a page while the server ran (damage it did not expect); the handle is
+    /// dropped and the file reopened on the next call.
+    #[error("the metadata store failed reading damaged data: {0}")]
+    Panicked(String),
+    /// A copy was asked of a store holding tables this build does not know (and so cannot copy).
+    #[error("the store holds tables this build cannot copy: {}", .0.join(", "))]
+    UnknownTables(Vec<String>),
+    /// The file was written by a newer Sieve.
+    #[error("metadata format {found} is newer than this server reads ({supported})")]
+    IncompatibleVersion {
+        /// The file's format.
+        found: u64,
+        /// [`FORMAT`].
+        supported: u64,
     },
 }
 
@@ -89,6 +182,18 @@ impl StoreError {
         )
     }
 
+    /// Whether stored data was found damaged (a record's checksum, a page redb found corrupt
+    /// or panicked on): answered 503 `data_corrupt`, never served.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Damaged(_)
+                | StoreError::Unreadable { .. }
+                | StoreError::Panicked(_)
+                | StoreError::Db(redb::Error::Corrupted(_))
+        )
+    }
+
     /// The operating system's error underneath, if there is one (`ENOSPC` for a full disk).
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
@@ -98,59 +203,8 @@ impl StoreError {
     }
 }
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads snapshots, segments, estimates.
-    Viewer,
-    /// Also uploads data and writes segments.
-    Editor,
-    /// Reads membership and syncs segments (for other services).
-    Service,
-}
-
-/// An app token's scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    /// The app the token belongs to.
-    pub app: String,
-    /// What it may do.
-    pub role: Role,
-}
-
-/// An app (tenant).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppRecord {
-    /// Display name.
-    pub name: String,
-    /// Creation time, ms since the epoch.
-    pub created_ms: u64,
-}
-
-/// The published version of one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DayRecord {
-    /// Address of the manifest blob.
-    pub manifest: String,
-    /// Publish counter of the day, from 1.
-    pub version: u64,
-    /// When it was published, ms since the epoch.
-    pub published_ms: u64,
-}
-
-/// One publish: new dictionary entries and new day pointers, committed together.
-#[derive(Debug, Clone, Default)]
-pub struct Publish<'a> {
-    /// The app.
-    pub app: &'a str,
-    /// Dense id of the first new external id (the dictionary's length before).
-    pub first_new_id: u32,
-    /// New external ids, in dense-id order.
-    pub new_ids: &'a [String],
-    /// (ds, expected current version (0 = none), new record).
-    pub days: Vec<(String, u64, DayRecord)>,
-}
+/// What a token may do (stored with the token as the API names it).
+pub use wire::Role;
 
 /// The metadata store.
 pub struct Meta {
@@ -163,6 +217,13 @@ pub struct Meta {
     /// Token hash → scope. Tokens never change once created (there is no revocation yet), so
     /// caching them is safe and keeps a store read off every request.
     tokens: quick_cache::sync::Cache<String, TokenInfo>,
+    /// App id → what its user ids are: fixed at creation and apps are never deleted, so
+    /// caching keeps a store read off membership lookups, exports and uploads.
+    id_kinds: quick_cache::sync::Cache<String, wire::IdKind>,
+    /// Records found damaged since start-up (for `/health`); a restore and restart clears them.
+    damaged: Mutex<BTreeSet<RecordId>>,
+    /// Whether opening fell back to the commit before the last (see [`Meta::rolled_back`]).
+    rolled_back: bool,
 }
 
 impl std::fmt::Debug for Meta {
@@ -179,20 +240,98 @@ impl std::fmt::Debug for Meta {
 /// file's lock) before it gives up and answers an error; the next call tries again.
 const REOPEN_WAIT: Duration = Duration::from_secs(2);
 
-/// Opens (creating) the database file, behind fault injection when that is on.
-fn open_db(path: &Path, faults: &Faults) -> Result<Database, redb::DatabaseError> {
+/// redb's settings for our file. A `check` open runs redb's full integrity check (every page
+/// checksum); `rolled_back` is set when that check found the last commit damaged and went back
+/// to the one before.
+///
+/// The file stays in redb's default mode, which locks it whole against other processes:
+/// single-writer mode would let `sieve backup` open it from another process, but it takes file
+/// locks on every read transaction (measured: 0.6 → 4.0 µs per read transaction, release build;
+/// a membership request makes three), so the server writes backup snapshots itself instead.
+fn builder(check: Option<Arc<AtomicBool>>) -> redb::Builder {
+    let mut b = Database::builder();
+    if let Some(rolled_back) = check {
+        b.set_check_integrity_on_open(true);
+        // redb reports progress 0.3 only after the primary commit failed its checksums and
+        // before it falls back to the secondary (see `Database::do_repair`).
+        b.set_repair_callback(move |session| {
+            if (0.29..0.31).contains(&session.progress()) {
+                rolled_back.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    b
+}
+
+/// Opens (creating) the database file, behind fault injection when that is on. `check`: see
+/// [`builder`].
+fn open_db(path: &Path, faults: &Faults, check: Option<Arc<AtomicBool>>) -> Result<Database, redb::DatabaseError> {
     if !faults.enabled() {
-        return Database::create(path);
+        return builder(check).create(path);
     }
     let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
     let opening = Arc::new(AtomicBool::new(true));
-    let db = Database::builder().create_with_backend(FaultyBackend::new(file, faults.clone(), opening.clone())?);
+    let db = builder(check).create_with_backend(FaultyBackend::new(file, faults.clone(), opening.clone())?);
     opening.store(false, Ordering::Release);
     db
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+/// Runs `f`, turning a panic into `Err(message)`. redb may panic on a file damaged outside it
+/// (`unreachable code` was seen); the store must answer an error instead.
+fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    })
+}
+
+/// [`catching`] with the panic hook silenced, so a damaged file gives one clear error line
+/// instead of a panic report. Only for single-threaded moments (opening at start-up, `sieve`
+/// subcommands): the hook is process-wide.
+fn catching_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = catching(f);
+    std::panic::set_hook(previous);
+    result
+}
+
+/// Opens `path` with the full integrity check; damage is [`StoreError::Unreadable`].
+///
+/// When the check finds the last commit damaged, redb falls back to the commit before only if
+/// that commit was a one-phase one, i.e. the process died after it (a clean close ends with a
+/// two-phase commit, whose damage redb refuses): its designed recovery from a crash during a
+/// commit, logged here.
+/// Returns the database and whether redb fell back to the commit before the last.
+fn open_checked(path: &Path, faults: &Faults) -> Result<(Database, bool), StoreError> {
+    let rolled_back = Arc::new(AtomicBool::new(false));
+    let unreadable = |detail: String| StoreError::Unreadable { path: path.to_owned(), detail };
+    let db = match catching_quietly(|| open_db(path, faults, Some(rolled_back.clone()))) {
+        Err(panic) => return Err(unreadable(format!("redb panicked reading it ({panic})"))),
+        Ok(Ok(db)) => db,
+        Ok(Err(
+            e @ (redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
+            | redb::DatabaseError::RepairAborted
+            | redb::DatabaseError::UpgradeRequired(_)),
+        )) => return Err(unreadable(e.to_string())),
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+            if e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            return Err(unreadable(e.to_string()));
+        }
+        Ok(Err(e)) => return Err(e.into()),
+    };
+    let rolled_back = rolled_back.load(Ordering::Relaxed);
+    if rolled_back {
+        tracing::warn!(
+            path = %path.display(),
+            "the metadata store's last commit failed its checksums (a crash while committing, or damage) and was rolled back to the one before"
+        );
+    }
+    Ok((db, rolled_back))
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -204,6 +343,16 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// `value` sealed for `table` at `key` (see [`records`]).
+fn seal(table: &'static str, key: &[KeyPart<'_>], value: &[u8]) -> Vec<u8> {
+    records::seal(table, key, value)
+}
+
+/// The value of a sealed record, or [`StoreError::Damaged`] naming it.
+fn unseal<'v>(table: &'static str, key: &[KeyPart<'_>], stored: &'v [u8]) -> Result<&'v [u8], StoreError> {
+    records::open(table, key, stored).ok_or_else(|| StoreError::Damaged(RecordId::new(table, key)))
+}
+
 impl Meta {
     /// Opens (creating) the store at `path`.
     pub fn open(path: &Path) -> Result<Meta, StoreError> {
@@ -211,18 +360,13 @@ impl Meta {
     }
 
     /// Opens (creating) the store at `path`, with storage fault injection (see [`Faults`]).
+    /// Runs redb's full integrity check first (see the module docs) and migrates an older
+    /// record format.
     pub fn open_with_faults(path: &Path, faults: Faults) -> Result<Meta, StoreError> {
-        let db = open_db(path, &faults)?;
-        // Create every table up front so read transactions never meet a missing one.
+        let (db, rolled_back) = open_checked(path, &faults)?;
         let txn = db.begin_write()?;
-        txn.open_table(APPS)?;
-        txn.open_table(TOKENS)?;
-        txn.open_table(DICT)?;
-        txn.open_table(DICT_REV)?;
-        txn.open_table(DAYS)?;
-        txn.open_table(SEGMENTS)?;
-        txn.open_table(IDEMPOTENCY)?;
-        txn.open_table(EXPERIMENTS)?;
+        migrate::migrate(&txn)?;
+        jobs::release_claims(&txn)?;
         txn.commit()?;
         Ok(Meta {
             path: path.to_owned(),
@@ -230,7 +374,43 @@ impl Meta {
             db: ArcSwapOption::from_pointee(db),
             reopening: Mutex::new(()),
             tokens: quick_cache::sync::Cache::new(10_000),
+            id_kinds: quick_cache::sync::Cache::new(10_000),
+            damaged: Mutex::default(),
+            rolled_back,
         })
+    }
+
+    /// Where the store's file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether opening found the last commit damaged and fell back to the one before. After a
+    /// crash during that commit this is redb's recovery (the commit was never acknowledged);
+    /// otherwise an acknowledged write was lost to damage. The two cannot be told apart, so it
+    /// is not refused but reported (`/health` is `degraded` until the next start).
+    pub fn rolled_back(&self) -> bool {
+        self.rolled_back
+    }
+
+    /// Records found damaged since start-up.
+    pub fn damaged(&self) -> Vec<RecordId> {
+        self.damaged.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    /// Lists records found damaged before serving (start-up with `--serve-damaged`).
+    pub fn note_damaged(&self, ids: impl IntoIterator<Item = RecordId>) {
+        self.damaged.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
+    }
+
+    /// Notes a damaged record (logged once, listed in `/health`); returns the error for `?`.
+    fn noted(&self, err: StoreError) -> StoreError {
+        if let StoreError::Damaged(id) = &err
+            && self.damaged.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone())
+        {
+            tracing::error!(record = %id, path = %self.path.display(), "metadata record failed its checksum; not serving it");
+        }
+        err
     }
 
     /// The open database, reopened first if an I/O failure dropped it.
@@ -244,7 +424,10 @@ impl Meta {
         }
         let started = Instant::now();
         loop {
-            match open_db(&self.path, &self.faults) {
+            // No full check here (it reads the whole file and commits, which a full disk may
+            // refuse); start-up did it. A panic on a page damaged since is an error like any.
+            let opened = catching(|| open_db(&self.path, &self.faults, None)).map_err(StoreError::Panicked)?;
+            match opened {
                 Ok(db) => {
                     let db = Arc::new(db);
                     self.db.store(Some(db.clone()));
@@ -264,7 +447,9 @@ impl Meta {
     /// the next call reopens the file; a handle that another thread reopened meanwhile is kept.
     /// Returns the error for `?`.
     fn failed(&self, db: &Arc<Database>, err: StoreError) -> StoreError {
-        if err.is_io() {
+        let err = self.noted(err);
+        // After a panic redb's state is unknown: reopen too.
+        if err.is_io() || matches!(err, StoreError::Panicked(_)) {
             let current = Some(Arc::clone(db));
             let previous = self.db.compare_and_swap(&current, None::<Arc<Database>>);
             if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, db)) {
@@ -279,7 +464,8 @@ impl Meta {
         let mut retried = false;
         loop {
             let db = self.db()?;
-            match db.begin_read().map_err(StoreError::from).and_then(|txn| f(&txn)) {
+            let run = || db.begin_read().map_err(StoreError::from).and_then(|txn| f(&txn));
+            match catching(run).unwrap_or_else(|panic| Err(StoreError::Panicked(panic))) {
                 Err(e) if e.is_io() && !retried => {
                     drop(self.failed(&db, e));
                     retried = true;
@@ -304,353 +490,29 @@ impl Meta {
             }
             Ok(value)
         };
-        run().map_err(|e| self.failed(&db, e))
-    }
-
-    // ---- apps and tokens -------------------------------------------------------------------
-
-    /// Creates an app; `false` if it already exists (nothing changes then).
-    pub fn create_app(&self, id: &str, name: &str) -> Result<bool, StoreError> {
-        self.write(|txn| {
-            let mut t = txn.open_table(APPS)?;
-            if t.get(id)?.is_some() {
-                return Ok((false, false));
-            }
-            t.insert(id, encode(&AppRecord { name: name.to_owned(), created_ms: now_ms() }).as_slice())?;
-            Ok((true, true))
-        })
-    }
-
-    /// Whether an app exists.
-    pub fn app_exists(&self, id: &str) -> Result<bool, StoreError> {
-        self.read(|txn| Ok(txn.open_table(APPS)?.get(id)?.is_some()))
-    }
-
-    /// Every app, by id.
-    pub fn apps(&self) -> Result<Vec<(String, AppRecord)>, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(APPS)?;
-            let mut out = Vec::new();
-            for row in t.iter()? {
-                let (k, v) = row?;
-                out.push((k.value().to_owned(), decode(k.value(), v.value())?));
-            }
-            Ok(out)
-        })
-    }
-
-    /// Creates a token for an app and returns its secret (shown once; only its hash is kept).
-    pub fn create_token(&self, app: &str, role: Role) -> Result<String, StoreError> {
-        let mut raw = [0u8; 24];
-        rand::fill(&mut raw);
-        let secret = format!("sv_{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        self.write(|txn| {
-            txn.open_table(TOKENS)?
-                .insert(token_key(&secret).as_str(), encode(&TokenInfo { app: app.to_owned(), role }).as_slice())?;
-            Ok(((), true))
-        })?;
-        Ok(secret)
-    }
-
-    /// The scope of a token secret, if it is one of ours.
-    pub fn lookup_token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
-        let key = token_key(secret);
-        if let Some(info) = self.tokens.get(&key) {
-            return Ok(Some(info));
-        }
-        let info: Option<TokenInfo> = self.read(|txn| match txn.open_table(TOKENS)?.get(key.as_str())? {
-            Some(v) => Ok(Some(decode("token", v.value())?)),
-            None => Ok(None),
-        })?;
-        // Only found tokens are cached, so guessing cannot fill the cache.
-        if let Some(info) = &info {
-            self.tokens.insert(key, info.clone());
-        }
-        Ok(info)
-    }
-
-    // ---- dictionary ------------------------------------------------------------------------
-
-    /// The dense id of an external user id.
-    pub fn dict_lookup(&self, app: &str, external: &str) -> Result<Option<u32>, StoreError> {
-        self.read(|txn| Ok(txn.open_table(DICT)?.get((app, external))?.map(|v| v.value())))
-    }
-
-    /// The external id of a dense id.
-    pub fn dict_external(&self, app: &str, id: u32) -> Result<Option<String>, StoreError> {
-        self.read(|txn| Ok(txn.open_table(DICT_REV)?.get((app, id))?.map(|v| v.value().to_owned())))
-    }
-
-    /// Every external id of an app, in dense-id order (index = dense id).
-    pub fn dict_load(&self, app: &str) -> Result<Vec<String>, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(DICT_REV)?;
-            let mut out = Vec::new();
-            for row in t.range((app, 0u32)..=(app, u32::MAX))? {
-                let (_, v) = row?;
-                out.push(v.value().to_owned());
-            }
-            Ok(out)
-        })
-    }
-
-    /// External ids of many dense ids (sorted ascending), streamed to `f` in order.
-    ///
-    /// Not retried after an I/O failure (`f` may have seen some ids already).
-    pub fn dict_externals(
-        &self,
-        app: &str,
-        ids: impl Iterator<Item = u32>,
-        mut f: impl FnMut(u32, &str),
-    ) -> Result<(), StoreError> {
-        let db = self.db()?;
-        let run = || -> Result<(), StoreError> {
-            let txn = db.begin_read()?;
-            let t = txn.open_table(DICT_REV)?;
-            for id in ids {
-                if let Some(v) = t.get((app, id))? {
-                    f(id, v.value());
-                }
-            }
-            Ok(())
-        };
-        run().map_err(|e| self.failed(&db, e))
-    }
-
-    // ---- days ------------------------------------------------------------------------------
-
-    /// The published version of a day.
-    pub fn day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
-        self.read(|txn| match txn.open_table(DAYS)?.get((app, ds))? {
-            Some(v) => Ok(Some(decode("day", v.value())?)),
-            None => Ok(None),
-        })
-    }
-
-    /// The latest published day of an app.
-    pub fn latest_day(&self, app: &str) -> Result<Option<(String, DayRecord)>, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(DAYS)?;
-            // Days sort as text (YYYY-MM-DD), so the app's last key is its latest day; `\u{10ffff}`
-            // sorts after any ds.
-            let last = t.range((app, "")..(app, "\u{10ffff}"))?.next_back().transpose()?;
-            match last {
-                Some((k, v)) => Ok(Some((k.value().1.to_owned(), decode("day", v.value())?))),
-                None => Ok(None),
-            }
-        })
-    }
-
-    /// Every published day of an app, oldest first.
-    pub fn days(&self, app: &str) -> Result<Vec<(String, DayRecord)>, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(DAYS)?;
-            let mut out = Vec::new();
-            for row in t.range((app, "")..)? {
-                let (k, v) = row?;
-                let (a, ds) = k.value();
-                if a != app {
-                    break;
-                }
-                out.push((ds.to_owned(), decode("day", v.value())?));
-            }
-            Ok(out)
-        })
-    }
-
-    /// Commits a publish in one transaction: the new dictionary entries and every day pointer,
-    /// each only if the day is still at the version the publisher started from.
-    pub fn publish(&self, p: &Publish<'_>) -> Result<(), StoreError> {
-        self.write(|txn| {
-            let mut days = txn.open_table(DAYS)?;
-            for (ds, expected, record) in &p.days {
-                let current = match days.get((p.app, ds.as_str()))? {
-                    Some(v) => decode::<DayRecord>("day", v.value())?.version,
-                    None => 0,
-                };
-                if current != *expected {
-                    return Err(StoreError::Conflict { ds: ds.clone() });
-                }
-                days.insert((p.app, ds.as_str()), encode(record).as_slice())?;
-            }
-            let mut dict = txn.open_table(DICT)?;
-            let mut rev = txn.open_table(DICT_REV)?;
-            for (i, ext) in p.new_ids.iter().enumerate() {
-                let id = p.first_new_id + i as u32;
-                dict.insert((p.app, ext.as_str()), id)?;
-                rev.insert((p.app, id), ext.as_str())?;
-            }
-            Ok(((), true))
-        })
-    }
-
-    // ---- segments and idempotency keys ----------------------------------------------------
-
-    /// A segment's stored record.
-    pub fn segment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|txn| Ok(txn.open_table(SEGMENTS)?.get((app, id))?.map(|v| v.value().to_vec())))
-    }
-
-    /// Every stored segment record of an app (tombstones included), by id.
-    pub fn segment_list(&self, app: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(SEGMENTS)?;
-            let mut out = Vec::new();
-            for row in t.range((app, "")..)? {
-                let (k, v) = row?;
-                let (a, id) = k.value();
-                if a != app {
-                    break;
-                }
-                out.push((id.to_owned(), v.value().to_vec()));
-            }
-            Ok(out)
-        })
-    }
-
-    /// Stores `new` if the stored record still equals `expected` (`None`: absent). Returns
-    /// whether it did; durable when it returns `true`.
-    pub fn segment_cas(&self, app: &str, id: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
-        self.write(|txn| {
-            let mut t = txn.open_table(SEGMENTS)?;
-            let current = t.get((app, id))?.map(|v| v.value().to_vec());
-            if current.as_deref() == expected {
-                t.insert((app, id), new)?;
-                Ok((true, true))
-            } else {
-                Ok((false, false))
-            }
-        })
-    }
-
-    /// Stores an experiment if its id is free; `false` (nothing changed) if it exists.
-    pub fn experiment_create(&self, app: &str, id: &str, record: &[u8]) -> Result<bool, StoreError> {
-        self.write(|txn| {
-            let mut t = txn.open_table(EXPERIMENTS)?;
-            if t.get((app, id))?.is_some() {
-                return Ok((false, false));
-            }
-            t.insert((app, id), record)?;
-            Ok((true, true))
-        })
-    }
-
-    /// An experiment's record.
-    pub fn experiment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|txn| Ok(txn.open_table(EXPERIMENTS)?.get((app, id))?.map(|v| v.value().to_vec())))
-    }
-
-    /// Every experiment record of an app, by id.
-    pub fn experiment_list(&self, app: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.read(|txn| {
-            let t = txn.open_table(EXPERIMENTS)?;
-            let mut out = Vec::new();
-            for row in t.range((app, "")..(app, "\u{10ffff}"))? {
-                let (k, v) = row?;
-                out.push((k.value().1.to_owned(), v.value().to_vec()));
-            }
-            Ok(out)
-        })
-    }
-
-    /// A stored idempotency record.
-    pub fn idempotency_get(&self, app: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|txn| Ok(txn.open_table(IDEMPOTENCY)?.get((app, key))?.map(|v| v.value().to_vec())))
-    }
-
-    /// Stores an idempotency record.
-    pub fn idempotency_put(&self, app: &str, key: &str, record: &[u8]) -> Result<(), StoreError> {
-        self.write(|txn| {
-            txn.open_table(IDEMPOTENCY)?.insert((app, key), record)?;
-            Ok(((), true))
-        })
+        catching(run).unwrap_or_else(|panic| Err(StoreError::Panicked(panic))).map_err(|e| self.failed(&db, e))
     }
 }
 
-/// Tokens are kept as their BLAKE3 hash, so a copy of the database does not leak them.
-fn token_key(secret: &str) -> String {
-    blake3::hash(secret.as_bytes()).to_hex().to_string()
+/// The rows of one app in a table keyed by (app, id), in key order, each decoded by `f`.
+fn app_rows<T>(
+    txn: &ReadTransaction,
+    def: TableDefinition<(&str, &str), &[u8]>,
+    app: &str,
+    f: impl Fn(&str, &[u8]) -> Result<T, StoreError>,
+) -> Result<Vec<(String, T)>, StoreError> {
+    let t = txn.open_table(def)?;
+    let mut out = Vec::new();
+    for row in t.range((app, "")..)? {
+        let (k, v) = row?;
+        let (a, id) = k.value();
+        if a != app {
+            break;
+        }
+        out.push((id.to_owned(), f(id, v.value())?));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta() -> (tempfile::TempDir, Meta) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let m = Meta::open(&dir.path().join("meta.redb")).expect("open");
-        (dir, m)
-    }
-
-    #[test]
-    fn apps_and_tokens() {
-        let (_d, m) = meta();
-        assert!(m.create_app("demo", "Demo").expect("create"));
-        assert!(!m.create_app("demo", "Again").expect("exists"));
-        let secret = m.create_token("demo", Role::Editor).expect("token");
-        assert_eq!(
-            m.lookup_token(&secret).expect("lookup"),
-            Some(TokenInfo { app: "demo".into(), role: Role::Editor })
-        );
-        assert_eq!(m.lookup_token("sv_nope").expect("lookup"), None);
-    }
-
-    #[test]
-    fn publish_is_atomic_and_checks_versions() {
-        let (_d, m) = meta();
-        let rec = |v| DayRecord { manifest: "a".repeat(64), version: v, published_ms: 1 };
-        let ids = vec!["u1".to_owned(), "u2".to_owned()];
-        m.publish(&Publish { app: "x", first_new_id: 0, new_ids: &ids, days: vec![("2026-11-20".into(), 0, rec(1))] })
-            .expect("first publish");
-        assert_eq!(m.dict_lookup("x", "u2").expect("lookup"), Some(1));
-        assert_eq!(m.dict_external("x", 0).expect("rev").as_deref(), Some("u1"));
-        // A stale expected version changes nothing: neither the day nor the dictionary.
-        let more = vec!["u3".to_owned()];
-        let stale = Publish { app: "x", first_new_id: 2, new_ids: &more, days: vec![("2026-11-20".into(), 0, rec(2))] };
-        assert!(matches!(m.publish(&stale), Err(StoreError::Conflict { .. })));
-        assert_eq!(m.dict_lookup("x", "u3").expect("lookup"), None);
-        assert_eq!(m.day("x", "2026-11-20").expect("day").map(|d| d.version), Some(1));
-        // Apps do not see each other's days or ids.
-        assert!(m.days("y").expect("days").is_empty());
-        assert_eq!(m.latest_day("y").expect("latest"), None);
-        assert_eq!(m.latest_day("x").expect("latest").map(|d| d.0), Some("2026-11-20".to_owned()));
-        assert_eq!(m.dict_lookup("y", "u1").expect("lookup"), None);
-        assert_eq!(m.dict_load("x").expect("load"), ids);
-    }
-
-    #[test]
-    fn an_io_failure_reopens_the_store_and_loses_nothing_committed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let control = dir.path().join("faults");
-        let m =
-            Meta::open_with_faults(&dir.path().join("meta.redb"), Faults::with_control_file(&control)).expect("open");
-        assert!(m.create_app("kept", "Kept").expect("create"));
-        std::fs::write(&control, "meta enospc\n").expect("fault on");
-        let err = m.create_app("lost", "Lost").expect_err("disk full");
-        assert!(err.is_io(), "{err}");
-        assert_eq!(err.io_error().map(std::io::Error::kind), Some(std::io::ErrorKind::StorageFull));
-        // Reads go on (the failed handle was dropped, the file reopened), and show the last commit.
-        assert!(m.app_exists("kept").expect("read while full"));
-        assert!(!m.app_exists("lost").expect("read while full"));
-        assert!(m.segment_cas("kept", "s", None, b"x").expect_err("still full").is_io());
-        std::fs::remove_file(&control).expect("fault off");
-        assert!(m.create_app("after", "After").expect("writes work again"));
-        let ids: Vec<String> = m.apps().expect("apps").into_iter().map(|(id, _)| id).collect();
-        assert_eq!(ids, ["after", "kept"]);
-        // And the file holds exactly that when opened afresh.
-        drop(m);
-        let again = Meta::open(&dir.path().join("meta.redb")).expect("reopen");
-        assert_eq!(again.apps().expect("apps").len(), 2);
-    }
-
-    #[test]
-    fn segment_cas() {
-        let (_d, m) = meta();
-        assert!(m.segment_cas("a", "s", None, b"v1").expect("create"));
-        assert!(!m.segment_cas("a", "s", None, b"v1'").expect("lost race"));
-        assert!(m.segment_cas("a", "s", Some(b"v1"), b"v2").expect("update"));
-        assert_eq!(m.segment_get("a", "s").expect("get").as_deref(), Some(&b"v2"[..]));
-        assert_eq!(m.segment_list("a").expect("list").len(), 1);
-        assert!(m.segment_list("b").expect("list").is_empty());
-    }
-}
+pub(super) mod tests;

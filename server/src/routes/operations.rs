@@ -1,0 +1,357 @@
+//! The OpenAPI operation of every route, in the route table's order: summary, parameters, body
+//! and answers, with the body and answer types taken from crate `wire` (see [`super::openapi`]).
+//! A route in [`super::table`] names its operation here, so adding a route means writing its
+//! operation too.
+
+use engine::manifest::EventEntry;
+use serde_json::json;
+use wire::{
+    App, Day, DayList, Estimate, EstimateRequest, EventDays, ExperimentList, ExperimentView, FreezeInput, Frozen,
+    Health, History, IngestResult, Job, MembersReport, NewExperiment, NewToken, Outcome, Segment, SegmentInput,
+    SegmentList, TokenCreated, UserTags, WriteResult,
+};
+
+use super::openapi::Op;
+
+/// Errors of a read of an app's data (a viewer may read).
+const READ: [u16; 5] = [400, 401, 403, 404, 503];
+/// Errors of a read any app token may do (no 403).
+const READ_ANY: [u16; 4] = [400, 401, 404, 503];
+/// Errors of an upload.
+const UPLOAD: [u16; 9] = [400, 401, 403, 404, 408, 413, 429, 503, 507];
+/// Errors of a segment write (conditional and idempotent).
+const SEGMENT_WRITE: [u16; 10] = [400, 401, 403, 404, 409, 412, 413, 422, 503, 507];
+
+fn experiment_id() -> serde_json::Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}})
+}
+
+fn day_query(description: &str) -> serde_json::Value {
+    json!({"name": "ds", "in": "query", "schema": {"type": "string", "format": "date"}, "description": description})
+}
+
+/// A list of users as CSV, or (`u32` apps) as one bitmap.
+fn members_answer(description: &str) -> serde_json::Value {
+    json!({"description": description, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    }})
+}
+
+/// The `format` of a member export.
+fn export_format() -> serde_json::Value {
+    json!({"name": "format", "in": "query", "required": false,
+        "schema": {"type": "string", "enum": ["csv", "clickhouse", "roaring"], "default": "csv"},
+        "description": "csv: header user_id, one id a line. For apps of u32 ids only: clickhouse, the raw bytes of an AggregateFunction(groupBitmap, UInt32) state; roaring, the roaring portable format."})
+}
+
+/// The `format` of an upload.
+fn upload_format(rows: &str, bitmap_header: &str) -> serde_json::Value {
+    json!({"name": "format", "in": "query", "required": false,
+        "schema": {"type": "string", "enum": ["csv", "bitmaps", "parquet"], "default": "csv"},
+        "description": format!("csv: one row per user. parquet: the same rows as a Parquet file, columns user_id (string or integer) and {rows} (any row-group size; errors name the row). bitmaps (apps of u32 ids): header {bitmap_header}, one row per value with the base64 of its users' bitmap, a ClickHouse groupBitmap state or roaring portable bytes, told apart per row; 64-bit bitmaps are refused.")})
+}
+
+/// `GET /v1/health`.
+pub fn health() -> Op {
+    Op::new("health", "meta", "Liveness and version").public().answer::<Health>(200, "Up")
+}
+
+/// `GET /v1/openapi.json`.
+pub fn openapi() -> Op {
+    Op::new("openapi", "meta", "This document")
+        .describe("Public like /health: the document is the same for everyone and names no tenant data; tools fetch it before they have a token.")
+        .public()
+        .answer_raw(200, json!({"description": "The OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}}))
+}
+
+/// `POST /v1/apps`.
+pub fn create_app() -> Op {
+    Op::new("createApp", "apps", "Create an app (admin token)")
+        .body::<App>()
+        .answer::<App>(201, "Created")
+        .errors(&[400, 401, 403, 409, 413, 503, 507])
+}
+
+/// `GET /v1/apps/{app}`.
+pub fn get_app() -> Op {
+    Op::new("getApp", "apps", "The app: its name and what its user ids are (admin token or any token of the app)")
+        .params(&["app"])
+        .answer::<App>(200, "The app")
+        .errors(&[400, 401, 404, 503])
+}
+
+/// `POST /v1/apps/{app}/tokens`.
+pub fn create_token() -> Op {
+    Op::new("createToken", "apps", "Create a token scoped to the app (admin token)")
+        .params(&["app"])
+        .body::<NewToken>()
+        .answer::<TokenCreated>(201, "Created; the secret is shown this once")
+        .errors(&[400, 401, 403, 404, 413, 503, 507])
+}
+
+/// `PUT /v1/apps/{app}/days/{ds}/tags/{group}`.
+pub fn put_tag() -> Op {
+    Op::new("putTag", "data", "Upload one tag group for a day (vertical table CSV) and publish it")
+        .params(&["app", "ds", "group"])
+        .param(json!({"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["categorical", "boolean", "numeric"], "default": "categorical"}}))
+        .param(json!({"name": "category", "in": "query", "schema": {"type": "string"}, "description": "Category path, e.g. demographics/location"}))
+        .param(json!({"name": "scale", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 6}, "description": "Decimal places kept (numeric groups; default 0)"}))
+        .param(upload_format("value", "`value,bitmap` (`number,bitmap` for numeric groups)"))
+        .text_body("text/csv", "Header `user_id,value`; one row per user and value (or see `format`). Editor token.")
+        .answer::<IngestResult>(200, "Published")
+        .errors(&UPLOAD)
+}
+
+/// `PUT /v1/apps/{app}/days/{ds}/events/{event}`.
+pub fn put_event() -> Op {
+    Op::new("putEvent", "data", "Upload one event's per-user counts for a day (CSV) and publish it")
+        .params(&["app", "ds", "event"])
+        .param(upload_format("count", "`count,bitmap`"))
+        .text_body("text/csv", "Header `user_id,count` (or see `format`). Editor token.")
+        .answer::<IngestResult>(200, "Published")
+        .errors(&UPLOAD)
+}
+
+/// `GET /v1/apps/{app}/days`.
+pub fn list_days() -> Op {
+    Op::new("listDays", "data", "Published days")
+        .params(&["app"])
+        .answer::<DayList>(200, "Days, oldest first")
+        .errors(&READ)
+}
+
+/// `DELETE /v1/apps/{app}/days/{ds}`.
+pub fn delete_day() -> Op {
+    Op::new("deleteDay", "data", "Delete a published day that should not exist (editors)")
+        .describe("Removes the day's pointer in one transaction: `/days`, manifests, estimates and exports no longer see it, and the latest day moves back if it was the latest. Later days keep their versions (tag groups they carried from it included); their segments are recomputed by the durable segments job, the latest before the answer. Uploading the day again publishes it anew from version 1.")
+        .params(&["app", "ds"])
+        .answer::<Day>(200, "The version that was removed")
+        .errors(&[400, 401, 403, 404, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/days/{ds}/manifest`.
+pub fn get_manifest() -> Op {
+    Op::new("getManifest", "data", "A day's published manifest")
+        .params(&["app", "ds"])
+        .answer_raw(
+            200,
+            json!({
+                "description": "The manifest (engine format)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+                "headers": {"ETag": {"$ref": "#/components/headers/ETag"}}
+            }),
+        )
+        .answer_raw(304, json!({"description": "Not modified (If-None-Match)"}))
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/days/{ds}/events`.
+pub fn get_event_days() -> Op {
+    Op::new("getEventDays", "data", "Event uploads of the published days of a window ending with ds (what event conditions read)")
+        .params(&["app", "ds"])
+        .param(json!({"name": "last_days", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 90}, "description": "Window length in days (default: the retained days, at most 90)"}))
+        .answer::<EventDays<EventEntry>>(200, "Days oldest first; days never published are absent")
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/blobs/{hash}`.
+pub fn get_blob() -> Op {
+    Op::new("getBlob", "data", "An immutable, content-addressed blob (bitmap) named by a manifest")
+        .params(&["app"])
+        .param(json!({"name": "hash", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}))
+        .answer_raw(
+            200,
+            json!({
+                "description": "The blob",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+                "headers": {"ETag": {"$ref": "#/components/headers/ETag"}}
+            }),
+        )
+        .answer_raw(206, json!({"description": "A byte range (Range: bytes=…)"}))
+        .answer_raw(304, json!({"description": "Not modified"}))
+        .answer_raw(416, json!({"description": "Range not satisfiable"}))
+        .errors(&READ)
+}
+
+/// `POST /v1/apps/{app}/estimate`.
+pub fn estimate() -> Op {
+    Op::new("estimate", "data", "Size of a rule on a day, with the per-condition funnel")
+        .params(&["app"])
+        .body::<EstimateRequest>()
+        .answer::<Estimate>(200, "The estimate")
+        .errors(&[400, 401, 403, 404, 413, 503])
+}
+
+/// `GET /v1/apps/{app}/segments`.
+pub fn list_segments() -> Op {
+    Op::new("listSegments", "segments", "Live segments (tombstones left out)")
+        .params(&["app"])
+        .answer::<SegmentList>(200, "Segments by id")
+        .errors(&READ_ANY)
+}
+
+/// `POST /v1/apps/{app}/segments`.
+pub fn create_segment() -> Op {
+    Op::new("createSegment", "segments", "Create a segment (or sync one with a version)")
+        .describe("409 when the segment exists and no version is given; 409 `idempotency_in_progress` while a request with the same key runs.")
+        .params(&["app", "IfMatch", "IdempotencyKey"])
+        .body::<SegmentInput>()
+        .answer_with_etag::<WriteResult>(201, "Created")
+        .answer_with_etag::<WriteResult>(200, "Applied as an update (higher version), or ignored as stale (`applied: false`)")
+        .errors(&SEGMENT_WRITE)
+}
+
+/// `GET /v1/apps/{app}/segments/{id}`.
+pub fn get_segment() -> Op {
+    Op::new("getSegment", "segments", "A live segment")
+        .params(&["app", "segment"])
+        .answer_with_etag::<Segment>(200, "The segment")
+        .errors(&READ_ANY)
+}
+
+/// `PUT /v1/apps/{app}/segments/{id}`.
+pub fn update_segment() -> Op {
+    Op::new("updateSegment", "segments", "Replace a segment's definition")
+        .params(&["app", "segment", "IfMatch", "IdempotencyKey"])
+        .body::<SegmentInput>()
+        .answer_with_etag::<WriteResult>(200, "Updated, or ignored as stale (`applied: false`)")
+        .answer_with_etag::<WriteResult>(201, "Created (a versioned update of a segment not seen yet)")
+        .errors(&SEGMENT_WRITE)
+}
+
+/// `DELETE /v1/apps/{app}/segments/{id}`.
+pub fn delete_segment() -> Op {
+    Op::new("deleteSegment", "segments", "Delete a segment, leaving a tombstone (kept 30 days)")
+        .params(&["app", "segment"])
+        .param(json!({"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Sync version of the delete"}))
+        .params(&["IfMatch", "IdempotencyKey"])
+        .answer::<WriteResult>(200, "Deleted (or tombstone recorded), or ignored as stale")
+        .errors(&[400, 401, 403, 404, 409, 412, 422, 503, 507])
+}
+
+/// `PUT /v1/apps/{app}/segments/{id}/members`.
+pub fn put_segment_members() -> Op {
+    Op::new("putSegmentMembers", "segments", "Upload a static segment's members (CSV of user_id)")
+        .params(&["app", "segment"])
+        .text_body("text/csv", "Header `user_id`; one user id per line (RFC 4180 quoting). Editor token.")
+        .describe("409 when the segment is dynamic (only static segments take a member list); nothing is written then.")
+        .answer::<MembersReport>(200, "Stored")
+        .errors(&[400, 401, 403, 404, 408, 409, 413, 429, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/segments/{id}/members`.
+pub fn get_segment_members() -> Op {
+    Op::new("getSegmentMembers", "segments", "A segment's members on a day (CSV of user_id, or one bitmap)")
+        .describe(
+            "CSV is streamed in dense-id order (the order of the members bitmap), so the i-th row is the i-th member.",
+        )
+        .params(&["app", "segment"])
+        .param(day_query("The day; the latest when absent"))
+        .param(export_format())
+        .answer_raw(200, members_answer("Members"))
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/segments/{id}/history`.
+pub fn segment_history() -> Op {
+    Op::new("segmentHistory", "segments", "A segment day by day: size, entered, left, metric rates vs all users")
+        .describe("Days where the segment was not computed have size null: the backfill job has not reached them (see `backfill`), or the rule cannot be computed there (see the day's `error`); entered/left compare with the previous published day (null on the first day of the range when that day is unknown or the segment was not computed). Metrics are tag groups with a `true` value: the share inside the segment next to the share across all users.")
+        .params(&["app", "segment"])
+        .param(json!({"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "description": "first day (inclusive)"}))
+        .param(json!({"name": "to", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "description": "last day (inclusive)"}))
+        .param(json!({"name": "metrics", "in": "query", "required": false, "schema": {"type": "string"}, "description": "comma-separated tag groups (at most 16), e.g. active_1d,paid_1d"}))
+        .answer::<History>(200, "the history")
+        .errors(&READ)
+}
+
+/// `POST /v1/apps/{app}/segments/{id}/freeze`.
+pub fn freeze_segment() -> Op {
+    Op::new("freezeSegment", "segments", "Freeze a rule's or a segment's members on a day into a new static segment")
+        .describe("One step: the segment is created with its members, or not at all (nothing temporary is left when a step fails). 409 when the id is taken or the source segment has no members that day. Editors only.")
+        .params(&["app", "segment"])
+        .body::<FreezeInput>()
+        .answer::<Frozen>(201, "The new static segment, with its members")
+        .errors(&[400, 401, 403, 404, 409, 413, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/jobs`.
+pub fn list_jobs() -> Op {
+    Op::new("listJobs", "jobs", "The app's durable background jobs (segment backfills and recomputes)")
+        .describe("A job is stored with the change that caused it, resumed after a restart, retried with exponential backoff on failure, and `failed` after 8 attempts until the next change re-arms it.")
+        .params(&["app"])
+        .answer::<Vec<Job>>(200, "The jobs that ever ran in the app")
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/jobs/{kind}`.
+pub fn get_job() -> Op {
+    Op::new("getJob", "jobs", "One background job of the app")
+        .params(&["app"])
+        .param(json!({"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["segments"]}, "description": "the job kind"}))
+        .answer::<Job>(200, "The job")
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/experiments`.
+pub fn list_experiments() -> Op {
+    Op::new("listExperiments", "segments", "List experiments")
+        .params(&["app"])
+        .answer::<ExperimentList>(200, "The app's experiments")
+        .errors(&READ_ANY)
+}
+
+/// `POST /v1/apps/{app}/experiments`.
+pub fn create_experiment() -> Op {
+    Op::new(
+        "createExperiment",
+        "segments",
+        "Split a segment's members on a day into frozen groups (salted hash of external ids)",
+    )
+    .describe("409 when the id is taken (experiments are frozen) or the segment has no members on the day.")
+    .params(&["app"])
+    .body::<NewExperiment>()
+    .answer::<ExperimentView>(201, "The experiment, frozen, with its balance check")
+    .errors(&[400, 401, 403, 404, 409, 413, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/experiments/{id}`.
+pub fn get_experiment() -> Op {
+    Op::new("getExperiment", "segments", "An experiment with its balance check (SRM p-value, tag mix)")
+        .params(&["app"])
+        .param(experiment_id())
+        .answer::<ExperimentView>(200, "An experiment with its balance check (SRM p-value, tag mix)")
+        .errors(&READ_ANY)
+}
+
+/// `GET /v1/apps/{app}/experiments/{id}/outcome`.
+pub fn experiment_outcome() -> Op {
+    Op::new("experimentOutcome", "segments", "A metric's rate per group with 95% intervals, and differences from the first group")
+        .params(&["app"])
+        .param(experiment_id())
+        .param(json!({"name": "metric", "in": "query", "required": true, "schema": {"type": "string"}, "description": "A tag group with a `true` value"}))
+        .param(day_query("The day to read; the latest when absent"))
+        .answer::<Outcome>(200, "A metric's rate per group with 95% intervals, and differences from the first group")
+        .errors(&READ_ANY)
+}
+
+/// `GET /v1/apps/{app}/experiments/{id}/groups/{group}/members`.
+pub fn experiment_group_members() -> Op {
+    Op::new("experimentGroupMembers", "segments", "A group's members as CSV (header user_id), or one bitmap")
+        .params(&["app"])
+        .param(experiment_id())
+        .param(json!({"name": "group", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}))
+        .param(export_format())
+        .answer_raw(200, members_answer("Members"))
+        .errors(&READ_ANY)
+}
+
+/// `GET /v1/apps/{app}/users/{user_id}/tags`.
+pub fn user_tags() -> Op {
+    Op::new("userTags", "membership", "One user's tags and segments on a day")
+        .params(&["app"])
+        .param(json!({"name": "user_id", "in": "path", "required": true, "description": "External user id, any UTF-8 up to 256 bytes, percent-encoded", "schema": {"type": "string", "minLength": 1}}))
+        .param(day_query("The day; the latest when absent"))
+        .answer::<UserTags>(200, "Tags and segments")
+        .errors(&READ)
+}

@@ -1,0 +1,138 @@
+//! The `days` table: the pointer from each (app, day) to its published manifest, and the
+//! publish transaction that moves pointers, adds dictionary entries (or moves a `u32` app's
+//! universe) and queues recomputes together.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::apps::app_record;
+use super::{APPS, DAYS, DICT, DICT_REV, Meta, StoreError, app_rows, decode, encode, jobs, name, seal, unseal};
+use crate::jobs::JobKind;
+use crate::store::records::KeyPart;
+
+/// The published version of one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRecord {
+    /// Address of the manifest blob.
+    pub manifest: String,
+    /// Publish counter of the day, from 1.
+    pub version: u64,
+    /// When it was published, ms since the epoch.
+    pub published_ms: u64,
+}
+
+/// One publish: new dictionary entries and new day pointers, committed together.
+#[derive(Debug, Clone, Default)]
+pub struct Publish<'a> {
+    /// The app.
+    pub app: &'a str,
+    /// Dense id of the first new external id (the dictionary's length before).
+    pub first_new_id: u32,
+    /// New external ids, in dense-id order.
+    pub new_ids: &'a [String],
+    /// For a `u32` app: the blob of its users after this publish (see [`super::AppRecord`]).
+    pub universe: Option<&'a str>,
+    /// (ds, expected current version (0 = none), new record).
+    pub days: Vec<(String, u64, DayRecord)>,
+    /// Days whose segments must be recomputed because of this publish (queued on the app's
+    /// segments job in the same transaction).
+    pub recompute: Vec<String>,
+}
+
+impl Meta {
+    /// The published version of a day.
+    pub fn day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
+        self.read(|txn| match txn.open_table(DAYS)?.get((app, ds))? {
+            Some(v) => Ok(Some(day_record(app, ds, v.value())?)),
+            None => Ok(None),
+        })
+    }
+
+    /// The latest published day of an app.
+    pub fn latest_day(&self, app: &str) -> Result<Option<(String, DayRecord)>, StoreError> {
+        self.read(|txn| {
+            let t = txn.open_table(DAYS)?;
+            // Days sort as text (YYYY-MM-DD), so the app's last key is its latest day; `\u{10ffff}`
+            // sorts after any ds.
+            let last = t.range((app, "")..(app, "\u{10ffff}"))?.next_back().transpose()?;
+            match last {
+                Some((k, v)) => {
+                    let ds = k.value().1;
+                    Ok(Some((ds.to_owned(), day_record(app, ds, v.value())?)))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Every published day of an app, oldest first.
+    pub fn days(&self, app: &str) -> Result<Vec<(String, DayRecord)>, StoreError> {
+        self.read(|txn| app_rows(txn, DAYS, app, |ds, v| day_record(app, ds, v)))
+    }
+
+    /// Commits a publish in one transaction: the new dictionary entries and every day pointer,
+    /// each only if the day is still at the version the publisher started from.
+    pub fn publish(&self, p: &Publish<'_>) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let mut days = txn.open_table(DAYS)?;
+            for (ds, expected, record) in &p.days {
+                let current = match days.get((p.app, ds.as_str()))? {
+                    Some(v) => day_record(p.app, ds, v.value())?.version,
+                    None => 0,
+                };
+                if current != *expected {
+                    return Err(StoreError::Conflict { ds: ds.clone() });
+                }
+                let key = [KeyPart::Text(p.app), KeyPart::Text(ds)];
+                days.insert((p.app, ds.as_str()), seal(name::DAYS, &key, &encode(record)).as_slice())?;
+            }
+            let mut dict = txn.open_table(DICT)?;
+            let mut rev = txn.open_table(DICT_REV)?;
+            for (i, ext) in p.new_ids.iter().enumerate() {
+                let id = p.first_new_id + i as u32;
+                let forward = seal(name::DICT, &[KeyPart::Text(p.app), KeyPart::Text(ext)], &id.to_le_bytes());
+                dict.insert((p.app, ext.as_str()), forward.as_slice())?;
+                let reverse = seal(name::DICT_REV, &[KeyPart::Text(p.app), KeyPart::Id(id)], ext.as_bytes());
+                rev.insert((p.app, id), reverse.as_slice())?;
+            }
+            if let Some(universe) = p.universe {
+                let mut apps = txn.open_table(APPS)?;
+                let stored = apps.get(p.app)?.map(|v| v.value().to_vec());
+                let mut record = match stored {
+                    Some(v) => app_record(p.app, &v)?,
+                    None => return Err(StoreError::NoApp(p.app.to_owned())),
+                };
+                record.universe = Some(universe.to_owned());
+                apps.insert(p.app, seal(name::APPS, &[KeyPart::Text(p.app)], &encode(&record)).as_slice())?;
+            }
+            jobs::enqueue(txn, p.app, JobKind::Segments, &p.recompute)?;
+            Ok(((), true))
+        })
+    }
+
+    /// Removes a day pointer in one transaction; the removed record, or `None` (nothing
+    /// changes) when the day has none. The day's blobs stay: later days may name them.
+    pub fn delete_day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
+        self.write(|txn| {
+            let mut days = txn.open_table(DAYS)?;
+            let removed = match days.remove((app, ds))? {
+                Some(v) => Some(day_record(app, ds, v.value())?),
+                None => None,
+            };
+            let changed = removed.is_some();
+            if changed {
+                // Event windows of later days may have read the deleted day: their segments
+                // are recomputed by the app's durable job, queued with the delete.
+                let later: Vec<String> = jobs::days_of(&days, app)?.into_iter().filter(|d| d.as_str() > ds).collect();
+                drop(days);
+                jobs::enqueue(txn, app, JobKind::Segments, &later)?;
+            }
+            Ok((removed, changed))
+        })
+    }
+}
+
+/// A day pointer, checked and decoded.
+fn day_record(app: &str, ds: &str, stored: &[u8]) -> Result<DayRecord, StoreError> {
+    decode("day", unseal(name::DAYS, &[KeyPart::Text(app), KeyPart::Text(ds)], stored)?)
+}
