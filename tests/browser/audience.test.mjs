@@ -218,6 +218,58 @@ describe('audience builder with demo data', () => {
     }
   });
 
+  test('Static (frozen now) is one freeze request and keeps the exact count; its refusal is shown', async () => {
+    const { context, page, problems } = await openPage(browser, DESKTOP);
+    try {
+      await page.goto(signInLink());
+      await page.waitForURL('**/audience');
+      const rule = { all: [{ tag: 'gender', in: ['female'] }, { tag: 'province', in: ['Guangdong', 'Zhejiang'] }] };
+      await page.goto(`${server.url}/audience?rule=${encodeURIComponent(JSON.stringify(rule))}`);
+      const count = await exactCount(page);
+      assert.ok(count > 0, 'the audience is not empty');
+
+      // Every segment write the page makes from here on.
+      const writes = [];
+      page.on('request', (r) => {
+        if (r.method() !== 'GET' && /\/api\/v1\/apps\/demo\/segments/.test(r.url())) {
+          writes.push(`${r.method()} ${new URL(r.url()).pathname}`);
+        }
+      });
+      await page.getByTestId('segment-name').fill('E2E frozen women');
+      await page.getByLabel('Static (frozen now)').check();
+      await page.getByTestId('save-segment').click();
+      await page.getByTestId('save-status').getByText('Saved').waitFor({ timeout: TIMEOUT_MS });
+      assert.deepEqual(writes, ['POST /api/v1/apps/demo/segments/e2e-frozen-women/freeze']);
+      assert.match(await page.getByTestId('save-status').textContent(), new RegExp(`${count.toLocaleString('en-US')} users`));
+      await shot(page, 'audience-save-static-1280x800');
+
+      // The server's static segment has exactly the builder's exact count, on the builder's day.
+      const saved = await api(server.url, tokens.editor, '/apps/demo/segments/e2e-frozen-women');
+      assert.equal(saved.kind, 'static');
+      assert.equal(saved.members.count, count);
+      const csv = await api(server.url, tokens.editor, '/apps/demo/segments/e2e-frozen-women/members');
+      assert.equal(csv.trim().split('\n').length - 1, count);
+      // Nothing temporary was left behind.
+      const { segments } = await api(server.url, tokens.editor, '/apps/demo/segments');
+      assert.deepEqual(segments.filter((s) => s.id.includes('.tmp-')), []);
+
+      // Freezing the same name again: the server refuses (the id exists) and the page says why.
+      writes.length = 0;
+      await page.getByTestId('save-segment').click();
+      const status = page.getByTestId('save-status');
+      await status.getByText(/409/).waitFor({ timeout: TIMEOUT_MS });
+      assert.match(await status.textContent(), /segment `e2e-frozen-women` exists/);
+      assert.deepEqual(writes, ['POST /api/v1/apps/demo/segments/e2e-frozen-women/freeze']);
+      // The refused request shows as a console error in Chromium: the only one expected.
+      assert.deepEqual(
+        real(problems).filter((p) => !p.includes('409')),
+        [],
+      );
+    } finally {
+      await context.close();
+    }
+  });
+
   test('every page fits a phone (390×844)', async () => {
     const { context, page, problems } = await openPage(browser, PHONE);
     try {

@@ -308,7 +308,9 @@ describe('trends with demo data', () => {
       const alert = page.locator('.trend-error [role="alert"]');
       await alert.waitFor({ timeout: TIMEOUT_MS });
       assert.match(await alert.textContent(), /503: overloaded, retry/);
-      assert.match(await page.locator('.trend-error').textContent(), new RegExp(names[CHOSEN[1]]));
+      // The card names the segment by its id until the segment list arrives, then by its name
+      // (the two calls race): wait for the name rather than read the card once.
+      await page.locator('.trend-error', { hasText: names[CHOSEN[1]] }).waitFor({ timeout: TIMEOUT_MS });
       // The other segment still charts.
       await ready(page);
       assert.equal(await page.getByTestId('trend-legend').locator('li').count(), 1);

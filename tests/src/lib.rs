@@ -10,10 +10,38 @@
 //! | [`Http`] / [`Reply`] | a small blocking HTTP client that never turns 4xx/5xx into errors |
 //! | [`TestServer`] | a server with an admin token in a fresh directory, with helpers for apps, tokens and calls |
 //! | [`raw_exchange`] | raw bytes over TCP, for malformed or deliberately slow requests |
+//! | [`FaultControl`] | turns storage faults of a [`TestServer::start_with_faults`] server on and off |
+//! | [`files_under`] | every file under a directory (nothing left behind, no new blob) |
+//! | [`manifest_blobs`] | every blob a day's manifest names (to damage one, or to check none is lost) |
+//! | [`Rng`] | a small seeded generator, so shuffled and random schedules are reproducible |
+//! | [`TestServer::segments_job`], [`TestServer::wait_for_segments_job`] | the app's durable segments job, and waiting for it |
+//! | [`warehouse`] | the real warehouse tools as oracles: [`chdb`] (ClickHouse's bitmaps) and [`pyarrow`] (Parquet files) |
 //!
-//! Test binaries live in `tests/tests/`: `server.rs` (the server on a real socket),
-//! `api.rs` (auth, apps, segments, hygiene, the OpenAPI document) and `demo.rs` (the demo
-//! generator's files).
+//! Test binaries live in `tests/tests/` (each spawns the real binary on a real socket):
+//!
+//! | file | what it exercises |
+//! |---|---|
+//! | `server.rs` | health, SPA fallback, JSON 404, shutdown |
+//! | `api.rs` | tokens and roles, app isolation, path ids, segment CRUD with ETags, sync versions and tombstones, idempotency keys, body limits, load shedding, the OpenAPI document |
+//! | `data.rs` | uploads, hot publish, carry-forward and backfill, retention, snapshots and blobs, estimates, membership, static members |
+//! | `behaviour.rs` | numeric tags and daily event counts over several days, and the conditions on them |
+//! | `history.rs` | a segment's history per day, backfilled by the durable job |
+//! | `freeze.rs` | "save as static (frozen now)" against a naive recomputation |
+//! | `experiments.rs` | A/B splits against `engine::split`, their balance and outcomes |
+//! | `jobs.rs` | durable background jobs across SIGKILL, failures and retries |
+//! | `chaos.rs` | versioned segment messages delivered in every order and duplicated |
+//! | `crash.rs` | SIGKILL during uploads, segment writes and reads; nothing lost or half-written |
+//! | `faults.rs` | full and failing disks, damaged blob files |
+//! | `integrity.rs` | a damaged metadata store: refusal at start, `sieve check`, backup and restore |
+//! | `uploads.rs` | attacks on the upload and export paths (huge lines, slow clients, many uploads) |
+//! | `inputs.rs` | inputs the server used to accept and should not, and small newcomer defects |
+//! | `demo.rs` | `sieve demo`: determinism and the invariants of its files |
+//! | `ids.rs` | the main flows on an app of string ids and one of `u32` ids fed the same files; the block sample scheme |
+//! | `warehouse.rs` | bitmaps made by ClickHouse (chDB) against the same rows as CSV; bitmap exports read back by ClickHouse and roaring-rs |
+//! | `parquet.rs` | Parquet files written by pyarrow against the same tables as CSV; bad Parquet refused by row or column |
+//!
+//! `src/bin/sieve-load.rs` is `sieve-load`, an HTTP load generator for the API (loopback only,
+//! bounded in time).
 //!
 //! # Which binary is tested
 //!
@@ -36,6 +64,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+pub mod warehouse;
+pub use warehouse::{chdb, pyarrow, warehouse_tool};
 
 /// A failed helper step, with what was being done.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -183,6 +214,25 @@ impl Server {
         }
     }
 
+    /// The process id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The peak resident memory so far (`VmHWM` in `/proc/<pid>/status`), in bytes.
+    ///
+    /// # Errors
+    /// The status file cannot be read or has no `VmHWM` line (not Linux).
+    pub fn peak_rss_bytes(&self) -> Result<u64, Error> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .ok_or("no VmHWM line")?;
+        Ok(kib << 10)
+    }
+
     /// `http://ADDR` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
@@ -197,6 +247,19 @@ impl Server {
     /// What the server wrote to stderr so far (its logs); complete once it has exited.
     pub fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// What the server wrote to stderr, once `wanted` holds for it or `limit` has passed (a
+    /// thread reads the pipe, and on a loaded machine it can lag the server by a while).
+    pub fn stderr_when(&self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.stderr();
+            if wanted(&log) || started.elapsed() >= limit {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and how long it took
@@ -340,6 +403,47 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Result
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Every file under `dir`, recursively (for "nothing left behind" and "no new file").
+pub fn files_under(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.insert(path);
+        }
+    }
+    out
+}
+
+/// The control file of a server started by [`TestServer::start_with_faults`] (its format is in
+/// `server/src/store/faults.rs`: lines such as `upload enospc`).
+#[derive(Debug)]
+pub struct FaultControl {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl FaultControl {
+    /// From now on, inject what `lines` say.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn inject(&self, lines: &str) -> Result<(), Error> {
+        Ok(std::fs::write(&self.path, lines)?)
+    }
+
+    /// No more faults.
+    ///
+    /// # Errors
+    /// The file cannot be removed.
+    pub fn clear(&self) -> Result<(), Error> {
+        Ok(std::fs::remove_file(&self.path)?)
+    }
+}
+
 /// A `sieve serve` with an admin token, a fresh data directory and a stub `dist/`, plus the
 /// calls most tests make. The directory is removed when it is dropped.
 #[derive(Debug)]
@@ -381,6 +485,17 @@ impl TestServer {
         Ok(TestServer { server, http: Http::default(), admin: admin.to_owned(), dir, args, env })
     }
 
+    /// Starts a server whose storage faults a [`FaultControl`] turns on and off (`SIEVE_FAULTS`).
+    ///
+    /// # Errors
+    /// As [`TestServer::start`].
+    pub fn start_with_faults(admin: &str, extra: &[&str]) -> Result<(TestServer, FaultControl), Error> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("faults");
+        let t = TestServer::start_with_env(admin, extra, &[("SIEVE_FAULTS", path.as_os_str())])?;
+        Ok((t, FaultControl { _dir: dir, path }))
+    }
+
     fn spawn(dir: &tempfile::TempDir, args: &[String], env: &[(String, std::ffi::OsString)]) -> Result<Server, Error> {
         let mut cmd = sieve();
         cmd.arg("serve")
@@ -408,6 +523,20 @@ impl TestServer {
             return Err(format!("health after restart: {} {}", health.status, health.body).into());
         }
         Ok(started.elapsed())
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts it again on the same
+    /// data directory, with `extra` in place of the extra flags it was started with.
+    ///
+    /// # Errors
+    /// The new server does not start.
+    pub fn kill_and_restart(&mut self, extra: &[&str]) -> Result<(), Error> {
+        let _ = self.server.child.kill();
+        let _ = self.server.child.wait();
+        self.args.truncate(2); // --admin-token <admin>
+        self.args.extend(extra.iter().map(|a| (*a).to_owned()));
+        self.server = Self::spawn(&self.dir, &self.args, &self.env)?;
+        Ok(())
     }
 
     /// The data directory (to restart a server on it).
@@ -462,5 +591,78 @@ impl TestServer {
         let body = serde_json::json!({"role": role}).to_string();
         let v = self.ok("POST", &format!("/api/v1/apps/{app}/tokens"), &self.admin, Some(body.as_bytes()))?;
         Ok(v["token"].as_str().ok_or("no token in the answer")?.to_owned())
+    }
+
+    /// The app's segments job (the backfill after a segment change), as the API shows it.
+    ///
+    /// # Errors
+    /// The call fails or is not a 200.
+    pub fn segments_job(&self, token: &str, app: &str) -> Result<serde_json::Value, Error> {
+        self.ok("GET", &format!("/api/v1/apps/{app}/jobs/segments"), token, None)
+    }
+
+    /// Polls the app's segments job every 50 ms until `done(job)` holds (at most 60 s), and
+    /// returns the job.
+    ///
+    /// # Errors
+    /// A call fails, or 60 s pass; the error names `what` and the job's last state.
+    pub fn wait_for_segments_job(
+        &self,
+        token: &str,
+        app: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value, Error> {
+        let started = Instant::now();
+        loop {
+            let job = self.segments_job(token, app)?;
+            if done(&job) {
+                return Ok(job);
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(format!("{what}: job still {job}").into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Every blob a day's manifest names: the universe, the sample's universe, and each tag
+/// value's full and sample sets.
+pub fn manifest_blobs(manifest: &serde_json::Value) -> Vec<String> {
+    let mut out = vec![];
+    let mut push = |r: &serde_json::Value| {
+        if let Some(h) = r["blob"].as_str() {
+            out.push(h.to_owned());
+        }
+    };
+    push(&manifest["universe"]);
+    push(&manifest["sample"]["universe"]);
+    for g in manifest["groups"].as_array().into_iter().flatten() {
+        for v in g["values"].as_array().into_iter().flatten() {
+            push(&v["full"]);
+            push(&v["sample"]);
+        }
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift), so a shuffle or a random schedule, and so a
+/// failure, is reproducible from its seed (which must not be 0).
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }

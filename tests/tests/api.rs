@@ -1,6 +1,7 @@
 //! The real `sieve serve` on a real socket: tokens and roles, app isolation, path ids, segment
 //! CRUD with ETags, sync versions and tombstones, idempotency keys, body limits, load
-//! shedding, slow clients, and the OpenAPI document against the live routes.
+//! shedding, slow clients, the OpenAPI document against the live routes, and real answers and
+//! errors read with the wire types the app uses.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -245,7 +246,8 @@ fn segment_crud_with_etags() -> Result<(), Error> {
         &[],
         Some(&json!({"id": "x", "name": "x", "kind": "static", "rule": {"segment": "y"}})),
     )?;
-    assert_eq!((r.status, r.json()?["field"].as_str()), (400, Some("rule")));
+    // The kind contradicts the body (which has a rule): the kind is what is named.
+    assert_eq!((r.status, r.json()?["field"].as_str()), (400, Some("kind")));
     let r = api.call("POST", base, ed, &[], Some(&json!({"id": "x", "name": "x", "kind": "weird"})))?;
     assert_eq!((r.status, code(&r).as_str()), (400, "bad_request"));
     let bearer = format!("Bearer {editor}");
@@ -341,28 +343,13 @@ fn sync_versions_and_tombstones() -> Result<(), Error> {
     Ok(())
 }
 
-/// A small deterministic generator (xorshift), so the shuffles are reproducible by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn shuffled_duplicated_sync_messages_end_in_the_highest_version() -> Result<(), Error> {
     let api = Api::start(&[])?;
     let (_, _, svc) = api.app("a")?;
     let svc = Some(svc.as_str());
     for seed in [0x9E37_79B9_7F4A_7C15_u64, 42, 7] {
-        let mut rng = Rng(seed);
+        let mut rng = sieve_tests::Rng(seed);
         // Per segment: versions 1..=6, each a create, update or delete.
         let mut messages = Vec::new();
         let mut expected = Vec::new();
@@ -541,7 +528,8 @@ fn openapi_document_matches_the_live_routes() -> Result<(), Error> {
             .replace("{event}", "e")
             .replace("{id}", "s")
             .replace("{hash}", &"0".repeat(64))
-            .replace("{user_id}", "u");
+            .replace("{user_id}", "u")
+            .replace("{kind}", "segments");
         assert!(!path.contains('{'), "unknown parameter in {template}");
         for (method, op) in item.as_object().ok_or("item")? {
             let method = method.to_uppercase();
@@ -563,5 +551,89 @@ fn openapi_document_matches_the_live_routes() -> Result<(), Error> {
     assert_eq!((r.status, code(&r).as_str()), (404, "not_found"));
     let r = api.call("PATCH", "/api/v1/apps/a/segments", None, &[], None)?;
     assert_eq!(r.status, 405);
+    Ok(())
+}
+
+/// Reads a JSON answer as the wire type the app reads it as, and checks nothing is lost on the
+/// way: the value encodes back to exactly the JSON the server sent.
+fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(r: &Reply) -> Result<T, Error> {
+    let sent = r.json()?;
+    let value: T = serde_json::from_value(sent.clone())?;
+    assert_eq!(serde_json::to_value(&value)?, sent, "{} keeps every field", std::any::type_name::<T>());
+    Ok(value)
+}
+
+#[test]
+fn answers_and_errors_are_the_wire_types() -> Result<(), Error> {
+    let api = Api::start(&[])?;
+    let health: wire::Health = typed(&api.call("GET", "/api/v1/health", None, &[], None)?)?;
+    assert_eq!(health.status, wire::HealthStatus::Ok);
+    let app: wire::App = typed(&api.admin("POST", "/api/v1/apps", Some(&json!({"id": "w", "name": " W "})))?)?;
+    assert_eq!(app, wire::App { id: "w".into(), name: "W".into(), ids: wire::IdKind::Strings });
+    let created: wire::TokenCreated =
+        typed(&api.admin("POST", "/api/v1/apps/w/tokens", Some(&json!({"role": "editor"})))?)?;
+    assert_eq!((created.app.as_str(), created.role), ("w", wire::Role::Editor));
+    let editor = Some(created.token.as_str());
+    let read: wire::App = typed(&api.call("GET", "/api/v1/apps/w", editor, &[], None)?)?;
+    assert_eq!(read, app, "any token of the app reads it");
+
+    // A segment written with the app's input type, then read back, listed and written stale.
+    let input = wire::SegmentInput {
+        id: Some("s1".into()),
+        name: "Static one".into(),
+        description: None,
+        kind: Some(wire::SegmentKind::Static),
+        rule: None,
+        version: Some(3),
+    };
+    let r = api.call("POST", "/api/v1/apps/w/segments", editor, &[], Some(&serde_json::to_value(&input)?))?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let written: wire::WriteResult = typed(&r)?;
+    assert_eq!((written.applied, written.result, written.version), (true, wire::WriteOutcome::Created, Some(3)));
+    let segment = written.segment.ok_or("the created segment")?;
+    assert_eq!(
+        (segment.kind, segment.rule.as_ref(), segment.description.as_str()),
+        (wire::SegmentKind::Static, None, "")
+    );
+    let read: wire::Segment = typed(&api.call("GET", "/api/v1/apps/w/segments/s1", editor, &[], None)?)?;
+    assert_eq!(read, segment);
+    let listed: wire::SegmentList = typed(&api.call("GET", "/api/v1/apps/w/segments", editor, &[], None)?)?;
+    assert_eq!(listed.segments, vec![segment]);
+    let stale = wire::SegmentInput { version: Some(2), ..input };
+    let r = api.call("PUT", "/api/v1/apps/w/segments/s1", editor, &[], Some(&serde_json::to_value(&stale)?))?;
+    let written: wire::WriteResult = typed(&r)?;
+    assert_eq!((written.applied, written.result, written.version), (false, wire::WriteOutcome::Stale, Some(3)));
+    let history: wire::History = typed(&api.call("GET", "/api/v1/apps/w/segments/s1/history", editor, &[], None)?)?;
+    assert_eq!((history.segment.as_str(), history.days.len()), ("s1", 0));
+
+    // Errors say where the problem is, and the app's error type keeps it.
+    let bad_rule =
+        json!({"id": "d", "name": "D", "kind": "dynamic", "rule": {"all": [{"tag": "a", "in": ["b"]}, {"nope": 1}]}});
+    let r = api.call("POST", "/api/v1/apps/w/segments", editor, &[], Some(&bad_rule))?;
+    assert_eq!(r.status, 400);
+    let e: wire::ErrorBody = typed(&r)?;
+    assert_eq!(e.error, "invalid_rule");
+    assert!(e.path.as_deref().is_some_and(|p| p.starts_with("all[1]")), "{e:?}");
+    let r = api.call(
+        "POST",
+        "/api/v1/apps/w/segments",
+        editor,
+        &[],
+        Some(&json!({"id": "e", "name": " ", "kind": "static"})),
+    )?;
+    let e: wire::ErrorBody = typed(&r)?;
+    assert_eq!((r.status, e.error.as_str(), e.field.as_deref()), (400, "invalid_field", Some("name")));
+    let r = api.http.send(
+        "PUT",
+        &api.server.url("/api/v1/apps/w/days/2026-01-02/tags/g"),
+        &[("authorization", &format!("Bearer {}", created.token)), ("content-type", "text/csv")],
+        Some(b"user_id,value\nu1,a\nu2\n"),
+    )?;
+    let e: wire::ErrorBody = typed(&r)?;
+    assert_eq!((r.status, e.error.as_str()), (400, "invalid_upload"), "{}", r.body);
+    assert_eq!(e.line, Some(3), "the header is line 1: {e:?}");
+    let r = api.call("GET", "/api/v1/apps/w/nothing", editor, &[], None)?;
+    let e: wire::ErrorBody = typed(&r)?;
+    assert_eq!((r.status, e.error.as_str(), e.field, e.path, e.line), (404, "not_found", None, None, None));
     Ok(())
 }

@@ -23,21 +23,6 @@ const SEGMENTS: usize = 6;
 const VERSIONS: u64 = 8;
 const USERS: u32 = 300;
 
-/// A small deterministic generator (xorshift), so a failure is reproducible by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Create,
@@ -113,7 +98,7 @@ fn send(t: &TestServer, token: &str, messages: &[Message], d: Delivery, seed: u6
 }
 
 fn run(t: &TestServer, token: &str, seed: u64) -> Result<(), Error> {
-    let mut rng = Rng(seed);
+    let mut rng = sieve_tests::Rng(seed);
     // Per segment: versions 1..=VERSIONS, each a random operation.
     let mut messages = Vec::new();
     for s in 0..SEGMENTS {

@@ -152,7 +152,7 @@ fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
                         {
                             bad.push(format!("{ds}: {e}"));
                         }
-                        for blob in blobs_of(&m) {
+                        for blob in sieve_tests::manifest_blobs(&m) {
                             match call(&http, &base, "GET", &format!("/api/v1/apps/c/blobs/{blob}"), &token, None) {
                                 Ok(b) if b.status == 200 && engine::blob::hash(&b.bytes) == blob => {}
                                 Ok(b) => {
@@ -203,24 +203,6 @@ fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
     Ok(())
 }
 
-fn blobs_of(m: &Value) -> Vec<String> {
-    let mut out = vec![];
-    let mut push = |r: &Value| {
-        if let Some(h) = r["blob"].as_str() {
-            out.push(h.to_owned());
-        }
-    };
-    push(&m["universe"]);
-    push(&m["sample"]["universe"]);
-    for g in m["groups"].as_array().into_iter().flatten() {
-        for v in g["values"].as_array().into_iter().flatten() {
-            push(&v["full"]);
-            push(&v["sample"]);
-        }
-    }
-    out
-}
-
 /// A day's manifest holds one whole upload: group `g` has exactly one value, held by all 200
 /// users (an upload half-present would show as a partial count or a mix of values).
 fn one_whole_upload(m: &Value) -> Result<String, String> {
@@ -256,7 +238,7 @@ fn verify(http: &Http, base: &str, token: &str, acks: &Mutex<Acks>) -> Result<()
             value,
             "{ds}: manifest and membership agree"
         );
-        for blob in blobs_of(&m) {
+        for blob in sieve_tests::manifest_blobs(&m) {
             let b = call(http, base, "GET", &format!("/api/v1/apps/c/blobs/{blob}"), token, None)?;
             assert_eq!(b.status, 200, "{ds}: blob {blob}: {}", b.body);
             assert_eq!(engine::blob::hash(&b.bytes), blob, "{ds}: blob {blob} intact");

@@ -10,11 +10,11 @@
 //! **Corruption.** A blob file of a running server is bit-flipped or truncated on disk.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sieve_tests::{Error, Reply, TestServer};
+use sieve_tests::{Error, Reply, TestServer, files_under};
 
 const ADMIN: &str = "faults-admin";
 const DAY: &str = "2026-11-20";
@@ -31,21 +31,6 @@ fn tags(users: u32, values: u32, prefix: &str) -> String {
 
 fn code(r: &Reply) -> String {
     r.json().ok().and_then(|v| v["error"].as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// Every file under `dir` (recursively), for "nothing left behind".
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Everything a reader can see of an app: days, the day's manifest, every blob it names
@@ -65,7 +50,7 @@ fn snapshot(t: &TestServer, token: &str) -> Result<BTreeMap<String, Vec<u8>>, Er
     let manifest = get(format!("/api/v1/apps/a/days/{DAY}/manifest"))?;
     let m = manifest.json()?;
     out.insert("manifest".into(), manifest.bytes.clone());
-    for hash in blobs_of(&m) {
+    for hash in sieve_tests::manifest_blobs(&m) {
         let b = get(format!("/api/v1/apps/a/blobs/{hash}"))?;
         assert_eq!(engine::blob::hash(&b.bytes), hash, "a blob answer matches its address");
         out.insert(format!("blob {hash}"), b.bytes);
@@ -81,28 +66,6 @@ fn snapshot(t: &TestServer, token: &str) -> Result<BTreeMap<String, Vec<u8>>, Er
     }
     out.insert("estimate".into(), e.bytes);
     Ok(out)
-}
-
-fn blobs_of(m: &Value) -> Vec<String> {
-    let mut out = vec![];
-    let mut push = |r: &Value| {
-        if let Some(h) = r["blob"].as_str() {
-            out.push(h.to_owned());
-        }
-    };
-    push(&m["universe"]);
-    push(&m["sample"]["universe"]);
-    for g in m["groups"].as_array().into_iter().flatten() {
-        for v in g["values"].as_array().into_iter().flatten() {
-            push(&v["full"]);
-            push(&v["sample"]);
-        }
-    }
-    for s in m["segments"].as_array().into_iter().flatten() {
-        push(&s["members"]["full"]);
-        push(&s["members"]["sample"]);
-    }
-    out
 }
 
 /// Turns "no space" on and off.
@@ -318,7 +281,8 @@ fn a_full_metadata_store_recovers_without_a_restart() -> Result<(), Error> {
     let control = tempfile::tempdir()?;
     let file = control.path().join("faults");
     let t = TestServer::start_with_env(ADMIN, &[], &[("SIEVE_FAULTS", file.as_os_str())])?;
-    assert!(t.server.stderr().contains("SIEVE_FAULTS is set"), "the server warns that injection is on");
+    let warned = |log: &str| log.contains("SIEVE_FAULTS is set");
+    assert!(warned(&t.server.stderr_when(Duration::from_secs(10), warned)), "the server warns that injection is on");
     let token = t.app_with_token("a", "editor")?;
     let create = |id: &str| -> Result<Reply, Error> {
         let body = json!({"id": id, "name": id, "kind": "static"}).to_string();
@@ -339,7 +303,7 @@ fn a_full_metadata_store_recovers_without_a_restart() -> Result<(), Error> {
     let list = t.ok("GET", "/api/v1/apps/a/segments", &token, None)?;
     let ids: Vec<&str> = list["segments"].as_array().ok_or("list")?.iter().filter_map(|s| s["id"].as_str()).collect();
     assert_eq!(ids, ["after", "before"]);
-    let log = t.server.stderr();
+    let log = t.server.stderr_when(Duration::from_secs(10), |log| log.contains("metadata store reopened"));
     assert!(log.contains("metadata store reopened"), "the reopen is logged:\n{log}");
     Ok(())
 }
@@ -455,7 +419,8 @@ fn corrupted_blobs_are_never_served_and_reported() -> Result<(), Error> {
         for _ in 0..2 {
             let r = t.call("GET", &format!("/api/v1/apps/a/blobs/{hash}"), &token, None)?;
             assert_eq!((r.status, code(&r).as_str()), (503, "data_corrupt"), "{}", r.body);
-            assert!(r.body.len() < 200 && !r.body.contains(hash.as_str()), "the answer carries no data: {}", r.body);
+            // It names the blob (its address, which the client asked for), and carries none of its data.
+            assert!(r.body.len() < 300 && r.body.contains(hash.as_str()), "the answer names it, no data: {}", r.body);
         }
         // An estimate that needs the damaged bitmap fails the same way rather than miscounting.
     }
@@ -464,7 +429,8 @@ fn corrupted_blobs_are_never_served_and_reported() -> Result<(), Error> {
     assert_eq!((r.status, code(&r).as_str()), (503, "data_corrupt"), "{}", r.body);
 
     // Logged, with the address.
-    let log = t.server.stderr();
+    let named = |log: &str| [&flipped, &truncated].iter().all(|h| log.contains(h.as_str())) && log.contains("corrupt");
+    let log = t.server.stderr_when(Duration::from_secs(10), named);
     for hash in [&flipped, &truncated] {
         assert!(log.contains(hash.as_str()) && log.contains("corrupt"), "the log names {hash}:\n{log}");
     }
@@ -481,7 +447,7 @@ fn corrupted_blobs_are_never_served_and_reported() -> Result<(), Error> {
     // Everything else keeps being served: the other blobs of the day, estimates on other values,
     // another app's estimates and membership.
     let mut served = 0;
-    for hash in blobs_of(&m).iter().filter(|h| **h != flipped && **h != truncated) {
+    for hash in sieve_tests::manifest_blobs(&m).iter().filter(|h| **h != flipped && **h != truncated) {
         let r = t.call("GET", &format!("/api/v1/apps/a/blobs/{hash}"), &token, None)?;
         assert_eq!(r.status, 200, "{hash}: {}", r.body);
         assert_eq!(&engine::blob::hash(&r.bytes), hash);
@@ -508,5 +474,91 @@ fn corrupted_blobs_are_never_served_and_reported() -> Result<(), Error> {
     let h = t.http.get(&t.server.url("/api/v1/health"))?.json()?;
     assert_eq!(h["storage"]["corrupt_blob_count"], 1, "only the truncated blob is left: {h}");
     assert_eq!(h["storage"]["corrupt_blobs"], json!([truncated]));
+    Ok(())
+}
+
+/// Sends an upload as ureq does (the whole body, then the answer), pausing after the first
+/// 16 KiB so the server has refused by then; returns whether the rest could be sent and what
+/// came back.
+fn send_all_then_read(t: &TestServer, path: &str, token: &str, body: &[u8]) -> Result<(bool, String), Error> {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(t.server.addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    let (first, rest) = body.split_at(16 << 10);
+    conn.write_all(first)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = rest.chunks(64 << 10).all(|c| conn.write_all(c).is_ok());
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                // One answer is enough: the connection may stay open.
+                let text = String::from_utf8_lossy(&answer);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok());
+                    if length.is_some_and(|n| body.len() >= n) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok((sent, String::from_utf8_lossy(&answer).into_owned()))
+}
+
+/// Regression (issue 11): `disk_full_refuses_writes_keeps_serving_and_recovers` once got "Peer
+/// disconnected" instead of its 507. The server refused the upload while the client was still
+/// sending, then closed the socket with the body unread: the kernel answers unread data with a
+/// reset, and a client that reads only after sending (ureq) lost the answer. Here the client
+/// is refused mid-body deterministically (a full disk at the spool, a bad first line, a
+/// missing segment, a wrong token) and must get each answer.
+#[test]
+fn a_client_still_sending_gets_the_refusal() -> Result<(), Error> {
+    let (t, faults) = TestServer::start_with_faults(ADMIN, &[])?;
+    let token = t.app_with_token("a", "editor")?;
+    let good = tags(60_000, 3, "v");
+    let mut bad = format!("user_id,value\n{},v\n", "x".repeat(300));
+    bad.push_str(&good["user_id,value\n".len()..]);
+    let tag_path = format!("/api/v1/apps/a/days/{DAY}/tags/g");
+    faults.inject("upload enospc\n")?;
+    let cases = [
+        (
+            "a full disk at the spool",
+            tag_path.as_str(),
+            token.as_str(),
+            good.as_str(),
+            "HTTP/1.1 507",
+            "insufficient_storage",
+        ),
+        ("a bad first line", tag_path.as_str(), token.as_str(), bad.as_str(), "HTTP/1.1 400", "invalid_upload"),
+        (
+            "a missing segment",
+            "/api/v1/apps/a/segments/nope/members",
+            token.as_str(),
+            good.as_str(),
+            "HTTP/1.1 404",
+            "not_found",
+        ),
+        ("a wrong token", tag_path.as_str(), "wrong", good.as_str(), "HTTP/1.1 401", "unauthorized"),
+    ];
+    for (what, path, token, body, status, error) in cases {
+        let (sent, answer) = send_all_then_read(&t, path, token, body.as_bytes())?;
+        assert!(sent, "{what}: the whole body could be sent (nothing reset the connection)");
+        assert!(answer.starts_with(status) && answer.contains(error), "{what}: got {answer:?}");
+    }
+    faults.clear()?;
     Ok(())
 }

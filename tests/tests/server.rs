@@ -35,7 +35,14 @@ fn health_is_ok_with_version() -> Result<(), Error> {
         serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
-            "storage": {"status": "ok", "corrupt_blob_count": 0, "corrupt_blobs": []}
+            "storage": {
+                "status": "ok",
+                "corrupt_blob_count": 0,
+                "corrupt_blobs": [],
+                "damaged_record_count": 0,
+                "damaged_records": [],
+                "rolled_back_at_start": false
+            }
         })
     );
     Ok(())
