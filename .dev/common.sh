@@ -24,6 +24,9 @@ export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 # wasm-opt from npm binaryen@132 comes first, so Debian's binaryen (which builds
 # a page that breaks at run time) is never picked up; then cargo-installed tools.
 export PATH="$ROOT/.dev/node_modules/.bin:$CARGO_HOME/bin:$PATH"
+# The Python venv with chdb (ClickHouse in-process) that the engine's warehouse bitmap
+# tests run (`bash .dev/setup.sh --warehouse` makes it).
+export SIEVE_VENV="${SIEVE_VENV:-$HOME/.cache/sieve/venv}"
 # Trunk's update check only fails here (no network but the registries).
 export TRUNK_SKIP_VERSION_CHECK=true
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (app/engine/fuzz, cargo-fuzz + libFuzzer, nightly) for a bounded time.
-#   bash .dev/fuzz.sh          # 5 minutes per target (the long run: about 25 minutes in all)
+#   bash .dev/fuzz.sh          # 5 minutes per target (the long run: about 30 minutes in all)
 #   bash .dev/fuzz.sh 30       # 30 s per target (what `bash .dev/test.sh` runs)
 # Seeds are the committed corpora (golden fixtures, the roaring specification's test files,
 # truncated and bit-flipped copies, rules, uploads); new inputs go to a scratch corpus, so the
@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SECONDS_PER_TARGET="${1:-300}"
 [[ $SECONDS_PER_TARGET =~ ^[1-9][0-9]*$ ]] || die "seconds per target must be a positive number: $SECONDS_PER_TARGET"
-TARGETS=(blob_decode portable_vs_roaring rule_eval csv_stage manifest_decode)
+TARGETS=(blob_decode portable_vs_roaring rule_eval csv_stage manifest_decode warehouse_decode)
 
 step "setup (nightly, cargo-fuzz)" bash "$ROOT/.dev/setup.sh" --fuzz-only
 cd "$ROOT/app/engine/fuzz" || exit

@@ -9,9 +9,15 @@
 #   bash .dev/setup.sh --fuzz      also the nightly toolchain (rustup) and cargo-fuzz,
 #                                  for the fuzz targets in app/engine/fuzz
 #   bash .dev/setup.sh --fuzz-only only those (what .dev/fuzz.sh needs)
+#   bash .dev/setup.sh --warehouse also a Python venv at $SIEVE_VENV (default
+#                                  ~/.cache/sieve/venv) with pinned chdb (ClickHouse
+#                                  in-process) and pyarrow: the real warehouse the
+#                                  engine's bitmap codec tests check against
+#   bash .dev/setup.sh --warehouse-only  only that venv
 #
 # Everything it installs lives in $CARGO_HOME/bin, rustup's toolchains,
-# .dev/node_modules, tests/browser/node_modules, or comes from Debian's packages.
+# .dev/node_modules, tests/browser/node_modules, $SIEVE_VENV, or comes from
+# Debian's packages.
 
 # shellcheck source=.dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -19,10 +25,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
 CARGO_FUZZ_VERSION=0.13.2
+# chdb 4.4.0 embeds ClickHouse 26.9; the engine's tests/clickhouse.rs reads its groupBitmap states.
+CHDB_VERSION=4.4.0
+PYARROW_VERSION=26.0.1
 
 with_build_tools=true
 with_browser=false
 with_fuzz=false
+with_warehouse=false
 for arg in "$@"; do
     case "$arg" in
         --browser) with_browser=true ;;
@@ -31,8 +41,13 @@ for arg in "$@"; do
             with_fuzz=true
             with_build_tools=false
             ;;
+        --warehouse) with_warehouse=true ;;
+        --warehouse-only)
+            with_warehouse=true
+            with_build_tools=false
+            ;;
         -h | --help)
-            sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) die "unknown argument: $arg (try --help)" ;;
@@ -210,6 +225,45 @@ ensure_cargo_fuzz() {
         die "cargo-fuzz on PATH is '$(version_of cargo-fuzz)', expected $CARGO_FUZZ_VERSION: $(command -v cargo-fuzz)"
 }
 
+# Version of a Python package installed in the venv, or nothing.
+pip_installed_version() {
+    "$SIEVE_VENV/bin/python" -c '
+import importlib.metadata, sys
+try:
+    print(importlib.metadata.version(sys.argv[1]))
+except importlib.metadata.PackageNotFoundError:
+    pass
+' "$1" 2>/dev/null || true
+}
+
+# The venv with ClickHouse in-process (chdb) for the warehouse bitmap tests.
+ensure_warehouse_venv() {
+    if [[ ! -x $SIEVE_VENV/bin/python ]]; then
+        # Debian's python3 needs python3-venv for `python3 -m venv` (ensurepip).
+        if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+            apt_install python3 python3-venv
+        fi
+        note "creating the venv $SIEVE_VENV"
+        python3 -m venv "$SIEVE_VENV" || die "python3 -m venv $SIEVE_VENV failed (Debian: apt-get install python3-venv)"
+    fi
+    local wanted=("chdb==$CHDB_VERSION" "pyarrow==$PYARROW_VERSION") missing=() spec found
+    for spec in "${wanted[@]}"; do
+        found="$(pip_installed_version "${spec%%==*}")"
+        if [[ $found == "${spec##*==}" ]]; then
+            note "${spec%%==*} $found already installed in $SIEVE_VENV"
+        else
+            note "need ${spec} (found: ${found:-none})"
+            missing+=("$spec")
+        fi
+    done
+    if ((${#missing[@]})); then
+        # Both pins together, so pip resolves chdb's dependencies against our pyarrow.
+        "$SIEVE_VENV/bin/pip" install --quiet "${wanted[@]}" || die "pip install ${wanted[*]} failed"
+    fi
+    "$SIEVE_VENV/bin/python" -c 'import chdb; print("    chdb", chdb.__version__, "ClickHouse", chdb.query("SELECT version()", "TSV").bytes().decode().strip())' ||
+        die "chdb does not load in $SIEVE_VENV"
+}
+
 # ---------------------------------------------------------------- main
 
 if [[ $with_build_tools == true ]]; then
@@ -226,5 +280,8 @@ fi
 if [[ $with_fuzz == true ]]; then
     step "nightly toolchain (rustup)" ensure_nightly
     step "cargo-fuzz $CARGO_FUZZ_VERSION" ensure_cargo_fuzz
+fi
+if [[ $with_warehouse == true ]]; then
+    step "warehouse venv (chdb $CHDB_VERSION, pyarrow $PYARROW_VERSION)" ensure_warehouse_venv
 fi
 print_step_times

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, in this order, and stops at the first failure:
-# setup (with the browser and the fuzzing tools), rustfmt, clippy (native and
+# setup (with the browser, the fuzzing tools and the warehouse venv), rustfmt, clippy (native and
 # wasm32), unit, integration and doc tests, every fuzz target for a short bounded
 # time, the engine's tests in headless Chromium (WASM), the release wasm build,
 # then the browser tests against the real server.
@@ -9,7 +9,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/sieve/target); SIEVE_FUZZ_SECONDS,
 # seconds per fuzz target (default 25; `bash .dev/fuzz.sh` is the long run);
-# SIEVE_FUZZ_TARGET_DIR (see .dev/fuzz.sh).
+# SIEVE_FUZZ_TARGET_DIR (see .dev/fuzz.sh); SIEVE_VENV, the Python venv with chdb that
+# app/engine/tests/clickhouse.rs runs (default ~/.cache/sieve/venv, set in .dev/common.sh).
 
 # shellcheck source=.dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -41,7 +42,7 @@ browser_tests() {
 }
 
 started=$SECONDS
-step "setup (build tools + browser + fuzzing)" bash .dev/setup.sh --browser --fuzz
+step "setup (build tools + browser + fuzzing + warehouse)" bash .dev/setup.sh --browser --fuzz --warehouse
 step "rustfmt" cargo fmt --all --check
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p app -p engine --target wasm32-unknown-unknown -- -D warnings
