@@ -353,6 +353,7 @@ impl From<crate::ids::IdsError> for ApiError {
             IdsError::NoApp(app) => Self::Missing(format!("no app `{app}`")),
             IdsError::Store(e) => e.into(),
             IdsError::Snapshot(e) => e.into(),
+            IdsError::Task(e) => e.into(),
         }
     }
 }
@@ -365,8 +366,8 @@ impl From<crate::publish::PublishError> for ApiError {
             PublishError::OutOfRetention { .. } | PublishError::BeyondHorizon { .. } => {
                 Self::invalid_field("ds", err.to_string())
             }
-            PublishError::Store(StoreError::Conflict { ds }) => {
-                Self::Conflict(format!("day {ds} was published by another request meanwhile; retry"))
+            PublishError::Store(StoreError::Conflict { what }) => {
+                Self::Conflict(format!("{what} was changed by another publish meanwhile; retry"))
             }
             PublishError::Store(e) => Self::storage(e),
             PublishError::Blob(e) => Self::storage(e),

@@ -1,110 +1,48 @@
-//! Metadata in an embedded ACID store (redb): apps, tokens, the per-app dictionaries of user
-//! ids, the day pointers that publish snapshots, segments and idempotency keys.
+//! Metadata: apps, tokens, the per-app dictionaries of user ids, the day pointers that publish
+//! snapshots, segments, experiments, idempotency keys and durable jobs.
 //!
-//! Why redb (see ARCHITECTURE.md): pure Rust (no C toolchain, same build everywhere), ACID with
-//! fsync on commit, MVCC so readers never wait for the writer, and a crash always leaves the
-//! last committed transaction. Each commit here is one atomic step: a publish writes the new
-//! dictionary entries and the day's manifest pointer in the same transaction, so readers see
-//! the old version or the new one, never a mix.
+//! [`Meta`] is what the rest of the server calls. It holds one [`Backend`]: the embedded store
+//! (redb in the data directory, the default: nothing else to run) or PostgreSQL (`--meta-url
+//! postgres://…`, for several replicas sharing one store). Both keep the same sealed records
+//! ([`codec`]) under the same keys and make the same promises, written on [`Backend`]: each
+//! call is one transaction, a publish moves the dictionary, the day pointers and the queued
+//! recomputes together, and conflicting writes are refused rather than lost. [`Meta`] adds
+//! what does not depend on where records live: caches of what never changes (token scopes, an
+//! app's kind of ids), the list of records found damaged (`/health`), and token secrets.
 //!
-//! **I/O failures** (disk full, a failing disk): redb latches the first failed write or fsync,
-//! and from then on every call on that handle fails (`PreviousIo`) until the database is closed
-//! and opened again, which runs its recovery back to the last commit. So [`Meta`] drops the
-//! handle when an operation fails with an I/O error, answers that operation with the error (the
-//! client gets a 5xx and nothing was committed), and reopens the file on the next call. Reads
-//! that met a latched handle are retried once on the reopened one; writes never are (the caller
-//! decides). The server thus keeps serving what is committed while the disk is full, and writes
-//! work again once there is space, without a restart.
-//!
-//! **Damage** (see ARCHITECTURE.md, "Damage to the metadata store"): the file is opened with
-//! redb's full integrity check (every page checksum), inside `catch_unwind`, so a damaged file
-//! is a clear [`StoreError::Unreadable`] naming it, never a panic. Every value carries a
-//! checksum over its table, key and value ([`records`](super::records)), checked on every read:
-//! a record that fails it is [`StoreError::Damaged`] (answered 503 `data_corrupt`, listed in
-//! `/health`), never served. [`Meta::verify_records`] checks them all (start-up, `sieve
-//! check`); [`Meta::snapshot_to`] writes a consistent copy from one read transaction while the
-//! server runs (`sieve backup` asks the server for it), [`copy_snapshot`] the same from a file no
-//! server has open.
+//! **Damage**: every value carries a checksum over its table, key and value
+//! ([`records`](super::records)), checked on every read by either backend: a record that fails
+//! it is [`StoreError::Damaged`] (answered 503 `data_corrupt`, listed in `/health`), never
+//! served. [`Meta::verify_records`] checks them all (start-up, `sieve check`).
 //!
 //! | module | what it does |
 //! |---|---|
-//! | here | opening, the handle's failure handling, the tables' names, sealing and unsealing records |
-//! | `apps` | the `apps` and `tokens` tables (an app record holds its kind of ids, and a `u32` app's users blob) |
-//! | `dictionary` | the `dict` and `dict_rev` tables (external ↔ dense user ids) |
-//! | `days` | the `days` table and the publish transaction |
-//! | `keyed` | the `segments`, `experiments` and `idempotency` tables (records the domain encodes) |
-//! | `jobs` | the durable `jobs` table |
-//! | `migrate` | record formats (1: bare values, 2: sealed) and the migration between them |
-//! | `integrity` | checking every record, and consistent copies (backups) |
-//! | `tests` | the store's tests, and the helpers its modules' tests share |
+//! | here | [`Meta`], [`StoreError`] |
+//! | [`backend`] | the [`Backend`] trait both stores implement |
+//! | [`codec`] | the record types and their sealed bytes, shared by both stores |
+//! | [`embedded`] | redb in the data directory: opening, I/O-failure handling, its tables, migration, backups |
+//! | [`postgres`] | PostgreSQL: connections, schema migrations, the same tables, cross-process publish locks |
+//! | `tests` | the embedded store's tests, and the helpers its modules' tests share |
 
 use std::collections::BTreeSet;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
 
-use arc_swap::ArcSwapOption;
-use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
+pub mod backend;
+pub mod codec;
+pub mod embedded;
+pub mod postgres;
 
-use super::faults::{Faults, FaultyBackend};
-use super::records::{self, KeyPart, RecordId};
+pub use backend::{AppGuard, Backend};
+pub use codec::{AppRecord, DayRecord, Publish, TokenInfo};
+pub use embedded::{Embedded, FORMAT, RecordReport, copy_snapshot};
+
+use super::faults::Faults;
+use super::records::RecordId;
 use crate::clock::now_ms;
-
-// Every value below is sealed: an 8-byte checksum of (table, key, value), then the value
-// (see `records`). The `.2` in the names is the record format: format 1 kept bare values under
-// the bare names, and is migrated on open (`migrate`).
-
-/// The record format of this file: `"format"` → [`FORMAT`].
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// The record format this build reads and writes.
-pub const FORMAT: u64 = 2;
-/// app id → JSON [`AppRecord`].
-const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps.2");
-/// BLAKE3 of the token secret → JSON [`TokenInfo`].
-const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens.2");
-/// (app, external user id) → dense id (`u32`, little-endian).
-const DICT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("dict.2");
-/// (app, dense id) → external user id (UTF-8).
-const DICT_REV: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("dict_rev.2");
-/// (app, ds) → JSON [`DayRecord`]: the published version of that day.
-const DAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("days.2");
-/// (app, segment id) → segment record (opaque here; see `segments`).
-const SEGMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("segments.2");
-/// (app, experiment id) → experiment record (opaque here; see `experiments`).
-const EXPERIMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("experiments.2");
-/// (app, key) → idempotency record (opaque here).
-const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency.2");
-/// (app, job kind) → JSON [`crate::jobs::Job`]: durable background work (see `jobs`).
-const JOBS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("jobs.2");
-
-mod apps;
-mod days;
-mod dictionary;
-mod integrity;
-mod jobs;
-mod keyed;
-mod migrate;
-
-pub use apps::{AppRecord, TokenInfo};
-pub use days::{DayRecord, Publish};
-use dictionary::{dense_id, external_id};
-pub use integrity::{RecordReport, copy_snapshot};
-
-/// Table names as they appear in checksums, errors and `/health`.
-mod name {
-    pub const APPS: &str = "apps";
-    pub const TOKENS: &str = "tokens";
-    pub const DICT: &str = "dict";
-    pub const DICT_REV: &str = "dict_rev";
-    pub const DAYS: &str = "days";
-    pub const SEGMENTS: &str = "segments";
-    pub const EXPERIMENTS: &str = "experiments";
-    pub const IDEMPOTENCY: &str = "idempotency";
-    pub const JOBS: &str = "jobs";
-}
+use crate::jobs::{Job, JobKind};
+use codec::token_key;
+use wire::IdKind;
 
 /// Why the metadata store failed.
 #[derive(Debug, thiserror::Error)]
@@ -120,11 +58,12 @@ pub enum StoreError {
         /// The decoding error.
         source: serde_json::Error,
     },
-    /// Someone published the same day in between; the caller retries from the new state.
-    #[error("day {ds} changed while publishing")]
+    /// Another publish changed what this one started from (a day's version, the dictionary's
+    /// length) in between; nothing changed, the caller retries from the new state.
+    #[error("{what} changed while publishing")]
     Conflict {
-        /// The day.
-        ds: String,
+        /// What changed: `day 2026-11-20`, `the dictionary`.
+        what: String,
     },
     /// A change names an app that does not exist.
     #[error("app `{0}` does not exist")]
@@ -149,7 +88,17 @@ pub enum StoreError {
     /// A copy was asked of a store holding tables this build does not know (and so cannot copy).
     #[error("the store holds tables this build cannot copy: {}", .0.join(", "))]
     UnknownTables(Vec<String>),
-    /// The file was written by a newer Sieve.
+    /// PostgreSQL answered an error, or the connection to it failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The store cannot be reached (PostgreSQL down, every connection failing): answered 503
+    /// until it is back.
+    #[error("the metadata store is unavailable: {0}")]
+    Unavailable(String),
+    /// The operation is not one this kind of store does.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// The store was written by a newer Sieve.
     #[error("metadata format {found} is newer than this server reads ({supported})")]
     IncompatibleVersion {
         /// The file's format.
@@ -170,15 +119,20 @@ impl StoreError {
     /// Whether the storage under the database failed (I/O error, disk full, or a handle that an
     /// earlier failure latched), as opposed to a conflict or a bad record.
     pub fn is_io(&self) -> bool {
+        // A PostgreSQL error the server did not send (no SQLSTATE) is the connection failing.
+        if let StoreError::Postgres(e) = self {
+            return e.as_db_error().is_none();
+        }
         matches!(
             self,
-            StoreError::Db(
-                redb::Error::Io(_)
+            StoreError::Unavailable(_)
+                | StoreError::Db(
+                    redb::Error::Io(_)
                     | redb::Error::PreviousIo
                     | redb::Error::DatabaseClosed
                     // Only while reopening after a failure: the failed handle is still held.
                     | redb::Error::DatabaseAlreadyOpen
-            )
+                )
         )
     }
 
@@ -202,195 +156,81 @@ impl StoreError {
         }
     }
 }
-
 /// What a token may do (stored with the token as the API names it).
 pub use wire::Role;
 
-/// The metadata store.
+/// The metadata store (see the module docs).
 pub struct Meta {
-    path: PathBuf,
-    faults: Faults,
-    /// The open database; `None` after an I/O failure until the next call reopens it.
-    db: ArcSwapOption<Database>,
-    /// One reopen at a time.
-    reopening: Mutex<()>,
+    backend: Box<dyn Backend>,
     /// Token hash → scope. Tokens never change once created (there is no revocation yet), so
-    /// caching them is safe and keeps a store read off every request.
+    /// caching them is safe (in every replica) and keeps a store read off every request.
     tokens: quick_cache::sync::Cache<String, TokenInfo>,
     /// App id → what its user ids are: fixed at creation and apps are never deleted, so
     /// caching keeps a store read off membership lookups, exports and uploads.
-    id_kinds: quick_cache::sync::Cache<String, wire::IdKind>,
+    id_kinds: quick_cache::sync::Cache<String, IdKind>,
     /// Records found damaged since start-up (for `/health`); a restore and restart clears them.
     damaged: Mutex<BTreeSet<RecordId>>,
-    /// Whether opening fell back to the commit before the last (see [`Meta::rolled_back`]).
-    rolled_back: bool,
 }
 
 impl std::fmt::Debug for Meta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Meta")
-            .field("path", &self.path)
-            .field("open", &self.db.load().is_some())
-            .field("cached_tokens", &self.tokens.len())
-            .finish()
+        f.debug_struct("Meta").field("backend", &self.backend).field("cached_tokens", &self.tokens.len()).finish()
     }
-}
-
-/// How long a reopen waits for transactions still running on the failed handle (they hold the
-/// file's lock) before it gives up and answers an error; the next call tries again.
-const REOPEN_WAIT: Duration = Duration::from_secs(2);
-
-/// redb's settings for our file. A `check` open runs redb's full integrity check (every page
-/// checksum); `rolled_back` is set when that check found the last commit damaged and went back
-/// to the one before.
-///
-/// The file stays in redb's default mode, which locks it whole against other processes:
-/// single-writer mode would let `sieve backup` open it from another process, but it takes file
-/// locks on every read transaction (measured: 0.6 → 4.0 µs per read transaction, release build;
-/// a membership request makes three), so the server writes backup snapshots itself instead.
-fn builder(check: Option<Arc<AtomicBool>>) -> redb::Builder {
-    let mut b = Database::builder();
-    if let Some(rolled_back) = check {
-        b.set_check_integrity_on_open(true);
-        // redb reports progress 0.3 only after the primary commit failed its checksums and
-        // before it falls back to the secondary (see `Database::do_repair`).
-        b.set_repair_callback(move |session| {
-            if (0.29..0.31).contains(&session.progress()) {
-                rolled_back.store(true, Ordering::Relaxed);
-            }
-        });
-    }
-    b
-}
-
-/// Opens (creating) the database file, behind fault injection when that is on. `check`: see
-/// [`builder`].
-fn open_db(path: &Path, faults: &Faults, check: Option<Arc<AtomicBool>>) -> Result<Database, redb::DatabaseError> {
-    if !faults.enabled() {
-        return builder(check).create(path);
-    }
-    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-    let opening = Arc::new(AtomicBool::new(true));
-    let db = builder(check).create_with_backend(FaultyBackend::new(file, faults.clone(), opening.clone())?);
-    opening.store(false, Ordering::Release);
-    db
-}
-
-/// Runs `f`, turning a panic into `Err(message)`. redb may panic on a file damaged outside it
-/// (`unreachable code` was seen); the store must answer an error instead.
-fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned())
-    })
-}
-
-/// [`catching`] with the panic hook silenced, so a damaged file gives one clear error line
-/// instead of a panic report. Only for single-threaded moments (opening at start-up, `sieve`
-/// subcommands): the hook is process-wide.
-fn catching_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = catching(f);
-    std::panic::set_hook(previous);
-    result
-}
-
-/// Opens `path` with the full integrity check; damage is [`StoreError::Unreadable`].
-///
-/// When the check finds the last commit damaged, redb falls back to the commit before only if
-/// that commit was a one-phase one, i.e. the process died after it (a clean close ends with a
-/// two-phase commit, whose damage redb refuses): its designed recovery from a crash during a
-/// commit, logged here.
-/// Returns the database and whether redb fell back to the commit before the last.
-fn open_checked(path: &Path, faults: &Faults) -> Result<(Database, bool), StoreError> {
-    let rolled_back = Arc::new(AtomicBool::new(false));
-    let unreadable = |detail: String| StoreError::Unreadable { path: path.to_owned(), detail };
-    let db = match catching_quietly(|| open_db(path, faults, Some(rolled_back.clone()))) {
-        Err(panic) => return Err(unreadable(format!("redb panicked reading it ({panic})"))),
-        Ok(Ok(db)) => db,
-        Ok(Err(
-            e @ (redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
-            | redb::DatabaseError::RepairAborted
-            | redb::DatabaseError::UpgradeRequired(_)),
-        )) => return Err(unreadable(e.to_string())),
-        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
-            if e.kind() == std::io::ErrorKind::InvalidData =>
-        {
-            return Err(unreadable(e.to_string()));
-        }
-        Ok(Err(e)) => return Err(e.into()),
-    };
-    let rolled_back = rolled_back.load(Ordering::Relaxed);
-    if rolled_back {
-        tracing::warn!(
-            path = %path.display(),
-            "the metadata store's last commit failed its checksums (a crash while committing, or damage) and was rolled back to the one before"
-        );
-    }
-    Ok((db, rolled_back))
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Record { what: what.to_owned(), source })
-}
-
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Plain structs of strings and numbers always serialise.
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// `value` sealed for `table` at `key` (see [`records`]).
-fn seal(table: &'static str, key: &[KeyPart<'_>], value: &[u8]) -> Vec<u8> {
-    records::seal(table, key, value)
-}
-
-/// The value of a sealed record, or [`StoreError::Damaged`] naming it.
-fn unseal<'v>(table: &'static str, key: &[KeyPart<'_>], stored: &'v [u8]) -> Result<&'v [u8], StoreError> {
-    records::open(table, key, stored).ok_or_else(|| StoreError::Damaged(RecordId::new(table, key)))
 }
 
 impl Meta {
-    /// Opens (creating) the store at `path`.
+    /// A store over `backend`.
+    pub fn new(backend: Box<dyn Backend>) -> Meta {
+        Meta {
+            backend,
+            tokens: quick_cache::sync::Cache::new(10_000),
+            id_kinds: quick_cache::sync::Cache::new(10_000),
+            damaged: Mutex::default(),
+        }
+    }
+
+    /// Opens (creating) the embedded store at `path`.
     pub fn open(path: &Path) -> Result<Meta, StoreError> {
         Meta::open_with_faults(path, Faults::off())
     }
 
-    /// Opens (creating) the store at `path`, with storage fault injection (see [`Faults`]).
-    /// Runs redb's full integrity check first (see the module docs) and migrates an older
-    /// record format.
+    /// Opens (creating) the embedded store at `path`, with storage fault injection (see
+    /// [`Faults`]).
     pub fn open_with_faults(path: &Path, faults: Faults) -> Result<Meta, StoreError> {
-        let (db, rolled_back) = open_checked(path, &faults)?;
-        let txn = db.begin_write()?;
-        migrate::migrate(&txn)?;
-        jobs::release_claims(&txn)?;
-        txn.commit()?;
-        Ok(Meta {
-            path: path.to_owned(),
-            faults,
-            db: ArcSwapOption::from_pointee(db),
-            reopening: Mutex::new(()),
-            tokens: quick_cache::sync::Cache::new(10_000),
-            id_kinds: quick_cache::sync::Cache::new(10_000),
-            damaged: Mutex::default(),
-            rolled_back,
-        })
+        Ok(Meta::new(Box::new(Embedded::open_with_faults(path, faults)?)))
     }
 
-    /// Where the store's file is.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The embedded store under this one (tests of its pages and tables).
+    #[cfg(test)]
+    pub(crate) fn embedded(&self) -> &Embedded {
+        self.backend.embedded().expect("an embedded store")
     }
 
-    /// Whether opening found the last commit damaged and fell back to the one before. After a
-    /// crash during that commit this is redb's recovery (the commit was never acknowledged);
-    /// otherwise an acknowledged write was lost to damage. The two cannot be told apart, so it
-    /// is not refused but reported (`/health` is `degraded` until the next start).
+    /// The backend, for what only it does.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// Where the store is (logs, errors).
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// Whether other processes may write to the store too (see [`Backend::shared`]).
+    pub fn shared(&self) -> bool {
+        self.backend.shared()
+    }
+
+    /// Holds publishes to `app` from every other process until the guard drops (see
+    /// [`Backend::lock_app`]).
+    pub fn lock_app(&self, app: &str) -> Result<Option<Box<dyn AppGuard>>, StoreError> {
+        self.noted(self.backend.lock_app(app))
+    }
+
+    /// Whether opening found the last commit damaged and fell back to the one before (the
+    /// embedded store; see [`Embedded::rolled_back`]). Reported by `/health`.
     pub fn rolled_back(&self) -> bool {
-        self.rolled_back
+        self.backend.rolled_back()
     }
 
     /// Records found damaged since start-up.
@@ -403,116 +243,199 @@ impl Meta {
         self.damaged.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
     }
 
-    /// Notes a damaged record (logged once, listed in `/health`); returns the error for `?`.
-    fn noted(&self, err: StoreError) -> StoreError {
-        if let StoreError::Damaged(id) = &err
+    /// Notes a damaged record (logged once, listed in `/health`); passes the result on.
+    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Damaged(id)) = &result
             && self.damaged.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone())
         {
-            tracing::error!(record = %id, path = %self.path.display(), "metadata record failed its checksum; not serving it");
+            tracing::error!(record = %id, store = %self.backend.describe(), "metadata record failed its checksum; not serving it");
         }
-        err
+        result
     }
 
-    /// The open database, reopened first if an I/O failure dropped it.
-    fn db(&self) -> Result<Arc<Database>, StoreError> {
-        if let Some(db) = self.db.load_full() {
-            return Ok(db);
-        }
-        let _one_at_a_time = self.reopening.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(db) = self.db.load_full() {
-            return Ok(db); // another thread reopened it meanwhile
-        }
-        let started = Instant::now();
-        loop {
-            // No full check here (it reads the whole file and commits, which a full disk may
-            // refuse); start-up did it. A panic on a page damaged since is an error like any.
-            let opened = catching(|| open_db(&self.path, &self.faults, None)).map_err(StoreError::Panicked)?;
-            match opened {
-                Ok(db) => {
-                    let db = Arc::new(db);
-                    self.db.store(Some(db.clone()));
-                    tracing::warn!(path = %self.path.display(), "metadata store reopened after an I/O failure");
-                    return Ok(db);
-                }
-                // A transaction on the failed handle still holds the file's lock; it ends soon.
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < REOPEN_WAIT => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    /// Creates an app; `false` if it already exists (nothing changes then).
+    pub fn create_app(&self, id: &str, name: &str, ids: IdKind) -> Result<bool, StoreError> {
+        let record = AppRecord { name: name.to_owned(), created_ms: now_ms(), ids, universe: None };
+        self.noted(self.backend.create_app(id, &record))
     }
 
-    /// Drops `db` after it failed with an I/O error (redb latched it; see the module docs), so
-    /// the next call reopens the file; a handle that another thread reopened meanwhile is kept.
-    /// Returns the error for `?`.
-    fn failed(&self, db: &Arc<Database>, err: StoreError) -> StoreError {
-        let err = self.noted(err);
-        // After a panic redb's state is unknown: reopen too.
-        if err.is_io() || matches!(err, StoreError::Panicked(_)) {
-            let current = Some(Arc::clone(db));
-            let previous = self.db.compare_and_swap(&current, None::<Arc<Database>>);
-            if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, db)) {
-                tracing::error!(error = %err, "metadata store I/O failure; the file will be reopened");
-            }
-        }
-        err
+    /// An app's record.
+    pub fn app(&self, id: &str) -> Result<Option<AppRecord>, StoreError> {
+        self.noted(self.backend.app(id))
     }
 
-    /// Runs a read transaction; if it met an I/O failure, once more on a reopened handle.
-    fn read<T>(&self, f: impl Fn(&ReadTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut retried = false;
-        loop {
-            let db = self.db()?;
-            let run = || db.begin_read().map_err(StoreError::from).and_then(|txn| f(&txn));
-            match catching(run).unwrap_or_else(|panic| Err(StoreError::Panicked(panic))) {
-                Err(e) if e.is_io() && !retried => {
-                    drop(self.failed(&db, e));
-                    retried = true;
-                }
-                Err(e) => return Err(self.failed(&db, e)),
-                ok => return ok,
-            }
+    /// What an app's user ids are (`None`: no such app). Cached: the kind never changes.
+    pub fn id_kind(&self, id: &str) -> Result<Option<IdKind>, StoreError> {
+        if let Some(kind) = self.id_kinds.get(id) {
+            return Ok(Some(kind));
         }
+        let kind = self.app(id)?.map(|record| record.ids);
+        if let Some(kind) = kind {
+            self.id_kinds.insert(id.to_owned(), kind);
+        }
+        Ok(kind)
     }
 
-    /// Runs a write transaction and commits it when `f` returns `(value, true)`, aborts it on
-    /// `(value, false)` or an error. Never retried: after an I/O failure the caller decides.
-    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
-        let db = self.db()?;
-        let run = || -> Result<T, StoreError> {
-            let txn = db.begin_write()?;
-            let (value, commit) = f(&txn)?;
-            if commit {
-                txn.commit()?;
-            } else {
-                txn.abort()?;
-            }
-            Ok(value)
-        };
-        catching(run).unwrap_or_else(|panic| Err(StoreError::Panicked(panic))).map_err(|e| self.failed(&db, e))
+    /// Whether an app exists.
+    pub fn app_exists(&self, id: &str) -> Result<bool, StoreError> {
+        self.noted(self.backend.app_exists(id))
+    }
+
+    /// Every app, by id.
+    pub fn apps(&self) -> Result<Vec<(String, AppRecord)>, StoreError> {
+        self.noted(self.backend.apps())
+    }
+
+    /// Creates a token for an app and returns its secret (shown once; only its hash is kept).
+    pub fn create_token(&self, app: &str, role: Role) -> Result<String, StoreError> {
+        let mut raw = [0u8; 24];
+        rand::fill(&mut raw);
+        let secret = format!("sv_{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        self.noted(self.backend.put_token(&token_key(&secret), &TokenInfo { app: app.to_owned(), role }))?;
+        Ok(secret)
+    }
+
+    /// The scope of a token secret, if it is one of ours.
+    pub fn lookup_token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let key = token_key(secret);
+        if let Some(info) = self.tokens.get(&key) {
+            return Ok(Some(info));
+        }
+        let info = self.noted(self.backend.token(&key))?;
+        // Only found tokens are cached, so guessing cannot fill the cache.
+        if let Some(info) = &info {
+            self.tokens.insert(key, info.clone());
+        }
+        Ok(info)
+    }
+
+    /// The dense id of an external user id.
+    pub fn dict_lookup(&self, app: &str, external: &str) -> Result<Option<u32>, StoreError> {
+        self.noted(self.backend.dict_lookup(app, external))
+    }
+
+    /// The external id of a dense id.
+    pub fn dict_external(&self, app: &str, id: u32) -> Result<Option<String>, StoreError> {
+        self.noted(self.backend.dict_external(app, id))
+    }
+
+    /// Every external id of an app, in dense-id order (index = dense id).
+    pub fn dict_load(&self, app: &str) -> Result<Vec<String>, StoreError> {
+        self.dict_load_from(app, 0)
+    }
+
+    /// The external ids from dense id `from` on (what another replica added since `from`).
+    pub fn dict_load_from(&self, app: &str, from: u32) -> Result<Vec<String>, StoreError> {
+        self.noted(self.backend.dict_load_from(app, from))
+    }
+
+    /// External ids of many dense ids (sorted ascending), streamed to `f` in order. An id with
+    /// no entry is skipped; a damaged entry stops the stream with [`StoreError::Damaged`].
+    pub fn dict_externals(
+        &self,
+        app: &str,
+        mut ids: impl Iterator<Item = u32>,
+        mut f: impl FnMut(u32, &str),
+    ) -> Result<(), StoreError> {
+        self.noted(self.backend.dict_externals(app, &mut ids, &mut f))
+    }
+
+    /// The published version of a day.
+    pub fn day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
+        self.noted(self.backend.day(app, ds))
+    }
+
+    /// The latest published day of an app.
+    pub fn latest_day(&self, app: &str) -> Result<Option<(String, DayRecord)>, StoreError> {
+        self.noted(self.backend.latest_day(app))
+    }
+
+    /// Every published day of an app, oldest first.
+    pub fn days(&self, app: &str) -> Result<Vec<(String, DayRecord)>, StoreError> {
+        self.noted(self.backend.days(app))
+    }
+
+    /// Commits a publish in one transaction (see [`Backend::publish`]).
+    pub fn publish(&self, p: &Publish<'_>) -> Result<(), StoreError> {
+        self.noted(self.backend.publish(p))
+    }
+
+    /// Removes a day pointer (see [`Backend::delete_day`]). The day's blobs stay: later days
+    /// may name them.
+    pub fn delete_day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
+        self.noted(self.backend.delete_day(app, ds))
+    }
+
+    /// A segment's stored record.
+    pub fn segment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.noted(self.backend.segment_get(app, id))
+    }
+
+    /// Every stored segment record of an app (tombstones included), by id.
+    pub fn segment_list(&self, app: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.noted(self.backend.segment_list(app))
+    }
+
+    /// Stores `new` if the stored record still equals `expected` (`None`: absent). Returns
+    /// whether it did; durable when it returns `true`. Every published day's members follow
+    /// the change: their recompute is queued in the same transaction.
+    pub fn segment_cas(&self, app: &str, id: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, StoreError> {
+        self.noted(self.backend.segment_cas(app, id, expected, new))
+    }
+
+    /// Stores an experiment if its id is free; `false` (nothing changed) if it exists.
+    pub fn experiment_create(&self, app: &str, id: &str, record: &[u8]) -> Result<bool, StoreError> {
+        self.noted(self.backend.experiment_create(app, id, record))
+    }
+
+    /// An experiment's record.
+    pub fn experiment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.noted(self.backend.experiment_get(app, id))
+    }
+
+    /// Every experiment record of an app, by id.
+    pub fn experiment_list(&self, app: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.noted(self.backend.experiment_list(app))
+    }
+
+    /// A stored idempotency record.
+    pub fn idempotency_get(&self, app: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.noted(self.backend.idempotency_get(app, key))
+    }
+
+    /// Stores an idempotency record.
+    pub fn idempotency_put(&self, app: &str, key: &str, record: &[u8]) -> Result<(), StoreError> {
+        self.noted(self.backend.idempotency_put(app, key, record))
+    }
+
+    /// A job's record.
+    pub fn job_get(&self, app: &str, kind: JobKind) -> Result<Option<Job>, StoreError> {
+        self.noted(self.backend.job_get(app, kind))
+    }
+
+    /// Every job record (all apps), for the worker's scan.
+    pub fn job_list(&self) -> Result<Vec<Job>, StoreError> {
+        self.noted(self.backend.job_list())
+    }
+
+    /// Reads, changes and stores a job in one transaction: `f` gets the current record and
+    /// returns the one to store (`None`: leave it as it is). Returns what `f` returned.
+    pub fn job_update(
+        &self,
+        app: &str,
+        kind: JobKind,
+        f: impl FnOnce(Option<Job>) -> Option<Job>,
+    ) -> Result<Option<Job>, StoreError> {
+        self.noted(self.backend.job_update(app, kind, Box::new(f)))
+    }
+
+    /// Checks every record (see [`Backend::verify_records`]).
+    pub fn verify_records(&self, both_ways: bool) -> Result<RecordReport, StoreError> {
+        self.backend.verify_records(both_ways)
+    }
+
+    /// Writes a consistent copy into a new embedded store file (see [`Backend::snapshot_to`]).
+    pub fn snapshot_to(&self, dest: &Path) -> Result<u64, StoreError> {
+        self.backend.snapshot_to(dest)
     }
 }
-
-/// The rows of one app in a table keyed by (app, id), in key order, each decoded by `f`.
-fn app_rows<T>(
-    txn: &ReadTransaction,
-    def: TableDefinition<(&str, &str), &[u8]>,
-    app: &str,
-    f: impl Fn(&str, &[u8]) -> Result<T, StoreError>,
-) -> Result<Vec<(String, T)>, StoreError> {
-    let t = txn.open_table(def)?;
-    let mut out = Vec::new();
-    for row in t.range((app, "")..)? {
-        let (k, v) = row?;
-        let (a, id) = k.value();
-        if a != app {
-            break;
-        }
-        out.push((id.to_owned(), f(id, v.value())?));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-pub(super) mod tests;

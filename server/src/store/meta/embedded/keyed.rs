@@ -3,11 +3,11 @@
 
 use redb::{ReadTransaction, ReadableTable, TableDefinition};
 
-use super::{DAYS, EXPERIMENTS, IDEMPOTENCY, Meta, SEGMENTS, StoreError, app_rows, jobs, name, seal, unseal};
+use super::{DAYS, EXPERIMENTS, Embedded, IDEMPOTENCY, SEGMENTS, StoreError, app_rows, jobs, name, seal, unseal};
 use crate::jobs::JobKind;
 use crate::store::records::KeyPart;
 
-impl Meta {
+impl Embedded {
     /// A segment's stored record.
     pub fn segment_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|txn| opaque_get(txn, SEGMENTS, name::SEGMENTS, app, id))

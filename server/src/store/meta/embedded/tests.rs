@@ -1,7 +1,14 @@
 //! The metadata store's tests (shared helpers for its child modules' tests).
 
 use super::*;
+use crate::store::faults::Faults;
+use crate::store::meta::Meta;
+use crate::store::meta::codec::{DayRecord, Publish, TokenInfo};
+use crate::store::records::RecordId;
+use redb::ReadableDatabase;
+use redb::TableDefinition;
 use wire::IdKind;
+use wire::Role;
 
 pub(super) fn meta() -> (tempfile::TempDir, Meta) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -87,7 +94,7 @@ pub(super) fn poke<K: redb::Key + 'static>(
     key: K::SelfType<'_>,
     value: &[u8],
 ) {
-    let db = m.db().expect("db");
+    let db = m.embedded().db().expect("db");
     let txn = db.begin_write().expect("write");
     txn.open_table(def).expect("table").insert(key, value).expect("insert");
     txn.commit().expect("commit");
@@ -98,7 +105,7 @@ pub(super) fn stored<K: redb::Key + 'static>(
     def: TableDefinition<K, &[u8]>,
     key: K::SelfType<'_>,
 ) -> Vec<u8> {
-    let db = m.db().expect("db");
+    let db = m.embedded().db().expect("db");
     let txn = db.begin_read().expect("read");
     txn.open_table(def).expect("table").get(key).expect("get").expect("present").value().to_vec()
 }

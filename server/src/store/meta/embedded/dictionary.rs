@@ -3,10 +3,11 @@
 
 use redb::ReadableDatabase as _;
 
-use super::{DICT, DICT_REV, Meta, RecordId, StoreError, catching, name, unseal};
+use super::{DICT, DICT_REV, Embedded, StoreError, catching, dense_id, external_id, name};
 use crate::store::records::KeyPart;
+use crate::store::records::RecordId;
 
-impl Meta {
+impl Embedded {
     /// The dense id of an external user id.
     pub fn dict_lookup(&self, app: &str, external: &str) -> Result<Option<u32>, StoreError> {
         self.read(|txn| match txn.open_table(DICT)?.get((app, external))? {
@@ -25,19 +26,20 @@ impl Meta {
         })
     }
 
-    /// Every external id of an app, in dense-id order (index = dense id).
-    pub fn dict_load(&self, app: &str) -> Result<Vec<String>, StoreError> {
+    /// The external ids from dense id `from` on, in order (index + `from` = dense id).
+    pub fn dict_load_from(&self, app: &str, from: u32) -> Result<Vec<String>, StoreError> {
         self.read(|txn| {
             let t = txn.open_table(DICT_REV)?;
             let mut out = Vec::new();
-            for row in t.range((app, 0u32)..=(app, u32::MAX))? {
+            for row in t.range((app, from)..=(app, u32::MAX))? {
                 let (k, v) = row?;
                 let id = k.value().1;
-                if id as usize != out.len() {
+                let expected = from + out.len() as u32;
+                if id != expected {
                     // Ids are dense: a gap means a lost entry, and every later id would shift.
                     return Err(StoreError::Damaged(RecordId::new(
                         name::DICT_REV,
-                        &[KeyPart::Text(app), KeyPart::Id(out.len() as u32)],
+                        &[KeyPart::Text(app), KeyPart::Id(expected)],
                     )));
                 }
                 out.push(external_id(name::DICT_REV, &[KeyPart::Text(app), KeyPart::Id(id)], v.value())?.to_owned());
@@ -53,8 +55,8 @@ impl Meta {
     pub fn dict_externals(
         &self,
         app: &str,
-        ids: impl Iterator<Item = u32>,
-        mut f: impl FnMut(u32, &str),
+        ids: &mut dyn Iterator<Item = u32>,
+        f: &mut dyn FnMut(u32, &str),
     ) -> Result<(), StoreError> {
         let db = self.db()?;
         let run = || -> Result<(), StoreError> {
@@ -69,21 +71,4 @@ impl Meta {
         };
         catching(run).unwrap_or_else(|panic| Err(StoreError::Panicked(panic))).map_err(|e| self.failed(&db, e))
     }
-}
-
-/// A dense id stored in the dictionary.
-pub(super) fn dense_id(table: &'static str, key: &[KeyPart<'_>], stored: &[u8]) -> Result<u32, StoreError> {
-    let value = unseal(table, key, stored)?;
-    let bytes: [u8; 4] = value.try_into().map_err(|_| StoreError::Damaged(RecordId::new(table, key)))?;
-    Ok(u32::from_le_bytes(bytes))
-}
-
-/// An external id stored in the reverse dictionary.
-pub(super) fn external_id<'v>(
-    table: &'static str,
-    key: &[KeyPart<'_>],
-    stored: &'v [u8],
-) -> Result<&'v str, StoreError> {
-    let value = unseal(table, key, stored)?;
-    std::str::from_utf8(value).map_err(|_| StoreError::Damaged(RecordId::new(table, key)))
 }

@@ -115,6 +115,7 @@ mod tests {
     use super::super::tests::*;
     use super::super::*;
     use super::*;
+    use crate::store::meta::Meta;
 
     #[test]
     fn format_1_files_are_migrated_with_their_data() {
@@ -146,7 +147,7 @@ mod tests {
         assert_eq!(m.day("x", "2026-11-20").expect("day").map(|d| d.version), Some(1));
         assert_eq!(m.segment_get("x", "s").expect("segment").as_deref(), Some(&b"{}"[..]));
         assert!(m.verify_records(true).expect("verify").problems.is_empty());
-        let db = m.db().expect("db");
+        let db = m.embedded().db().expect("db");
         let names: Vec<String> =
             db.begin_read().expect("read").list_tables().expect("tables").map(|t| t.name().to_owned()).collect();
         assert!(!names.iter().any(|n| n == "dict" || n == "days"), "old tables are gone: {names:?}");
@@ -157,7 +158,7 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused() {
         let (d, m) = meta();
-        let db = m.db().expect("db");
+        let db = m.embedded().db().expect("db");
         let txn = db.begin_write().expect("write");
         txn.open_table(META).expect("meta").insert("format", FORMAT + 1).expect("format");
         txn.commit().expect("commit");

@@ -1,5 +1,5 @@
-//! Checking every record ([`Meta::verify_records`]: start-up and `sieve check`) and consistent
-//! copies of the store ([`Meta::snapshot_to`] while serving, [`copy_snapshot`] with no server).
+//! Checking every record ([`Embedded::verify_records`]: start-up and `sieve check`) and consistent
+//! copies of the store ([`Embedded::snapshot_to`] while serving, [`copy_snapshot`] with no server).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -9,13 +9,13 @@ use redb::{
 };
 
 use super::{
-    APPS, DAYS, DICT, DICT_REV, DayRecord, EXPERIMENTS, IDEMPOTENCY, JOBS, META, Meta, SEGMENTS, StoreError, TOKENS,
-    builder, catching, catching_quietly, dense_id, external_id, name, open_checked,
+    APPS, DAYS, DICT, DICT_REV, DayRecord, EXPERIMENTS, Embedded, IDEMPOTENCY, JOBS, META, SEGMENTS, StoreError,
+    TOKENS, builder, catching, catching_quietly, dense_id, external_id, name, open_checked,
 };
 use crate::store::faults::Faults;
 use crate::store::records::{self, KeyPart, RecordId};
 
-/// What [`Meta::verify_records`] found.
+/// What [`Embedded::verify_records`] found.
 #[derive(Debug, Default)]
 pub struct RecordReport {
     /// Records checked, in every table.
@@ -37,7 +37,7 @@ impl RecordReport {
     }
 }
 
-impl Meta {
+impl Embedded {
     /// Checks every record's checksum, that each app's dictionary ids are dense and that both
     /// directions have as many entries; with `both_ways`, also that every reverse entry maps
     /// back (one lookup per user: `sieve check` does it, start-up does not).
@@ -168,7 +168,7 @@ fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     Ok(n)
 }
 
-impl Meta {
+impl Embedded {
     /// Writes a consistent copy of the store into a new file `dest` from one read transaction
     /// (exactly one committed state, whatever is committed meanwhile); returns the records
     /// copied. This is how `sieve backup` copies a store the server has open.
@@ -183,11 +183,11 @@ impl Meta {
     }
 }
 
-/// [`Meta::snapshot_to`] for a file no server has open (`sieve backup` when none runs). A file
+/// [`Embedded::snapshot_to`] for a file no server has open (`sieve backup` when none runs). A file
 /// that needs recovery (a crash) is opened, checked and recovered as at start-up.
 ///
 /// # Errors
-/// As [`Meta::snapshot_to`]; a damaged `src` is [`StoreError::Unreadable`].
+/// As [`Embedded::snapshot_to`]; a damaged `src` is [`StoreError::Unreadable`].
 pub fn copy_snapshot(src: &Path, dest: &Path) -> Result<u64, StoreError> {
     let unreadable = |detail: String| StoreError::Unreadable { path: src.to_owned(), detail };
     let opened = catching_quietly(|| builder(None).open_read_only(src)).map_err(unreadable)?;
@@ -240,6 +240,7 @@ mod tests {
     use super::super::tests::*;
     use super::super::*;
     use super::*;
+    use crate::store::meta::{Meta, Role};
 
     #[test]
     fn a_healthy_store_verifies_clean_and_gaps_or_one_sided_entries_are_found() {
@@ -252,7 +253,7 @@ mod tests {
         // A forward entry to a wrong (but sealed) id, and a missing reverse entry.
         let key = [KeyPart::Text("x"), KeyPart::Text("u1")];
         poke(&m, DICT, ("x", "u1"), &seal(name::DICT, &key, &4u32.to_le_bytes()));
-        let db = m.db().expect("db");
+        let db = m.embedded().db().expect("db");
         let txn = db.begin_write().expect("write");
         txn.open_table(DICT_REV).expect("rev").remove(("x", 2)).expect("remove");
         txn.commit().expect("commit");
@@ -270,7 +271,7 @@ mod tests {
         m.experiment_create("x", "e", b"exp").expect("experiment");
         let token = m.create_token("x", Role::Viewer).expect("token");
         // Every table the store has is one a copy takes: a new table must be added to COPIED.
-        let db = m.db().expect("db");
+        let db = m.embedded().db().expect("db");
         let names: Vec<String> =
             db.begin_read().expect("read").list_tables().expect("tables").map(|t| t.name().to_owned()).collect();
         drop(db);

@@ -3,27 +3,16 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{JOBS, Meta, StoreError, decode, encode, name, now_ms, seal, unseal};
+use super::{Embedded, JOBS, StoreError};
+use crate::clock::now_ms;
 use crate::jobs::{Job, JobKind, Transitions};
-use crate::store::records::KeyPart;
+use crate::store::meta::codec::{job_record, sealed_job};
 
-fn key<'a>(app: &'a str, kind: JobKind) -> [KeyPart<'a>; 2] {
-    [KeyPart::Text(app), KeyPart::Text(kind.as_str())]
-}
-
-fn open_job(app: &str, kind: &str, stored: &[u8]) -> Result<Job, StoreError> {
-    decode("job", unseal(name::JOBS, &[KeyPart::Text(app), KeyPart::Text(kind)], stored)?)
-}
-
-fn sealed(job: &Job) -> Vec<u8> {
-    seal(name::JOBS, &key(&job.app, job.kind), &encode(job))
-}
-
-impl Meta {
+impl Embedded {
     /// A job's record.
     pub fn job_get(&self, app: &str, kind: JobKind) -> Result<Option<Job>, StoreError> {
         self.read(|txn| match txn.open_table(JOBS)?.get((app, kind.as_str()))? {
-            Some(v) => Ok(Some(open_job(app, kind.as_str(), v.value())?)),
+            Some(v) => Ok(Some(job_record(app, kind.as_str(), v.value())?)),
             None => Ok(None),
         })
     }
@@ -36,7 +25,7 @@ impl Meta {
             for row in t.iter()? {
                 let (k, v) = row?;
                 let (app, kind) = k.value();
-                out.push(open_job(app, kind, v.value())?);
+                out.push(job_record(app, kind, v.value())?);
             }
             Ok(out)
         })
@@ -48,17 +37,17 @@ impl Meta {
         &self,
         app: &str,
         kind: JobKind,
-        f: impl FnOnce(Option<Job>) -> Option<Job>,
+        f: Box<dyn FnOnce(Option<Job>) -> Option<Job> + '_>,
     ) -> Result<Option<Job>, StoreError> {
         self.write(|txn| {
             let mut t = txn.open_table(JOBS)?;
             let current = match t.get((app, kind.as_str()))? {
-                Some(v) => Some(open_job(app, kind.as_str(), v.value())?),
+                Some(v) => Some(job_record(app, kind.as_str(), v.value())?),
                 None => None,
             };
             match f(current) {
                 Some(job) => {
-                    t.insert((app, kind.as_str()), sealed(&job).as_slice())?;
+                    t.insert((app, kind.as_str()), sealed_job(&job).as_slice())?;
                     Ok((Some(job), true))
                 }
                 None => Ok((None, false)),
@@ -74,11 +63,11 @@ pub(super) fn enqueue(txn: &WriteTransaction, app: &str, kind: JobKind, days: &[
     }
     let mut t = txn.open_table(JOBS)?;
     let current = match t.get((app, kind.as_str()))? {
-        Some(v) => Some(open_job(app, kind.as_str(), v.value())?),
+        Some(v) => Some(job_record(app, kind.as_str(), v.value())?),
         None => None,
     };
     let job = Job::enqueue(current, app, kind, days, now_ms());
-    t.insert((app, kind.as_str()), sealed(&job).as_slice())?;
+    t.insert((app, kind.as_str()), sealed_job(&job).as_slice())?;
     Ok(())
 }
 
@@ -91,14 +80,14 @@ pub(super) fn release_claims(txn: &WriteTransaction) -> Result<(), StoreError> {
     for row in t.iter()? {
         let (k, v) = row?;
         let (app, kind) = k.value();
-        let mut job = open_job(app, kind, v.value())?;
+        let mut job = job_record(app, kind, v.value())?;
         if job.lease.is_some() {
             job.release();
             released.push(job);
         }
     }
     for job in released {
-        t.insert((job.app.as_str(), job.kind.as_str()), sealed(&job).as_slice())?;
+        t.insert((job.app.as_str(), job.kind.as_str()), sealed_job(&job).as_slice())?;
     }
     Ok(())
 }

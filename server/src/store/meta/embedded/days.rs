@@ -3,43 +3,13 @@
 //! universe) and queues recomputes together.
 
 use redb::ReadableTable;
-use serde::{Deserialize, Serialize};
 
-use super::apps::app_record;
-use super::{APPS, DAYS, DICT, DICT_REV, Meta, StoreError, app_rows, decode, encode, jobs, name, seal, unseal};
+use super::{APPS, DAYS, DICT, DICT_REV, Embedded, StoreError, app_rows, encode, jobs, name, seal};
 use crate::jobs::JobKind;
+use crate::store::meta::codec::{DayRecord, Publish, app_record, day_record, dict_entries};
 use crate::store::records::KeyPart;
 
-/// The published version of one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DayRecord {
-    /// Address of the manifest blob.
-    pub manifest: String,
-    /// Publish counter of the day, from 1.
-    pub version: u64,
-    /// When it was published, ms since the epoch.
-    pub published_ms: u64,
-}
-
-/// One publish: new dictionary entries and new day pointers, committed together.
-#[derive(Debug, Clone, Default)]
-pub struct Publish<'a> {
-    /// The app.
-    pub app: &'a str,
-    /// Dense id of the first new external id (the dictionary's length before).
-    pub first_new_id: u32,
-    /// New external ids, in dense-id order.
-    pub new_ids: &'a [String],
-    /// For a `u32` app: the blob of its users after this publish (see [`super::AppRecord`]).
-    pub universe: Option<&'a str>,
-    /// (ds, expected current version (0 = none), new record).
-    pub days: Vec<(String, u64, DayRecord)>,
-    /// Days whose segments must be recomputed because of this publish (queued on the app's
-    /// segments job in the same transaction).
-    pub recompute: Vec<String>,
-}
-
-impl Meta {
+impl Embedded {
     /// The published version of a day.
     pub fn day(&self, app: &str, ds: &str) -> Result<Option<DayRecord>, StoreError> {
         self.read(|txn| match txn.open_table(DAYS)?.get((app, ds))? {
@@ -75,13 +45,18 @@ impl Meta {
     pub fn publish(&self, p: &Publish<'_>) -> Result<(), StoreError> {
         self.write(|txn| {
             let mut days = txn.open_table(DAYS)?;
+            // The dictionary must still end where the publisher's copy of it did.
+            let len = dict_len(&txn.open_table(DICT_REV)?, p.app)?;
+            if !p.new_ids.is_empty() && len != p.first_new_id {
+                return Err(StoreError::Conflict { what: "the dictionary".to_owned() });
+            }
             for (ds, expected, record) in &p.days {
                 let current = match days.get((p.app, ds.as_str()))? {
                     Some(v) => day_record(p.app, ds, v.value())?.version,
                     None => 0,
                 };
                 if current != *expected {
-                    return Err(StoreError::Conflict { ds: ds.clone() });
+                    return Err(StoreError::Conflict { what: format!("day {ds}") });
                 }
                 let key = [KeyPart::Text(p.app), KeyPart::Text(ds)];
                 days.insert((p.app, ds.as_str()), seal(name::DAYS, &key, &encode(record)).as_slice())?;
@@ -90,9 +65,8 @@ impl Meta {
             let mut rev = txn.open_table(DICT_REV)?;
             for (i, ext) in p.new_ids.iter().enumerate() {
                 let id = p.first_new_id + i as u32;
-                let forward = seal(name::DICT, &[KeyPart::Text(p.app), KeyPart::Text(ext)], &id.to_le_bytes());
+                let (forward, reverse) = dict_entries(p.app, id, ext);
                 dict.insert((p.app, ext.as_str()), forward.as_slice())?;
-                let reverse = seal(name::DICT_REV, &[KeyPart::Text(p.app), KeyPart::Id(id)], ext.as_bytes());
                 rev.insert((p.app, id), reverse.as_slice())?;
             }
             if let Some(universe) = p.universe {
@@ -132,7 +106,8 @@ impl Meta {
     }
 }
 
-/// A day pointer, checked and decoded.
-fn day_record(app: &str, ds: &str, stored: &[u8]) -> Result<DayRecord, StoreError> {
-    decode("day", unseal(name::DAYS, &[KeyPart::Text(app), KeyPart::Text(ds)], stored)?)
+/// How many entries an app's dictionary has: its last dense id + 1 (ids are dense from 0).
+fn dict_len(t: &redb::Table<'_, (&'static str, u32), &'static [u8]>, app: &str) -> Result<u32, StoreError> {
+    let last = t.range((app, 0u32)..=(app, u32::MAX))?.next_back().transpose()?;
+    Ok(last.map_or(0, |(k, _)| k.value().1 + 1))
 }

@@ -1,0 +1,98 @@
+//! Records as stored, for copies between stores (`sieve migrate`): a table exported in key order
+//! from one snapshot, and records imported verbatim in one transaction (`ON CONFLICT DO
+//! NOTHING`: a record already there is kept, so a copy can run again).
+
+use tokio_postgres::Client;
+
+use crate::store::meta::StoreError;
+use crate::store::meta::codec::{RawKey, RawRecord, name};
+
+/// The SQL table and its two key columns for a pair-keyed table.
+fn pair_columns(table: &str) -> Option<(&'static str, &'static str)> {
+    Some(match table {
+        name::DAYS => ("days", "ds"),
+        name::SEGMENTS => ("segments", "id"),
+        name::EXPERIMENTS => ("experiments", "id"),
+        name::IDEMPOTENCY => ("idempotency", "id"),
+        name::JOBS => ("jobs", "kind"),
+        _ => return None,
+    })
+}
+
+pub(super) async fn export(
+    c: &mut Client,
+    table: &'static str,
+    f: &mut dyn FnMut(RawRecord) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let t = c
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let rows = match table {
+        name::APPS => t.query("SELECT app, record FROM apps ORDER BY app", &[]).await?,
+        name::TOKENS => t.query("SELECT token, record FROM tokens ORDER BY token", &[]).await?,
+        name::DICT => t.query("SELECT app, external, record FROM dict ORDER BY app, external", &[]).await?,
+        name::DICT_REV => t.query("SELECT app, id, record FROM dict_rev ORDER BY app, id", &[]).await?,
+        other => {
+            let (sql_table, column) = pair_columns(other).ok_or(StoreError::Unsupported("no such table"))?;
+            let sql = format!("SELECT app, {column}, record FROM {sql_table} ORDER BY app, {column}");
+            t.query(&sql, &[]).await?
+        }
+    };
+    for r in &rows {
+        let key = match table {
+            name::APPS | name::TOKENS => RawKey::One(r.get::<_, String>(0)),
+            name::DICT => RawKey::Pair(r.get(0), String::from_utf8_lossy(r.get::<_, &[u8]>(1)).into_owned()),
+            name::DICT_REV => RawKey::Id(r.get(0), u32::try_from(r.get::<_, i64>(1)).unwrap_or(u32::MAX)),
+            _ => RawKey::Pair(r.get(0), r.get(1)),
+        };
+        let last = r.len() - 1;
+        f(RawRecord { table, key, value: r.get::<_, Vec<u8>>(last) })?;
+    }
+    t.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn import(c: &mut Client, records: &[RawRecord]) -> Result<u64, StoreError> {
+    let t = c.transaction().await?;
+    let mut new = 0;
+    for r in records {
+        new += match (&r.key, r.table) {
+            (RawKey::One(k), name::APPS) => {
+                t.execute("INSERT INTO apps (app, record) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[k, &r.value])
+                    .await?
+            }
+            (RawKey::One(k), name::TOKENS) => {
+                t.execute("INSERT INTO tokens (token, record) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[k, &r.value])
+                    .await?
+            }
+            (RawKey::Pair(app, ext), name::DICT) => {
+                t.execute(
+                    "INSERT INTO dict (app, external, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[app, &ext.as_bytes(), &r.value],
+                )
+                .await?
+            }
+            (RawKey::Id(app, id), name::DICT_REV) => {
+                t.execute(
+                    "INSERT INTO dict_rev (app, id, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[app, &i64::from(*id), &r.value],
+                )
+                .await?
+            }
+            (RawKey::Pair(app, id), table) => {
+                let (sql_table, column) =
+                    pair_columns(table).ok_or(StoreError::Unsupported("a record of no such table"))?;
+                let sql = format!(
+                    "INSERT INTO {sql_table} (app, {column}, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+                );
+                t.execute(&sql, &[app, id, &r.value]).await?
+            }
+            _ => return Err(StoreError::Unsupported("a record whose key does not fit its table")),
+        };
+    }
+    t.commit().await?;
+    Ok(new)
+}
