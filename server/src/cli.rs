@@ -222,6 +222,18 @@ pub struct ServeArgs {
     /// `/health` lists them); without it the server refuses such a store.
     #[arg(long)]
     pub serve_damaged: bool,
+    /// Metadata in PostgreSQL (`postgres://user:password@host:port/db`), shared by every
+    /// replica given the same URL; unset: redb in the data directory.
+    #[arg(long, env = "SIEVE_META_URL", hide_env_values = true)]
+    pub meta_url: Option<String>,
+    /// Blobs in S3-compatible object storage (`s3://bucket/prefix`; endpoint, region and keys
+    /// from the AWS_* variables) or a directory replicas share (`file:///dir`); unset: files
+    /// in the data directory.
+    #[arg(long, env = "SIEVE_BLOB_URL")]
+    pub blob_url: Option<String>,
+    /// Bound of the local copy of blobs kept when they live in object storage, in MiB.
+    #[arg(long, env = "SIEVE_BLOB_CACHE_MB", default_value_t = 4096)]
+    pub blob_cache_mb: u64,
 }
 
 /// `sieve demo`.

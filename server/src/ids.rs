@@ -126,6 +126,26 @@ impl AppIds {
         })
     }
 
+    /// Brings a copy held in memory up to the store, after another process (a replica) may
+    /// have published: a dictionary takes the entries added after its last one (it only
+    /// grows), a universe is read again (its blob is cached by address, so an unchanged one
+    /// costs no read).
+    ///
+    /// # Errors
+    /// [`IdsError::NoApp`], or a store failure.
+    pub fn catch_up(&mut self, snaps: &Snapshots, app: &str) -> Result<(), IdsError> {
+        match self {
+            AppIds::Strings(dict) => {
+                let added = snaps.meta().dict_load_from(app, dict.len())?;
+                if !added.is_empty() {
+                    dict.commit(added);
+                }
+            }
+            AppIds::U32(_) => *self = AppIds::load(snaps, app)?,
+        }
+        Ok(())
+    }
+
     /// The kind of ids.
     pub fn kind(&self) -> IdKind {
         match self {
@@ -352,6 +372,9 @@ pub enum IdsError {
     /// The universe blob could not be read.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The task waiting for the app's lock failed.
+    #[error(transparent)]
+    Task(#[from] crate::blocking::Panicked),
 }
 
 #[cfg(test)]

@@ -114,6 +114,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.blob_gc_interval = Duration::from_secs(args.blob_gc_interval_secs);
     config.blob_gc_grace = Duration::from_secs(args.blob_gc_grace_secs);
     config.serve_damaged = args.serve_damaged;
+    config.meta_url = args.meta_url;
+    config.blob_url = args.blob_url;
+    config.blob_cache_bytes = args.blob_cache_mb << 20;
     config.faults = server::store::faults::Faults::from_env();
     if config.faults.enabled() {
         tracing::warn!(

@@ -9,6 +9,9 @@ use crate::ids::AppIds;
 use crate::publish::Publisher;
 use crate::snapshots::Snapshots;
 use crate::store::faults::Faults;
+use crate::store::meta::AppGuard;
+use crate::store::meta::postgres::Postgres;
+use crate::store::object::ObjectBlobStore;
 use crate::store::{BlobError, BlobStore, FsBlobStore, Meta, StoreError};
 
 /// Settings the server runs with; built by `main` from flags and environment.
@@ -63,6 +66,14 @@ pub struct Config {
     /// Start even when metadata records fail their checksums (they answer 503 and `/health`
     /// lists them); without it such a store is refused at start-up.
     pub serve_damaged: bool,
+    /// `postgres://…`: metadata in PostgreSQL, shared by replicas; `None`: redb in the data
+    /// directory.
+    pub meta_url: Option<String>,
+    /// `s3://bucket/prefix` or `file:///dir`: where blobs live, shared by replicas; `None`:
+    /// files in the data directory.
+    pub blob_url: Option<String>,
+    /// Bound of the local copy of blobs kept when they live in object storage.
+    pub blob_cache_bytes: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +103,10 @@ impl std::fmt::Debug for Config {
             .field("faults", &self.faults)
             .field("job_step_delay", &self.job_step_delay)
             .field("serve_damaged", &self.serve_damaged)
+            // URLs may hold a password: only which stores are used.
+            .field("meta_url", &self.meta_url.as_ref().map(|_| "<set>"))
+            .field("blob_url", &self.blob_url)
+            .field("blob_cache_bytes", &self.blob_cache_bytes)
             .finish()
     }
 }
@@ -128,6 +143,9 @@ impl Config {
             faults: Faults::off(),
             job_step_delay: Duration::ZERO,
             serve_damaged: false,
+            meta_url: None,
+            blob_url: None,
+            blob_cache_bytes: 4 << 30,
         }
     }
 }
@@ -150,6 +168,10 @@ pub enum OpenError {
     /// Another server (or a restore) holds the data directory.
     #[error(transparent)]
     Locked(#[from] crate::backup::BackupError),
+    #[error(transparent)]
+    ObjectStorage(#[from] crate::store::object::OpenError),
+    #[error("--blob-url must be s3://bucket[/prefix] or file:///absolute/dir: `{0}`")]
+    BlobUrl(String),
 }
 
 /// Per-app publish locks, each holding the app's dictionary once loaded. Uploads to one app
@@ -192,6 +214,64 @@ pub struct AppState {
     pub data_lock: Arc<std::fs::File>,
 }
 
+/// The blob store `config` names: files in the data directory, in another directory
+/// (`file:///dir`, a volume replicas share), or a bucket (`s3://bucket/prefix`).
+fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, OpenError> {
+    let faults = config.faults.clone();
+    Ok(match config.blob_url.as_deref() {
+        None => Arc::new(FsBlobStore::open_with_faults(&config.data_dir, faults)?),
+        Some(url) if url.starts_with("s3://") => {
+            let cache = config.data_dir.join("blob-cache");
+            Arc::new(ObjectBlobStore::open(url, &cache, config.blob_cache_bytes)?)
+        }
+        Some(url) => match url.strip_prefix("file://") {
+            Some(dir) if dir.starts_with('/') => {
+                Arc::new(FsBlobStore::open_with_faults(std::path::Path::new(dir), faults)?)
+            }
+            _ => return Err(OpenError::BlobUrl(url.to_owned())),
+        },
+    })
+}
+
+/// What a publish to one app holds: the app's lock in this process with its users (loaded on
+/// first use), and, when replicas share the store, the store's lock on the app (see
+/// [`crate::store::meta::Backend::lock_app`]). Dropping it lets the next publish in.
+pub struct Publishing {
+    /// The app's users as uploads see them; `None` until loaded.
+    pub ids: tokio::sync::OwnedMutexGuard<Option<AppIds>>,
+    _store: Option<Box<dyn AppGuard>>,
+}
+
+impl std::fmt::Debug for Publishing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publishing").field("store_lock", &self._store.is_some()).finish()
+    }
+}
+
+impl AppState {
+    /// Waits for the right to publish to `app` (see [`Publishing`]). With a shared store, the
+    /// users kept in memory are brought up to what other replicas published meanwhile.
+    ///
+    /// # Errors
+    /// The store cannot be reached, or its records of the app's users cannot be read.
+    pub async fn publishing(&self, app: &str) -> Result<Publishing, crate::ids::IdsError> {
+        let ids = self.app_locks.get(app).lock_owned().await;
+        if !self.meta.shared() {
+            return Ok(Publishing { ids, _store: None });
+        }
+        let (st, app) = (self.clone(), app.to_owned());
+        crate::blocking::run(move || {
+            let store = st.meta.lock_app(&app)?;
+            let mut held = Publishing { ids, _store: store };
+            if let Some(ids) = held.ids.as_mut() {
+                ids.catch_up(&st.snapshots, &app)?;
+            }
+            Ok(held)
+        })
+        .await
+    }
+}
+
 impl AppState {
     /// Opens the stores under `config.data_dir` (creating them on first run).
     pub fn open(config: Config) -> Result<Self, OpenError> {
@@ -201,13 +281,13 @@ impl AppState {
             tracing::info!(files = leftovers, "removed uploads a previous run left half-received");
         }
         let data_lock = Arc::new(crate::backup::lock_data_dir(&config.data_dir)?);
-        let meta = Arc::new(crate::store::check::open_for_serving(
-            &config.data_dir,
-            config.faults.clone(),
-            config.serve_damaged,
-        )?);
-        let blobs: Arc<dyn BlobStore> =
-            Arc::new(FsBlobStore::open_with_faults(&config.data_dir, config.faults.clone())?);
+        let meta = Arc::new(match &config.meta_url {
+            Some(url) => Meta::new(Box::new(Postgres::connect(url)?)),
+            None => {
+                crate::store::check::open_for_serving(&config.data_dir, config.faults.clone(), config.serve_damaged)?
+            }
+        });
+        let blobs = open_blobs(&config)?;
         let snapshots = Arc::new(Snapshots::new(meta.clone(), blobs, config.cache_bytes));
         let publisher = Arc::new(Publisher {
             snapshots: snapshots.clone(),

@@ -32,6 +32,9 @@ pub enum JobError {
     /// The blocking task died.
     #[error("the step's task failed: {0}")]
     Task(#[from] crate::blocking::Panicked),
+    /// Taking the app's publish lock failed (the shared store is unreachable).
+    #[error(transparent)]
+    Lock(#[from] crate::ids::IdsError),
 }
 
 /// The process's worker identity and its wake-up signal.
@@ -133,8 +136,7 @@ async fn run_job(state: &AppState, app: &str, kind: JobKind) {
 /// done on the app's segments job (unless a newer change queued it again meanwhile). Used by
 /// the worker, and by segment writes for the latest day before they answer.
 pub async fn run_day(state: &AppState, app: &str, ds: &str) -> Result<Vec<Problem>, JobError> {
-    let lock = state.app_locks.get(app);
-    let _publishing = lock.lock().await;
+    let _publishing = state.publishing(app).await?;
     let (st, app, ds) = (state.clone(), app.to_owned(), ds.to_owned());
     blocking(move || {
         // The generation is read before the segments: a change committed after this point

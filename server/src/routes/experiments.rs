@@ -38,8 +38,7 @@ pub async fn create(
     }
     let split = freeze::check(&req)?;
     // Computing missing members publishes a day version: do it under the app's publish lock.
-    let lock = state.app_locks.get(&app);
-    let publishing = lock.lock().await;
+    let publishing = state.publishing(&app).await?;
     let st = state.clone();
     let view = blocking(move || {
         let experiment = freeze::freeze(&st, &app, &req, &split, now_ms())?;

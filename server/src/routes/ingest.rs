@@ -211,10 +211,9 @@ async fn ingest(
         }
         Format::Parquet => receive_checked(&state, body, ParquetCheck::default()).await?,
     };
-    let lock = state.app_locks.get(&app);
-    let mut ids_slot = lock.lock_owned().await;
+    let mut publishing = state.publishing(&app).await?;
     let work = move || -> Result<IngestResult, ApiError> {
-        let ids = match &mut *ids_slot {
+        let ids = match &mut *publishing.ids {
             Some(ids) => ids,
             slot => slot.insert(AppIds::load(&state.snapshots, &app)?),
         };

@@ -55,8 +55,7 @@ pub async fn delete_day(
 ) -> Result<Json<wire::Day>, ApiError> {
     let scope = auth.app(&state, &app, Access::Write)?;
     let ds = parse_ds(&ds)?.to_string();
-    let lock = state.app_locks.get(&scope.app);
-    let publishing = lock.lock().await;
+    let publishing = state.publishing(&scope.app).await?;
     let st = state.clone();
     let (app_id, day) = (scope.app.clone(), ds.clone());
     let (removed, latest) = blocking(move || -> Result<_, ApiError> {

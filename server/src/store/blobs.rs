@@ -120,6 +120,20 @@ impl FsBlobStore {
         })
     }
 
+    /// Every stored blob with its size and when it was last written (a cache's eviction order).
+    ///
+    /// # Errors
+    /// The directory cannot be listed.
+    pub fn files(&self) -> Result<Vec<(String, u64, SystemTime)>, BlobError> {
+        let mut out = Vec::new();
+        for hash in self.addresses()? {
+            if let Some(meta) = self.path(&hash).and_then(|p| fs::metadata(p).ok()) {
+                out.push((hash, meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
+            }
+        }
+        Ok(out)
+    }
+
     fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
         self.gate.read().unwrap_or_else(|p| p.into_inner())
     }
