@@ -70,3 +70,14 @@ locked_version() {
         /^version = /      { if (name == want) { gsub(/"/, "", $3); print $3; exit } }
     ' "$ROOT/Cargo.lock"
 }
+
+# The directory of PostgreSQL's server binaries (the newest Debian installs), or nothing.
+postgres_bin_dir() {
+    local dir
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [[ -x $dir/initdb && -x $dir/pg_ctl ]] && {
+            echo "$dir"
+            return
+        }
+    done
+}

@@ -14,6 +14,10 @@
 #                                  in-process) and pyarrow: the real warehouse the
 #                                  engine's bitmap codec tests check against
 #   bash .dev/setup.sh --warehouse-only  only that venv
+#   bash .dev/setup.sh --services  also the real services replicas use, for
+#                                  .dev/services.sh and the replica tests: Debian
+#                                  postgresql and Garage (crates.io, S3-compatible)
+#   bash .dev/setup.sh --services-only  only those
 #
 # Everything it installs lives in $CARGO_HOME/bin, rustup's toolchains,
 # .dev/node_modules, tests/browser/node_modules, $SIEVE_VENV, or comes from
@@ -28,11 +32,14 @@ CARGO_FUZZ_VERSION=0.13.2
 # chdb 4.4.0 embeds ClickHouse 26.9; the engine's tests/clickhouse.rs reads its groupBitmap states.
 CHDB_VERSION=4.4.0
 PYARROW_VERSION=26.0.1
+# Garage: a distributed S3-compatible object store (AGPL; only ever run as a separate process).
+GARAGE_VERSION=2.5.0
 
 with_build_tools=true
 with_browser=false
 with_fuzz=false
 with_warehouse=false
+with_services=false
 for arg in "$@"; do
     case "$arg" in
         --browser) with_browser=true ;;
@@ -44,6 +51,11 @@ for arg in "$@"; do
         --warehouse) with_warehouse=true ;;
         --warehouse-only)
             with_warehouse=true
+            with_build_tools=false
+            ;;
+        --services) with_services=true ;;
+        --services-only)
+            with_services=true
             with_build_tools=false
             ;;
         -h | --help)
@@ -264,6 +276,33 @@ ensure_warehouse_venv() {
         die "chdb does not load in $SIEVE_VENV"
 }
 
+# PostgreSQL's server binaries (initdb, pg_ctl), from Debian.
+ensure_postgresql() {
+    local bin
+    bin="$(postgres_bin_dir)"
+    if [[ -z $bin ]]; then
+        apt_install postgresql
+        bin="$(postgres_bin_dir)"
+        [[ -n $bin ]] || die "postgresql installed but no initdb under /usr/lib/postgresql"
+    fi
+    note "$("$bin/postgres" --version) in $bin"
+}
+
+# Garage from crates.io, built in a target dir of its own that is removed afterwards (780 MB).
+ensure_garage() {
+    local found
+    found="$(version_of garage)"
+    if [[ $found == *"$GARAGE_VERSION"* ]]; then
+        note "garage $GARAGE_VERSION already installed: $(command -v garage)"
+        return
+    fi
+    note "installing garage $GARAGE_VERSION (found: ${found:-none}; ~10 min on 2 cores)"
+    local target="${SIEVE_CACHE:-$HOME/.cache/sieve}/garage-target"
+    CARGO_TARGET_DIR="$target" cargo install "garage@$GARAGE_VERSION" --no-default-features \
+        --features sqlite,bundled-libs || die "cargo install garage failed"
+    rm -rf "$target"
+}
+
 # ---------------------------------------------------------------- main
 
 if [[ $with_build_tools == true ]]; then
@@ -283,5 +322,9 @@ if [[ $with_fuzz == true ]]; then
 fi
 if [[ $with_warehouse == true ]]; then
     step "warehouse venv (chdb $CHDB_VERSION, pyarrow $PYARROW_VERSION)" ensure_warehouse_venv
+fi
+if [[ $with_services == true ]]; then
+    step "postgresql (Debian)" ensure_postgresql
+    step "garage $GARAGE_VERSION (crates.io)" ensure_garage
 fi
 print_step_times

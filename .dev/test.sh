@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, in this order, and stops at the first failure:
-# setup (with the browser, the fuzzing tools and the warehouse venv), rustfmt, clippy (native and
+# setup (with the browser, the fuzzing tools, the warehouse venv and the replicas' services),
+# the services started (PostgreSQL and Garage, .dev/services.sh), rustfmt, clippy (native and
 # wasm32), unit, integration and doc tests, every fuzz target for a short bounded
 # time, the engine's tests in headless Chromium (WASM), the release wasm build,
 # then the browser tests against the real server.
@@ -10,7 +11,9 @@
 # Environment: CARGO_TARGET_DIR (default ~/.cache/sieve/target); SIEVE_FUZZ_SECONDS,
 # seconds per fuzz target (default 25; `bash .dev/fuzz.sh` is the long run);
 # SIEVE_FUZZ_TARGET_DIR (see .dev/fuzz.sh); SIEVE_VENV, the Python venv with chdb that
-# app/engine/tests/clickhouse.rs runs (default ~/.cache/sieve/venv, set in .dev/common.sh).
+# app/engine/tests/clickhouse.rs runs (default ~/.cache/sieve/venv, set in .dev/common.sh);
+# SIEVE_SERVICES_DIR, where PostgreSQL and Garage keep their data for the replica tests (default
+# a new temporary directory, stopped and removed at the end).
 
 # shellcheck source=.dev/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -19,7 +22,24 @@ cd "$ROOT" || exit
 SIEVE_BIN="$CARGO_TARGET_DIR/debug/sieve"
 # Output of the test runners, for the closing count.
 TEST_LOG="$(mktemp -t sieve-test-log.XXXXXX)"
-trap 'rm -f "$TEST_LOG"' EXIT
+# The replica tests' PostgreSQL and Garage (tests/src/services.rs reads the variable).
+if [[ -z ${SIEVE_SERVICES_DIR:-} ]]; then
+    SIEVE_SERVICES_DIR="$(mktemp -d -t sieve-services.XXXXXX)"
+    # PostgreSQL runs as the `postgres` user when we are root: it must reach its directory.
+    chmod 755 "$SIEVE_SERVICES_DIR"
+    remove_services_dir=true
+else
+    remove_services_dir=false
+fi
+export SIEVE_SERVICES_DIR
+cleanup() {
+    rm -f "$TEST_LOG"
+    bash "$ROOT/.dev/services.sh" stop "$SIEVE_SERVICES_DIR" >/dev/null 2>&1 || true
+    if [[ $remove_services_dir == true ]]; then
+        rm -rf "$(readlink -f "$SIEVE_SERVICES_DIR/postgres")" "$SIEVE_SERVICES_DIR"
+    fi
+}
+trap cleanup EXIT
 
 # Run a test runner, keeping a copy of its output for count_tests.
 logged() {
@@ -42,7 +62,8 @@ browser_tests() {
 }
 
 started=$SECONDS
-step "setup (build tools + browser + fuzzing + warehouse)" bash .dev/setup.sh --browser --fuzz --warehouse
+step "setup (build tools + browser + fuzzing + warehouse + services)" bash .dev/setup.sh --browser --fuzz --warehouse --services
+step "services (PostgreSQL, Garage) in $SIEVE_SERVICES_DIR" bash .dev/services.sh start "$SIEVE_SERVICES_DIR"
 step "rustfmt" cargo fmt --all --check
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p app -p engine --target wasm32-unknown-unknown -- -D warnings

@@ -16,6 +16,7 @@
 //! | [`Rng`] | a small seeded generator, so shuffled and random schedules are reproducible |
 //! | [`TestServer::segments_job`], [`TestServer::wait_for_segments_job`] | the app's durable segments job, and waiting for it |
 //! | [`warehouse`] | the real warehouse tools as oracles: [`chdb`] (ClickHouse's bitmaps) and [`pyarrow`] (Parquet files) |
+//! | [`services`] | the real PostgreSQL and Garage (S3) replicas share, started by `.dev/services.sh`; a database and bucket prefix per test |
 //!
 //! Test binaries live in `tests/tests/` (each spawns the real binary on a real socket):
 //!
@@ -39,6 +40,8 @@
 //! | `ids.rs` | the main flows on an app of string ids and one of `u32` ids fed the same files; the block sample scheme |
 //! | `warehouse.rs` | bitmaps made by ClickHouse (chDB) against the same rows as CSV; bitmap exports read back by ClickHouse and roaring-rs |
 //! | `parquet.rs` | Parquet files written by pyarrow against the same tables as CSV; bad Parquet refused by row or column |
+//! | `replicas.rs` | two replicas on PostgreSQL and Garage: read-your-writes across them, concurrent publishes, a killed replica's backfill taken over, an outage of PostgreSQL, bad settings at start-up |
+//! | `meta_store.rs` | the metadata store's promises on both backends (redb and PostgreSQL), against each other |
 //!
 //! `src/bin/sieve-load.rs` is `sieve-load`, an HTTP load generator for the API (loopback only,
 //! bounded in time).
@@ -65,6 +68,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod services;
 pub mod warehouse;
 pub use warehouse::{chdb, pyarrow, warehouse_tool};
 
@@ -289,6 +293,14 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         Err(format!("still running {limit:?} after SIGTERM").into())
+    }
+}
+
+impl Server {
+    /// Kills the process with SIGKILL (no shutdown of any kind) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -531,8 +543,7 @@ impl TestServer {
     /// # Errors
     /// The new server does not start.
     pub fn kill_and_restart(&mut self, extra: &[&str]) -> Result<(), Error> {
-        let _ = self.server.child.kill();
-        let _ = self.server.child.wait();
+        self.server.kill();
         self.args.truncate(2); // --admin-token <admin>
         self.args.extend(extra.iter().map(|a| (*a).to_owned()));
         self.server = Self::spawn(&self.dir, &self.args, &self.env)?;
@@ -613,13 +624,28 @@ impl TestServer {
         what: &str,
         done: impl Fn(&serde_json::Value) -> bool,
     ) -> Result<serde_json::Value, Error> {
+        self.wait_for_segments_job_within(token, app, what, Duration::from_secs(60), done)
+    }
+
+    /// [`TestServer::wait_for_segments_job`] with another limit.
+    ///
+    /// # Errors
+    /// A call fails, or `limit` passes.
+    pub fn wait_for_segments_job_within(
+        &self,
+        token: &str,
+        app: &str,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value, Error> {
         let started = Instant::now();
         loop {
             let job = self.segments_job(token, app)?;
             if done(&job) {
                 return Ok(job);
             }
-            if started.elapsed() > Duration::from_secs(60) {
+            if started.elapsed() > limit {
                 return Err(format!("{what}: job still {job}").into());
             }
             std::thread::sleep(Duration::from_millis(50));
