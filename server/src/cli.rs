@@ -34,6 +34,26 @@ pub enum Command {
     Backup(BackupArgs),
     /// Bring a backup back into a data directory (checked before anything is switched).
     Restore(RestoreArgs),
+    /// Copy an embedded install (a data directory) into PostgreSQL and object storage for
+    /// replicas, and check the copy; safe to run again.
+    Migrate(MigrateArgs),
+}
+
+/// `sieve migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The data directory to copy (no server may be running on it; it is not changed).
+    #[arg(long = "data-dir", visible_alias = "data", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The PostgreSQL database to copy the metadata into (`postgres://…`).
+    #[arg(long, env = "SIEVE_META_URL", hide_env_values = true)]
+    pub meta_url: String,
+    /// Where to copy the blobs (`s3://bucket/prefix`, or `file:///dir`).
+    #[arg(long, env = "SIEVE_BLOB_URL")]
+    pub blob_url: String,
+    /// Bound of the local blob cache kept in the data directory, in MiB.
+    #[arg(long, env = "SIEVE_BLOB_CACHE_MB", default_value_t = 4096)]
+    pub blob_cache_mb: u64,
 }
 
 /// `sieve check`.

@@ -27,8 +27,9 @@
 //! | [`clock`] | the wall clock in milliseconds, read in one place |
 //! | [`state`] | [`AppState`] and [`Config`] shared by handlers |
 //! | [`serve`] | socket loop with graceful shutdown (SIGINT/SIGTERM) and a deadline |
-//! | [`cli`] | the `sieve` command line (`serve`, `demo`, `load`, `synth`, `check`, `backup`, `restore`) parsed by `main.rs` |
+//! | [`cli`] | the `sieve` command line (`serve`, `demo`, `load`, `synth`, `check`, `backup`, `restore`, `migrate`) parsed by `main.rs` |
 //! | [`backup`] | `sieve backup` (a consistent copy while serving) and `sieve restore` |
+//! | [`migrate`] | `sieve migrate`: an embedded install copied into PostgreSQL and object storage, then checked |
 //! | [`demo`] | deterministic demo population written as ingestable CSV files |
 //! | [`load`] | `sieve load`: a `sieve demo` directory uploaded to a running server through its HTTP routes |
 //! | [`synth`] | `sieve synth`: a large synthetic app written straight into a data directory, for benchmarks |
@@ -81,6 +82,7 @@ pub mod jobs;
 pub mod limits;
 pub mod load;
 pub mod membership;
+pub mod migrate;
 pub mod publish;
 pub mod routes;
 pub mod segments;

@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         Command::Check(args) => check(&args),
         Command::Backup(args) => backup(&args),
         Command::Restore(args) => restore(&args),
+        Command::Migrate(args) => migrate(&args),
     }
 }
 
@@ -66,6 +67,22 @@ fn backup(args: &server::cli::BackupArgs) -> anyhow::Result<()> {
         server::backup::backup(&args.data_dir, &args.to).map_err(|e| listed(e, "the backup is incomplete"))?;
     let done = format!("backed up {} to {}", args.data_dir.display(), args.to.display());
     print_summary(&done, &summary, started);
+    Ok(())
+}
+
+fn migrate(args: &server::cli::MigrateArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let report = server::migrate::migrate(&args.data_dir, &args.meta_url, &args.blob_url, args.blob_cache_mb << 20)
+        .context("sieve migrate stopped (what was copied stays; running it again continues)")?;
+    println!("blobs: {} copied, {} already there", report.blobs_copied, report.blobs_present);
+    for (table, total, new) in &report.tables {
+        println!("{table}: {total} records, {new} new");
+    }
+    println!(
+        "migrated {} and checked every record and blob in {:.1} s; start replicas with the same --meta-url and --blob-url",
+        args.data_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -216,7 +216,7 @@ pub struct AppState {
 
 /// The blob store `config` names: files in the data directory, in another directory
 /// (`file:///dir`, a volume replicas share), or a bucket (`s3://bucket/prefix`).
-fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, OpenError> {
+pub(crate) fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, OpenError> {
     let faults = config.faults.clone();
     Ok(match config.blob_url.as_deref() {
         None => Arc::new(FsBlobStore::open_with_faults(&config.data_dir, faults)?),

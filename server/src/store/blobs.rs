@@ -57,6 +57,11 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     }
     /// Whether a blob exists (not checked).
     fn contains(&self, hash: &str) -> bool;
+    /// Reads a blob from where it is stored, past any local cache, and checks it against its
+    /// address (a copy's final check).
+    fn check_stored(&self, hash: &str) -> Result<(), BlobError> {
+        self.get_referenced(hash).map(|_| ())
+    }
     /// Stores many blobs; all durable when it returns. Stores may batch the flushes.
     fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
         blobs.iter().try_for_each(|b| self.put(b).map(|_| ()))

@@ -146,6 +146,24 @@ impl ObjectBlobStore {
         self.runtime.run(work).map_err(|e| io(e.to_string()))?.map_err(|e| io(e.to_string()))
     }
 
+    /// A blob read from the bucket and checked against its address (no cache).
+    fn fetch(&self, hash: &str) -> Result<Option<bytes::Bytes>, BlobError> {
+        let (store, key) = (self.store.clone(), self.key(hash));
+        let fetched = self.run(async move {
+            match store.get(&key).await {
+                Ok(found) => found.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        let Some(bytes) = fetched else { return Ok(None) };
+        if engine::blob::hash(&bytes) != hash {
+            self.corrupt.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_owned());
+            return Err(BlobError::Corrupt { hash: hash.to_owned() });
+        }
+        Ok(Some(bytes))
+    }
+
     /// Keeps a copy of a blob in the cache, then trims the cache if it grew past its bound.
     fn cache_copy(&self, bytes: &[u8]) {
         if let Err(e) = self.cache.put(bytes) {
@@ -201,19 +219,7 @@ impl BlobStore for ObjectBlobStore {
         if let Ok(Some(bytes)) = self.cache.get(hash) {
             return Ok(Some(bytes));
         }
-        let (store, key) = (self.store.clone(), self.key(hash));
-        let fetched = self.run(async move {
-            match store.get(&key).await {
-                Ok(found) => found.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })?;
-        let Some(bytes) = fetched else { return Ok(None) };
-        if engine::blob::hash(&bytes) != hash {
-            self.corrupt.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_owned());
-            return Err(BlobError::Corrupt { hash: hash.to_owned() });
-        }
+        let Some(bytes) = self.fetch(hash)? else { return Ok(None) };
         self.cache_copy(&bytes);
         Ok(Some(bytes.to_vec()))
     }
@@ -256,6 +262,13 @@ impl BlobStore for ObjectBlobStore {
             self.cache_copy(b);
         }
         Ok(())
+    }
+
+    fn check_stored(&self, hash: &str) -> Result<(), BlobError> {
+        match self.fetch(hash)? {
+            Some(_) => Ok(()),
+            None => Err(BlobError::Missing { hash: hash.to_owned() }),
+        }
     }
 
     fn corrupt(&self) -> Vec<String> {

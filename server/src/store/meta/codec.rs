@@ -153,7 +153,7 @@ pub(super) fn token_key(secret: &str) -> String {
 }
 
 /// A record's key with owned parts, for copies between stores.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RawKey {
     /// Tables keyed by one text (`apps`, `tokens`).
     One(String),
