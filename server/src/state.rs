@@ -9,8 +9,8 @@ use crate::ids::AppIds;
 use crate::publish::Publisher;
 use crate::snapshots::Snapshots;
 use crate::store::faults::Faults;
-use crate::store::meta::AppGuard;
 use crate::store::meta::postgres::Postgres;
+use crate::store::meta::{Held, LockName};
 use crate::store::object::ObjectBlobStore;
 use crate::store::{BlobError, BlobStore, FsBlobStore, Meta, StoreError};
 
@@ -235,16 +235,16 @@ pub(crate) fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, OpenErro
 
 /// What a publish to one app holds: the app's lock in this process with its users (loaded on
 /// first use), and, when replicas share the store, the store's lock on the app (see
-/// [`crate::store::meta::Backend::lock_app`]). Dropping it lets the next publish in.
+/// [`crate::store::meta::Backend::lock`]). Dropping it lets the next publish in.
 pub struct Publishing {
     /// The app's users as uploads see them; `None` until loaded.
     pub ids: tokio::sync::OwnedMutexGuard<Option<AppIds>>,
-    _store: Option<Box<dyn AppGuard>>,
+    _store: Held,
 }
 
 impl std::fmt::Debug for Publishing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publishing").field("store_lock", &self._store.is_some()).finish()
+        f.debug_struct("Publishing").field("store_lock", &self._store).finish()
     }
 }
 
@@ -257,11 +257,11 @@ impl AppState {
     pub async fn publishing(&self, app: &str) -> Result<Publishing, crate::ids::IdsError> {
         let ids = self.app_locks.get(app).lock_owned().await;
         if !self.meta.shared() {
-            return Ok(Publishing { ids, _store: None });
+            return Ok(Publishing { ids, _store: Held::NotNeeded });
         }
         let (st, app) = (self.clone(), app.to_owned());
         crate::blocking::run(move || {
-            let store = st.meta.lock_app(&app)?;
+            let store = st.meta.lock(LockName::Publish(&app), true)?;
             let mut held = Publishing { ids, _store: store };
             if let Some(ids) = held.ids.as_mut() {
                 ids.catch_up(&st.snapshots, &app)?;

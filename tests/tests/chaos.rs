@@ -10,6 +10,8 @@
 //! - each segment ends in the state of the highest version among the messages that ran
 //!   (deletes as tombstones: 404, and a late lower-version create stays stale);
 //! - the latest day's members follow the final definitions (`/users/{id}/tags`).
+//!
+//! The same runs against two replicas sharing PostgreSQL and Garage, senders split between them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -97,7 +99,10 @@ fn send(t: &TestServer, token: &str, messages: &[Message], d: Delivery, seed: u6
     Err(format!("key {key} stayed in progress").into())
 }
 
-fn run(t: &TestServer, token: &str, seed: u64) -> Result<(), Error> {
+/// Sends every delivery of one seed's messages from four senders, sender `i` to replica
+/// `i % replicas.len()`, then checks the model on every replica.
+fn run(replicas: &[&TestServer], token: &str, seed: u64) -> Result<(), Error> {
+    let t = replicas[0];
     let mut rng = sieve_tests::Rng(seed);
     // Per segment: versions 1..=VERSIONS, each a random operation.
     let mut messages = Vec::new();
@@ -128,8 +133,9 @@ fn run(t: &TestServer, token: &str, seed: u64) -> Result<(), Error> {
     let log = Arc::new(Mutex::new(Log::default()));
     std::thread::scope(|scope| -> Result<(), Error> {
         let senders: Vec<_> = (0..4)
-            .map(|_| {
+            .map(|i| {
                 let (queue, log, messages) = (queue.clone(), log.clone(), &messages);
+                let t = replicas[i % replicas.len()];
                 scope.spawn(move || -> Result<(), Error> {
                     loop {
                         let Some(d) = queue.lock().map_err(|_| "poisoned")?.pop() else { return Ok(()) };
@@ -221,8 +227,8 @@ fn run(t: &TestServer, token: &str, seed: u64) -> Result<(), Error> {
             assert_eq!(listed.get(*id).map(|s| &s["name"]), Some(&v["name"]), "seed {seed:x}: {id} in the list");
         }
     }
-    // Members on the latest day follow the final definitions.
-    for user in [0, 1, 2, 7, USERS - 1] {
+    // Members on the latest day follow the final definitions, on every replica.
+    for (user, t) in [0, 1, 2, 7, USERS - 1].into_iter().zip(replicas.iter().cycle()) {
         let tags = t.ok("GET", &format!("/api/v1/apps/a/users/u{user}/tags"), token, None)?;
         let value = format!("v{}", user % 3);
         let mut expected: Vec<&str> =
@@ -264,7 +270,28 @@ fn shuffled_retried_and_misused_sync_messages_end_in_the_highest_version() -> Re
     }
     t.ok("PUT", "/api/v1/apps/a/days/2026-11-20/tags/g", &editor, Some(rows.as_bytes()))?;
     for seed in [0x9E37_79B9_7F4A_7C15_u64, 0xC0FFEE, 42] {
-        run(&t, &service, seed)?;
+        run(&[&t], &service, seed)?;
+    }
+    Ok(())
+}
+
+/// The same chaos sent to two replicas on PostgreSQL and Garage: two senders on each. A key
+/// must still run once (the shared store holds it while it runs, and its record after), and
+/// both replicas must end in the highest versions.
+#[test]
+fn the_same_messages_sent_to_two_replicas_converge_to_the_highest_version() -> Result<(), Error> {
+    let store = sieve_tests::services::shared()?.store("chaos")?;
+    let a = TestServer::start_with_env(ADMIN, &[], &store.vars())?;
+    let b = TestServer::start_with_env(ADMIN, &[], &store.vars())?;
+    let editor = a.app_with_token("a", "editor")?;
+    let service = b.token("a", "service")?;
+    let mut rows = String::from("user_id,value\n");
+    for i in 0..USERS {
+        rows.push_str(&format!("u{i},v{}\n", i % 3));
+    }
+    a.ok("PUT", "/api/v1/apps/a/days/2026-11-20/tags/g", &editor, Some(rows.as_bytes()))?;
+    for seed in [0x5EED_0001_u64, 0xD1CE] {
+        run(&[&a, &b], &service, seed)?;
     }
     Ok(())
 }

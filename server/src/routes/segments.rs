@@ -11,6 +11,7 @@
 //!
 //! Store work (redb reads and durable commits) runs on the blocking pool.
 
+use crate::store::meta::{Held, LockName};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -217,6 +218,17 @@ impl WriteRequest {
         let worker_app = app.clone();
         let outcome = blocking(move || {
             let (state, app) = (worker_state, worker_app);
+            // With replicas the key is claimed in the shared store as well (a retry sent to
+            // another replica meanwhile is refused the same way), and definitions are written
+            // one at a time per app, so two replicas cannot close a reference cycle together.
+            let _key = match &self.idempotency_key {
+                Some(key) => match state.meta.lock(LockName::Idempotency(&app, key), false)? {
+                    Held::Busy => return Err(ApiError::IdempotencyInProgress),
+                    held => Some(held),
+                },
+                None => None,
+            };
+            let _definitions = state.meta.lock(LockName::Segments(&app), true)?;
             let now = now_ms();
             if let Some(key) = &self.idempotency_key {
                 let stored = match state.meta.idempotency_get(&app, key)? {

@@ -33,7 +33,7 @@ pub mod codec;
 pub mod embedded;
 pub mod postgres;
 
-pub use backend::{AppGuard, Backend};
+pub use backend::{AppGuard, Backend, Held, LockName};
 pub use codec::{AppRecord, DayRecord, Publish, TokenInfo};
 pub use embedded::{Embedded, FORMAT, RecordReport, copy_snapshot};
 
@@ -221,10 +221,9 @@ impl Meta {
         self.backend.shared()
     }
 
-    /// Holds publishes to `app` from every other process until the guard drops (see
-    /// [`Backend::lock_app`]).
-    pub fn lock_app(&self, app: &str) -> Result<Option<Box<dyn AppGuard>>, StoreError> {
-        self.noted(self.backend.lock_app(app))
+    /// A lock shared by every process on the store (see [`Backend::lock`]).
+    pub fn lock(&self, name: LockName<'_>, wait: bool) -> Result<Held, StoreError> {
+        self.noted(self.backend.lock(name, wait))
     }
 
     /// Whether opening found the last commit damaged and fell back to the one before (the

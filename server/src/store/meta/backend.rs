@@ -11,9 +11,39 @@ use super::codec::{AppRecord, DayRecord, Publish, RawRecord, TokenInfo};
 use super::{RecordReport, StoreError};
 use crate::jobs::{Job, JobKind};
 
-/// Held while one process publishes to an app, so publishes from several processes (replicas)
-/// never interleave; dropping it releases the app.
+/// A lock held in the store, across processes; dropping it releases it.
 pub trait AppGuard: Send {}
+
+/// What a cross-process lock protects (see [`Backend::lock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockName<'a> {
+    /// Publishing to an app: held for a publish's whole length.
+    Publish(&'a str),
+    /// An app's segment definitions while one is written (no reference cycle across replicas).
+    Segments(&'a str),
+    /// One idempotency key of an app while its request runs.
+    Idempotency(&'a str, &'a str),
+}
+
+/// What [`Backend::lock`] got.
+pub enum Held {
+    /// The store belongs to one process: its in-process locks suffice.
+    NotNeeded,
+    /// The lock, until dropped.
+    Held(Box<dyn AppGuard>),
+    /// Another process holds it (only when not waiting).
+    Busy,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Held::NotNeeded => "NotNeeded",
+            Held::Held(_) => "Held",
+            Held::Busy => "Busy",
+        })
+    }
+}
 
 /// A metadata store (see the module docs).
 pub trait Backend: Send + Sync + std::fmt::Debug {
@@ -23,9 +53,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// what a process keeps in memory about mutable records (an app's dictionary) must be
     /// checked against the store before it is extended.
     fn shared(&self) -> bool;
-    /// Serialises publishes to `app` across processes until the guard drops. The embedded
-    /// store belongs to one process (its file is locked), so it has nothing to do.
-    fn lock_app(&self, app: &str) -> Result<Option<Box<dyn AppGuard>>, StoreError>;
+    /// Takes a lock shared by every process on the store, waiting for it (`wait`) or answering
+    /// [`Held::Busy`]. The embedded store belongs to one process (its file is locked), so it
+    /// answers [`Held::NotNeeded`].
+    fn lock(&self, name: LockName<'_>, wait: bool) -> Result<Held, StoreError>;
 
     /// Creates an app; `false` if it already exists (nothing changes then).
     fn create_app(&self, id: &str, record: &AppRecord) -> Result<bool, StoreError>;

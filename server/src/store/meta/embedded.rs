@@ -44,7 +44,7 @@ use arc_swap::ArcSwapOption;
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use super::StoreError;
-use super::backend::{AppGuard, Backend};
+use super::backend::{Backend, Held, LockName};
 use super::codec::{AppRecord, DayRecord, Publish, RawRecord, TokenInfo};
 pub(super) use super::codec::{dense_id, encode, external_id, name, seal, unseal};
 use crate::jobs::{Job, JobKind};
@@ -343,9 +343,6 @@ fn app_rows<T>(
     Ok(out)
 }
 
-/// The embedded store needs no lock across processes: its file is locked to one process.
-impl AppGuard for () {}
-
 impl Backend for Embedded {
     fn describe(&self) -> String {
         self.path.display().to_string()
@@ -353,8 +350,8 @@ impl Backend for Embedded {
     fn shared(&self) -> bool {
         false
     }
-    fn lock_app(&self, _app: &str) -> Result<Option<Box<dyn AppGuard>>, StoreError> {
-        Ok(None)
+    fn lock(&self, _name: LockName<'_>, _wait: bool) -> Result<Held, StoreError> {
+        Ok(Held::NotNeeded)
     }
     fn create_app(&self, id: &str, record: &AppRecord) -> Result<bool, StoreError> {
         Embedded::create_app(self, id, record)

@@ -10,9 +10,10 @@
 //! they read (`SELECT … FOR UPDATE`, or a transaction-scoped advisory lock where the row may
 //! not exist yet), so two replicas racing on one segment, one job or one day both see a
 //! consistent state and exactly one wins; the loser is refused (`false`, or
-//! [`StoreError::Conflict`]) and changes nothing. A publish also takes a session-scoped
-//! advisory lock on its app for its whole length ([`Backend::lock_app`]): publishes of one
-//! app are serialised across replicas, and PostgreSQL releases the lock when a replica dies.
+//! [`StoreError::Conflict`]) and changes nothing. Longer holds are session-scoped advisory
+//! locks ([`Backend::lock`]): a publish holds its app's for its whole length (publishes of one
+//! app are serialised across replicas), a segment write its app's definitions, a request its
+//! idempotency key; PostgreSQL releases them when a replica dies.
 //!
 //! **Blocking calls, async client.** The server calls the store from the blocking pool (and
 //! briefly from request threads, as with redb). The maintained async client `tokio-postgres`
@@ -36,7 +37,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
-use super::backend::{AppGuard, Backend};
+use super::backend::{AppGuard, Backend, Held, LockName};
 use super::codec::{AppRecord, DayRecord, Publish, RawRecord, TokenInfo};
 use super::{RecordReport, StoreError};
 use crate::jobs::{Job, JobKind};
@@ -54,12 +55,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Advisory lock namespaces (the first key of PostgreSQL's two-key form).
 mod lock {
-    /// Session lock per app, held by a publish ([`super::Postgres::lock_app`]).
+    /// Session lock per app, held by a publish.
     pub const PUBLISH: i32 = 1;
     /// Transaction lock per (app, job kind), taken before a job's read-change-write.
     pub const JOB: i32 = 2;
     /// Transaction lock taken while the schema is migrated.
     pub const SCHEMA: i32 = 3;
+    /// Session lock per app while a segment is written.
+    pub const SEGMENTS: i32 = 4;
+    /// Session lock per (app, idempotency key) while its request runs.
+    pub const IDEMPOTENCY: i32 = 5;
 }
 
 /// The second key of an advisory lock: 32 bits of a hash of `parts`.
@@ -79,7 +84,7 @@ pub struct Postgres {
     config: tokio_postgres::Config,
     /// The runtime the connections' I/O runs on.
     runtime: ClientRuntime,
-    idle: Mutex<Vec<Client>>,
+    idle: Arc<Mutex<Vec<Client>>>,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
@@ -119,7 +124,7 @@ impl Postgres {
             describe,
             config,
             runtime,
-            idle: Mutex::default(),
+            idle: Arc::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
         };
         store.call(async |c| schema::migrate(c).await)?;
@@ -210,29 +215,39 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A publish's hold on its app: a session advisory lock on a connection of its own, released
-/// (and the connection returned) when dropped. If the process dies, PostgreSQL ends the session
-/// and the lock with it.
-struct PublishLock {
+/// A lock held in PostgreSQL: a session advisory lock on a pooled connection, kept out of the
+/// pool until the lock is released (on drop; one round trip), then returned. If the process
+/// dies, PostgreSQL ends the session and releases the lock with it.
+struct Lock {
+    /// Where idle connections go back.
+    idle: Arc<Mutex<Vec<Client>>>,
     /// Where the store is, for the log.
     at: String,
     client: Option<Client>,
-    key: i32,
+    key: (i32, i32),
 }
 
-impl AppGuard for PublishLock {}
+impl AppGuard for Lock {}
 
-impl Drop for PublishLock {
+impl Drop for Lock {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            let unlocked = futures_executor::block_on(
-                client.execute("SELECT pg_advisory_unlock($1, $2)", &[&lock::PUBLISH, &self.key]),
-            );
-            if let Err(e) = unlocked {
-                // The session is gone (and its lock with it) or will be: dropping the client ends it.
-                tracing::warn!(error = %e, at = %self.at, "releasing a publish lock");
-            }
+        let Some(client) = self.client.take() else { return };
+        let (ns, key) = self.key;
+        match futures_executor::block_on(client.query_one("SELECT pg_advisory_unlock($1, $2)", &[&ns, &key])) {
+            Ok(_) if !client.is_closed() => self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(client),
+            Ok(_) => {}
+            // The session is gone (and its lock with it) or will be: dropping the client ends it.
+            Err(e) => tracing::warn!(error = %e, at = %self.at, "releasing a lock"),
         }
+    }
+}
+
+/// The two advisory-lock keys of a lock name.
+fn lock_keys(name: LockName<'_>) -> (i32, i32) {
+    match name {
+        LockName::Publish(app) => (lock::PUBLISH, lock_key(&[app])),
+        LockName::Segments(app) => (lock::SEGMENTS, lock_key(&[app])),
+        LockName::Idempotency(app, key) => (lock::IDEMPOTENCY, lock_key(&[app, key])),
     }
 }
 
@@ -243,16 +258,34 @@ impl Backend for Postgres {
     fn shared(&self) -> bool {
         true
     }
-    fn lock_app(&self, app: &str) -> Result<Option<Box<dyn AppGuard>>, StoreError> {
-        let key = lock_key(&[app]);
-        // A connection of its own, outside the pool: it holds the lock for the publish's length.
-        let client = futures_executor::block_on(async {
-            let client = self.open_connection().await?;
-            client.execute("SELECT pg_advisory_lock($1, $2)", &[&lock::PUBLISH, &key]).await?;
-            Ok::<_, StoreError>(client)
+    fn lock(&self, name: LockName<'_>, wait: bool) -> Result<Held, StoreError> {
+        let (ns, key) = lock_keys(name);
+        let taken = futures_executor::block_on(async {
+            let client = match self.pooled() {
+                Some(client) => client,
+                None => self.open_connection().await?,
+            };
+            let got = if wait {
+                client.execute("SELECT pg_advisory_lock($1, $2)", &[&ns, &key]).await?;
+                true
+            } else {
+                client.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&ns, &key]).await?.get::<_, bool>(0)
+            };
+            Ok::<_, StoreError>((client, got))
         })
         .map_err(|e| self.explained(e))?;
-        Ok(Some(Box::new(PublishLock { at: self.describe.clone(), client: Some(client), key })))
+        match taken {
+            (client, true) => Ok(Held::Held(Box::new(Lock {
+                idle: self.idle.clone(),
+                at: self.describe.clone(),
+                client: Some(client),
+                key: (ns, key),
+            }))),
+            (client, false) => {
+                self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(client);
+                Ok(Held::Busy)
+            }
+        }
     }
     fn create_app(&self, id: &str, record: &AppRecord) -> Result<bool, StoreError> {
         self.call(async |c| tables::create_app(c, id, record).await)
