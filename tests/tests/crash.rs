@@ -49,16 +49,42 @@ struct Acks {
 
 #[test]
 fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
+    crash_loop(&[])
+}
+
+/// The same loop on PostgreSQL and Garage, with a second replica: the reader reads through the
+/// replica that is never killed, so it must see only whole versions while the other dies
+/// mid-publish, and the dead replica's publish lock must not outlive it.
+#[test]
+fn acknowledged_writes_survive_sigkill_on_postgresql_and_object_storage() -> Result<(), Error> {
+    let store = sieve_tests::services::shared()?.store("crash")?;
+    crash_loop(&store.env)
+}
+
+/// `sieve serve` on `data` with the admin token and `env`.
+fn start(dist: &std::path::Path, data: &std::path::Path, env: &[(String, String)]) -> Result<Server, Error> {
+    let mut cmd = sieve_tests::sieve();
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--admin-token", ADMIN, "--dist"])
+        .arg(dist)
+        .arg("--data-dir")
+        .arg(data)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    Server::spawn(cmd)
+}
+
+/// Kills the writing server `SIEVE_CRASH_ROUNDS` times; with `env` (shared stores) a second
+/// replica, never killed, serves the reads.
+fn crash_loop(env: &[(String, String)]) -> Result<(), Error> {
     let rounds: u32 = std::env::var("SIEVE_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let dir = tempfile::tempdir()?;
     let dist = dir.path().join("dist");
     std::fs::create_dir_all(&dist)?;
     std::fs::write(dist.join("index.html"), "<!doctype html>")?;
     let data = dir.path().join("data");
-    let args = ["--admin-token", ADMIN];
     let http = Http::default();
 
-    let mut server = Server::start(&dist, &data, &args)?;
+    let mut server = start(&dist, &data, env)?;
+    let survivor = if env.is_empty() { None } else { Some(start(&dist, &dir.path().join("data-b"), env)?) };
     let base = server.url("");
     call(&http, &base, "POST", "/api/v1/apps", ADMIN, Some(br#"{"id":"c","name":"c"}"#))?;
     let token =
@@ -133,7 +159,8 @@ fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
         }
         // Reader: every manifest it gets must be complete (all its blobs served and intact).
         {
-            let (base, token, bad, stop) = (base.clone(), token.clone(), bad_reads.clone(), stop.clone());
+            let reader = survivor.as_ref().map_or_else(|| base.clone(), |b| b.url(""));
+            let (base, token, bad, stop) = (reader, token.clone(), bad_reads.clone(), stop.clone());
             workers.push(std::thread::spawn(move || {
                 let http = Http::default();
                 while !stop.load(Ordering::Relaxed) {
@@ -174,7 +201,7 @@ fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
             let _ = w.join();
         }
         let started = Instant::now();
-        server = Server::start(&dist, &data, &args)?;
+        server = start(&dist, &data, env)?;
         let base = server.url("");
         let health = http.get(&format!("{base}/api/v1/health"))?;
         assert_eq!(health.status, 200);
@@ -188,6 +215,9 @@ fn acknowledged_writes_survive_sigkill() -> Result<(), Error> {
             assert!(left.is_empty(), "round {round}: files left in {dir}/ after the restart: {left:?}");
         }
         verify(&http, &base, &token, &acks)?;
+        if let Some(b) = &survivor {
+            verify(&http, &b.url(""), &token, &acks)?;
+        }
     }
     let bad = bad_reads.lock().map(|b| b.clone()).unwrap_or_default();
     assert!(bad.is_empty(), "reads saw incomplete versions: {bad:?}");
