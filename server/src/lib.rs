@@ -21,7 +21,7 @@
 //! | [`experiments`] | A/B splits: the frozen record, freezing a segment's members into groups, balance and outcome |
 //! | [`jobs`] | durable background work (segment backfills, recomputes after late uploads): records in the metadata store, one worker per process |
 //! | [`idempotency`] | `Idempotency-Key` replay and misuse rules |
-//! | [`store`] | blobs and metadata on disk: checksummed records, start-up and offline checks ([`store::check`]) |
+//! | [`store`] | blobs and metadata: files and redb in the data directory (default) or S3-compatible storage and PostgreSQL shared by replicas; checksummed records, start-up and offline checks ([`store::check`]) |
 //! | [`blob_gc`] | collecting orphan blobs (unreferenced files a failed write left), at start-up and periodically |
 //! | [`blocking`] | store and file work on the blocking pool, a panic in it turned into the caller's error |
 //! | [`clock`] | the wall clock in milliseconds, read in one place |
