@@ -4,7 +4,8 @@
 # DIR. Idempotent: `start` on a DIR whose services run only prints their settings again.
 #
 #   bash .dev/services.sh start DIR   start both; prints the `export …` lines a replica needs
-#   bash .dev/services.sh stop DIR    stop both (their data stays in DIR)
+#   bash .dev/services.sh stop DIR [postgres|garage]
+#                                     stop both, or one (their data stays in DIR)
 #
 # Needs `bash .dev/setup.sh --services-only` first (Debian postgresql, Garage from crates.io).
 # PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user that
@@ -16,11 +17,12 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
 }
-[[ $# -eq 2 ]] || usage
+[[ $# -eq 2 || ($# -eq 3 && $1 == stop) ]] || usage
 action="$1"
+only="${3:-}"
 mkdir -p "$2"
 DIR="$(cd "$2" && pwd)"
 ENV_FILE="$DIR/env.sh"
@@ -188,8 +190,9 @@ EOF
         cat "$ENV_FILE"
         ;;
     stop)
-        stop_garage
-        stop_postgres
+        [[ $only == "" || $only == garage ]] && stop_garage
+        [[ $only == "" || $only == postgres ]] && stop_postgres
+        [[ $only == "" || $only == garage || $only == postgres ]] || usage
         ;;
     *) usage ;;
 esac

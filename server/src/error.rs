@@ -235,9 +235,18 @@ impl IntoResponse for ApiError {
             Self::RuleCycle { cycle, .. } => Some(cycle.clone()),
             _ => None,
         };
+        // A shared store that cannot be reached is named (PostgreSQL at host:port/db, object
+        // storage at s3://…; never a password), so an operator knows which one to look at.
+        let message = match &self {
+            Self::StorageUnavailable(cause) => match shared_store_failure(cause.as_ref()) {
+                Some(what) => format!("{self}: {what}"),
+                None => self.to_string(),
+            },
+            _ => self.to_string(),
+        };
         let body = wire::ErrorBody {
             error: self.code().to_owned(),
-            message: self.to_string(),
+            message,
             field: field.map(str::to_owned),
             path,
             line,
@@ -274,6 +283,26 @@ pub fn causes<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(err), |e| e.source())
+}
+
+/// What a shared store (PostgreSQL, object storage) said when it could not be reached, if that
+/// is somewhere in an error's chain of causes.
+fn shared_store_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    causes(err).find_map(|e| {
+        if let Some(store) = e.downcast_ref::<crate::store::StoreError>() {
+            return match store {
+                crate::store::StoreError::Unavailable(what) => Some(what.clone()),
+                crate::store::StoreError::Postgres(pg) if store.is_io() => Some(format!("PostgreSQL: {pg}")),
+                _ => None,
+            };
+        }
+        match e.downcast_ref::<crate::store::BlobError>() {
+            Some(crate::store::BlobError::Io(io)) if io.to_string().starts_with("object storage at") => {
+                Some(io.to_string())
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Whether damaged data (a blob, a metadata record) is somewhere in an error's chain of causes.

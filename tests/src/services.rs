@@ -98,7 +98,15 @@ impl Services {
     /// # Errors
     /// `services.sh stop` failed.
     pub fn stop(&self) -> Result<(), Error> {
-        run_script("stop", &self.dir)
+        run_script(&["stop"], &self.dir)
+    }
+
+    /// Stops one service: `postgres` or `garage`.
+    ///
+    /// # Errors
+    /// `services.sh stop` failed.
+    pub fn stop_one(&self, which: &str) -> Result<(), Error> {
+        run_script(&["stop", which], &self.dir)
     }
 
     /// Starts them again after [`Services::stop`] (same ports, same data).
@@ -106,7 +114,7 @@ impl Services {
     /// # Errors
     /// `services.sh start` failed.
     pub fn restart(&self) -> Result<(), Error> {
-        run_script("start", &self.dir)
+        run_script(&["start"], &self.dir)
     }
 
     fn var(&self, name: &str) -> Result<&str, Error> {
@@ -141,12 +149,17 @@ impl Drop for Services {
     }
 }
 
-fn run_script(action: &str, dir: &Path) -> Result<(), Error> {
-    let out = Command::new("bash").arg(workspace_root().join(".dev/services.sh")).arg(action).arg(dir).output()?;
+fn run_script(args: &[&str], dir: &Path) -> Result<(), Error> {
+    let out = Command::new("bash")
+        .arg(workspace_root().join(".dev/services.sh"))
+        .arg(args[0])
+        .arg(dir)
+        .args(&args[1..])
+        .output()?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("services.sh {action}: {}", String::from_utf8_lossy(&out.stderr)).into())
+        Err(format!("services.sh {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)).into())
     }
 }
 

@@ -2,7 +2,7 @@
 //! servers started by `.dev/services.sh`: writes through one replica are read through another
 //! at once; concurrent publishes of one app through two replicas lose nothing (the dictionary
 //! included); a backfill whose replica is killed is finished by the survivor; a stopped
-//! PostgreSQL gives 503s that name it, and service returns with it, losing nothing
+//! PostgreSQL (or bucket) gives 503s that name it, and service returns with it, losing nothing
 //! acknowledged. Expected answers are computed from the uploaded rows.
 
 use std::collections::BTreeMap;
@@ -189,7 +189,7 @@ fn a_stopped_postgresql_answers_503_and_service_returns_with_nothing_lost() -> R
     ] {
         let r = a.call(method, &path, &token, body)?;
         assert_eq!(r.status, 503, "{method} {path} while PostgreSQL is down: {}", r.body);
-        assert!(r.body.contains("unavailable") || r.body.contains("PostgreSQL"), "says why: {}", r.body);
+        assert!(r.body.contains("PostgreSQL at 127.0.0.1"), "names the store: {}", r.body);
     }
     private.restart()?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -203,6 +203,31 @@ fn a_stopped_postgresql_answers_503_and_service_returns_with_nothing_lost() -> R
     assert_eq!(days.status, 200, "service returns with PostgreSQL: {}", days.body);
     let naive = truth.values().filter(|v| *v == "v1").count() as u64;
     assert_eq!(count(&a, &token, "o", ds, json!({"tag": "tier", "in": ["v1"]}))?, naive, "the acknowledged upload");
+    Ok(())
+}
+
+#[test]
+fn a_stopped_object_store_answers_503_for_what_needs_it_and_service_returns() -> Result<(), Error> {
+    let dir = tempfile::tempdir()?;
+    let private = Services::private(dir.path())?;
+    let store = private.store("s3_outage")?;
+    let a = replica(&store, &[])?;
+    let token = a.app_with_token("s", "editor")?;
+    let ds = "2026-11-22";
+    let (csv, truth) = rows(0, 300, 2, 5);
+    a.ok("PUT", &format!("/api/v1/apps/s/days/{ds}/tags/tier"), &token, Some(csv.as_bytes()))?;
+    private.stop_one("garage")?;
+    // A publish needs the bucket: refused, saying which store, and nothing changes.
+    let (csv2, _) = rows(0, 300, 3, 6);
+    let r = a.call("PUT", &format!("/api/v1/apps/s/days/{ds}/tags/plan"), &token, Some(csv2.as_bytes()))?;
+    assert_eq!(r.status, 503, "an upload while the bucket is down: {}", r.body);
+    assert!(r.body.contains("object storage"), "says which store: {}", r.body);
+    // What this replica holds in its cache still answers.
+    let naive = truth.values().filter(|v| *v == "v0").count() as u64;
+    assert_eq!(count(&a, &token, "s", ds, json!({"tag": "tier", "in": ["v0"]}))?, naive, "served from the cache");
+    private.restart()?;
+    a.ok("PUT", &format!("/api/v1/apps/s/days/{ds}/tags/plan"), &token, Some(csv2.as_bytes()))?;
+    assert_eq!(version(&a, &token, "s", ds)?, 2, "the refused upload left nothing; the retry is the second version");
     Ok(())
 }
 

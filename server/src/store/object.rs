@@ -94,8 +94,16 @@ impl ObjectBlobStore {
     pub fn open(url: &str, cache_dir: &Path, cache_limit: u64) -> Result<ObjectBlobStore, OpenError> {
         let (bucket, prefix) = bucket_and_prefix(url).ok_or_else(|| OpenError::Url(url.to_owned()))?;
         let unusable = |detail: String| OpenError::Unusable { url: url.to_owned(), detail };
+        // A few quick retries, then the error: a request must not hang for minutes while the
+        // bucket is down (it answers 503 and the client retries).
+        let retry = object_store::RetryConfig {
+            backoff: object_store::BackoffConfig::default(),
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(5),
+        };
         let store = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
+            .with_retry(retry)
             .build()
             .map_err(|e| unusable(e.to_string()))?;
         let runtime = ClientRuntime::start("sieve-s3").map_err(|e| unusable(e.to_string()))?;
