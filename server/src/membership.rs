@@ -14,6 +14,10 @@
 //! The build walks the bitmaps chunk by chunk, so the writes of one pass stay within the
 //! postings of 65,536 users. More labels than `u16` can name (65,535) fall back to testing
 //! the user's chunk of each bitmap.
+//!
+//! With replicas, the postings are built once per version and shared through the blob store
+//! ([`UserIndex::shared`], encoded by `shared`): a replica that finds them reads only the
+//! manifest's numeric and event slices, not every value's bitmap.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -24,6 +28,8 @@ use engine::rank::Ranks;
 use engine::{IdSet, Manifest};
 
 use crate::snapshots::{SnapshotError, Snapshots};
+
+mod shared;
 
 /// What a bitmap in the index stands for.
 #[derive(Debug, Clone)]
@@ -72,6 +78,44 @@ pub struct Membership<'a> {
 impl UserIndex {
     /// Builds the index of one manifest, reading its full-tier bitmaps.
     pub fn build(snaps: &Snapshots, m: &Manifest) -> Result<UserIndex, SnapshotError> {
+        let (mut index, sets) = UserIndex::labels(snaps, m, true)?;
+        index.lookup =
+            if index.labels.len() <= usize::from(u16::MAX) { csr(&sets, &index.users) } else { by_chunk(&sets) };
+        Ok(index)
+    }
+
+    /// The index of the manifest at address `manifest`, shared through the blob store: taken
+    /// from there when another process (a replica) built it, else built here and stored for
+    /// the others. Only the postings travel (the costly part); labels come from the manifest.
+    /// Returns the index and whether it was built here.
+    pub fn shared(snaps: &Snapshots, manifest: &str, m: &Manifest) -> Result<(UserIndex, bool), SnapshotError> {
+        let name = format!("membership-index-v1-{manifest}");
+        let stored = snaps.blobs().get_named(&name).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading a shared membership index; building it here");
+            None
+        });
+        if let Some(bytes) = stored {
+            let (mut index, _) = UserIndex::labels(snaps, m, false)?;
+            match shared::decode(&bytes, index.users.len(), index.labels.len()) {
+                Some((offsets, postings)) => {
+                    index.lookup = Lookup::Csr { offsets, postings };
+                    return Ok((index, false));
+                }
+                None => tracing::warn!(%name, "a shared membership index does not fit its manifest; building it here"),
+            }
+        }
+        let index = UserIndex::build(snaps, m)?;
+        if let Lookup::Csr { offsets, postings } = &index.lookup
+            && let Err(e) = snaps.blobs().put_named(&name, &shared::encode(offsets, postings, index.labels.len()))
+        {
+            tracing::warn!(error = %e, "storing the membership index for other replicas");
+        }
+        Ok((index, true))
+    }
+
+    /// The index's labels from the manifest, and (with `sets`) the bitmap of each label in
+    /// label order; without, only what lookups read (numeric and event slices).
+    fn labels(snaps: &Snapshots, m: &Manifest, with_sets: bool) -> Result<(UserIndex, Vec<Arc<IdSet>>), SnapshotError> {
         // A dictionary's universe is `0..count` (rank scheme): nothing to read.
         let users = if m.sample.scheme.is_rank() || m.universe.blob.is_empty() {
             Ranks::dense(m.universe.count)
@@ -86,31 +130,35 @@ impl UserIndex {
             lookup: Lookup::ByChunk(HashMap::new()),
         };
         let mut sets: Vec<Arc<IdSet>> = Vec::new();
+        let mut push = |blob: &str| -> Result<(), SnapshotError> {
+            if with_sets {
+                sets.push(snaps.set(blob)?);
+            }
+            Ok(())
+        };
         for (gi, g) in m.groups.iter().enumerate() {
             index.groups.push(g.name.clone());
             for v in &g.values {
                 index.labels.push(Label::Value { group: gi, value: v.value.clone() });
-                sets.push(snaps.set(&v.full.blob)?);
+                push(&v.full.blob)?;
             }
             if let Some(n) = &g.numeric {
                 let slices = n.bsi.slices.iter().map(|s| snaps.set(&s.full.blob)).collect::<Result<Vec<_>, _>>()?;
                 index.labels.push(Label::Number { group: gi, scale: n.scale, offset: n.offset, slices });
-                sets.push(snaps.set(&n.bsi.exists.full.blob)?);
+                push(&n.bsi.exists.full.blob)?;
             }
         }
         for seg in &m.segments {
             index.labels.push(Label::Segment(seg.id.clone()));
-            sets.push(snaps.set(&seg.members.full.blob)?);
+            push(&seg.members.full.blob)?;
         }
         for (ei, e) in m.events.iter().enumerate() {
             index.events.push(e.name.clone());
             let slices = e.bsi.slices.iter().map(|s| snaps.set(&s.full.blob)).collect::<Result<Vec<_>, _>>()?;
             index.labels.push(Label::Event { event: ei, slices });
-            sets.push(snaps.set(&e.bsi.exists.full.blob)?);
+            push(&e.bsi.exists.full.blob)?;
         }
-        index.lookup =
-            if index.labels.len() <= usize::from(u16::MAX) { csr(&sets, &index.users) } else { by_chunk(&sets) };
-        Ok(index)
+        Ok((index, sets))
     }
 
     /// The tags and segments of one user, or `None` when the version does not have the user.

@@ -49,7 +49,11 @@ fn count(t: &TestServer, token: &str, app: &str, ds: &str, rule: Value) -> Resul
 #[test]
 fn a_write_through_one_replica_is_read_through_the_other_at_once() -> Result<(), Error> {
     let store = services::shared()?.store("read_your_writes")?;
-    let (a, b) = (replica(&store, &[])?, replica(&store, &[])?);
+    // Logged at info: which replica built the version's membership index.
+    let mut vars = store.vars();
+    vars.push(("RUST_LOG", std::ffi::OsStr::new("info")));
+    let a = TestServer::start_with_env(ADMIN, &[], &vars)?;
+    let b = TestServer::start_with_env(ADMIN, &[], &vars)?;
     let token = a.app_with_token("shop", "editor")?;
     // The token made through A works on B: tokens live in the shared store.
     let ds = "2026-11-20";
@@ -71,6 +75,18 @@ fn a_write_through_one_replica_is_read_through_the_other_at_once() -> Result<(),
         let tags = t.ok("GET", &format!("/api/v1/apps/shop/users/{user}/tags"), &token, None)?;
         assert_eq!(tags["tags"]["tier"], json!(["v3"]), "{tags}");
         assert!(tags["segments"].as_array().is_some_and(|s| s.iter().any(|s| s == "top")), "{tags}");
+    }
+    // The version's membership index was built once, by A, and B took it from the blob store;
+    // every user's answer through B (from the shared index) matches the uploaded rows.
+    let log_a = a.server.stderr_when(Duration::from_secs(5), |l| l.contains("membership index built"));
+    let log_b = b.server.stderr_when(Duration::from_secs(5), |l| l.contains("membership index taken"));
+    assert!(log_a.contains("membership index built"), "A built it: {log_a}");
+    assert!(log_b.contains("membership index taken from the blob store"), "B took it: {log_b}");
+    assert!(!log_b.contains("membership index built"), "B did not build it again: {log_b}");
+    for (u, v) in truth.iter().step_by(23) {
+        let tags = b.ok("GET", &format!("/api/v1/apps/shop/users/{u}/tags"), &token, None)?;
+        assert_eq!(tags["tags"]["tier"], json!([v]), "{u}: {tags}");
+        assert_eq!(tags["segments"].as_array().is_some_and(|s| s.iter().any(|s| s == "top")), v == "v3", "{u}: {tags}");
     }
     // A second group through B joins A's on the same day: one version more (the segment's
     // recompute made one already), both groups there.

@@ -82,11 +82,15 @@ pub async fn user_tags(
 }
 
 impl AppState {
-    /// The membership index of a manifest, built on first use.
+    /// The membership index of a manifest, built (or taken from another replica) on first use.
     pub fn user_index(&self, manifest: &str) -> Result<Arc<UserIndex>, ApiError> {
         self.user_indexes.get_or_insert_with(manifest, || -> Result<Arc<UserIndex>, ApiError> {
             let m = self.snapshots.manifest(manifest)?;
-            Ok(Arc::new(UserIndex::build(&self.snapshots, &m)?))
+            let started = std::time::Instant::now();
+            let (index, built) = UserIndex::shared(&self.snapshots, manifest, &m)?;
+            let how = if built { "built" } else { "taken from the blob store" };
+            tracing::info!(%manifest, ms = started.elapsed().as_millis() as u64, "membership index {how}");
+            Ok(Arc::new(index))
         })
     }
 }

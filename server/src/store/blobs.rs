@@ -66,6 +66,17 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
         blobs.iter().try_for_each(|b| self.put(b).map(|_| ()))
     }
+    /// Stores `bytes` under `name`, for data derived from immutable blobs that every process
+    /// would derive the same (a version's membership index): shared where the store is shared.
+    /// Stores that keep nothing derived do nothing. The bytes carry their own hash.
+    fn put_named(&self, _name: &str, _bytes: &[u8]) -> Result<(), BlobError> {
+        Ok(())
+    }
+    /// What [`BlobStore::put_named`] stored under `name`, checked against its own hash;
+    /// `None` when there is nothing (or nothing intact: it is derived again).
+    fn get_named(&self, _name: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        Ok(None)
+    }
     /// Addresses of blobs found damaged or missing since start-up and not healed since (for
     /// health).
     fn corrupt(&self) -> Vec<String> {
