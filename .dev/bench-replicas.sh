@@ -11,7 +11,7 @@
 #   USERS          synthetic users (default 1000000; 100 groups x 20 values, `sieve synth`,
 #                  cached under ~/.cache/sieve/bench-replicas)
 #   RUN_SECONDS    seconds per load run (default 10)
-#   RATE           membership requests per second offered (default 4000)
+#   RATE           membership requests per second offered (default 1000)
 #   UPLOADS        timed uploads per store (default 5)
 
 # shellcheck source=.dev/common.sh
@@ -20,7 +20,7 @@ cd "$ROOT" || exit
 
 USERS="${USERS:-1000000}"
 RUN_SECONDS="${RUN_SECONDS:-10}"
-RATE="${RATE:-4000}"
+RATE="${RATE:-1000}"
 UPLOADS="${UPLOADS:-5}"
 WORK="$HOME/.cache/sieve/bench-replicas/u$USERS"
 LOGS="$(mktemp -d -t sieve-bench-replicas.XXXXXX)"
@@ -89,20 +89,24 @@ with open(sys.argv[1], "w") as f:
         f.write(f"u{u},v{u % 7}\n")
 EOF
 
-# measure LABEL PORT: upload latency, then estimate and membership load against one server.
+# measure LABEL SLUG PORT: upload latency, then (after warming up on the last version)
+# estimate capacity and membership latency against one server.
 measure() {
-    local label="$1" port="$2" i times=()
-    curl -sf -H "Authorization: Bearer $SERVICE" "http://127.0.0.1:$port/api/v1/apps/bench/users/u1/tags" >/dev/null
-    curl -sf -H "Authorization: Bearer $VIEWER" -d @"$LOGS/rule.jsonl" "http://127.0.0.1:$port/api/v1/apps/bench/estimate" >/dev/null
+    local label="$1" slug="$2" port="$3" i times=() editor
+    editor="$(curl -sf -H "Authorization: Bearer $ADMIN" -d '{"role":"editor"}' \
+        "http://127.0.0.1:$port/api/v1/apps/bench/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+    local ds
+    ds="$(latest_ds "$port")"
     for ((i = 0; i < UPLOADS; i++)); do
         # Each upload changes the values (a new version), so every one publishes.
-        sed "s/,v\([0-9]\)\$/,w\1-$label-$i/" "$LOGS/upload.csv" >"$LOGS/upload-$i.csv"
-        times+=("$(curl -sf -o /dev/null -w '%{time_total}' -X PUT -H "Authorization: Bearer $ADMIN" \
-            --data-binary @"$LOGS/upload-$i.csv" "http://127.0.0.1:$port/api/v1/apps/bench/days/$(latest_ds "$port")/tags/bench_up")")
+        sed "s/,v\([0-9]\)\$/,w\1-$slug-$i/" "$LOGS/upload.csv" >"$LOGS/upload-$i.csv"
+        times+=("$(curl -sf -o /dev/null -w '%{time_total}' -X PUT -H "Authorization: Bearer $editor" \
+            --data-binary @"$LOGS/upload-$i.csv" "http://127.0.0.1:$port/api/v1/apps/bench/days/$ds/tags/bench_up")")
     done
     printf '%s upload (100,000 rows, %s runs): min %s s, median %s s\n' "$label" "$UPLOADS" \
         "$(printf '%s\n' "${times[@]}" | sort -n | head -n 1)" "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((UPLOADS + 1) / 2))p")" |
         tee -a "$LOGS/uploads.txt"
+    warm "$port"
     "$LOAD" --addr "127.0.0.1:$port" --label "$label: estimate capacity" --token "$VIEWER" --method POST \
         --path /api/v1/apps/bench/estimate --body-file "$LOGS/rule.jsonl" --closed --rate 1 --connections 4 \
         --seconds "$RUN_SECONDS" >>"$LOGS/rows.md"
@@ -112,6 +116,15 @@ measure() {
         --seconds "$RUN_SECONDS" >>"$LOGS/rows.md"
     tail -n 1 "$LOGS/rows.md"
 }
+# warm PORT: the latest version's membership index and decoded bitmaps, before timed reads
+# (the first lookup of a version builds, or takes, its index); how long it took goes to the log.
+warm() {
+    local started=$SECONDS
+    curl -sf -o /dev/null -w "port $1: first membership lookup %{time_total} s\n" -H "Authorization: Bearer $SERVICE" \
+        "http://127.0.0.1:$1/api/v1/apps/bench/users/u1/tags" | tee -a "$LOGS/uploads.txt"
+    curl -sf -o /dev/null -H "Authorization: Bearer $VIEWER" -d @"$LOGS/rule.jsonl" "http://127.0.0.1:$1/api/v1/apps/bench/estimate"
+    note "warmed up in $((SECONDS - started)) s"
+}
 # The app's latest published day, as a server lists it.
 latest_ds() {
     curl -sf -H "Authorization: Bearer $VIEWER" "http://127.0.0.1:$1/api/v1/apps/bench/days" |
@@ -119,33 +132,35 @@ latest_ds() {
 }
 
 serve embedded 18301
-measure embedded 18301
+measure embedded embedded 18301
 stop_all
 serve replica 18302 "${SHARED[@]}"
-measure "PostgreSQL + S3, one replica" 18302
+measure "PostgreSQL + S3, one replica" pg 18302
 stop_all
 
 # Two replicas together: the same reads split over both (each at half the rate, 2 connections
 # each for the estimates), after each warmed up.
 serve r1 18303 "${SHARED[@]}"
 serve r2 18304 "${SHARED[@]}"
-for port in 18303 18304; do
-    curl -sf -H "Authorization: Bearer $SERVICE" "http://127.0.0.1:$port/api/v1/apps/bench/users/u1/tags" >/dev/null
-    curl -sf -H "Authorization: Bearer $VIEWER" -d @"$LOGS/rule.jsonl" "http://127.0.0.1:$port/api/v1/apps/bench/estimate" >/dev/null
-done
+LOADS=()
+# r1 builds nothing new (the one-replica run shared the last version's index); r2 takes it too.
+for port in 18303 18304; do warm "$port"; done
 for port in 18303 18304; do
     "$LOAD" --addr "127.0.0.1:$port" --label "two replicas, $port: estimate capacity" --token "$VIEWER" --method POST \
         --path /api/v1/apps/bench/estimate --body-file "$LOGS/rule.jsonl" --closed --rate 1 --connections 2 \
         --seconds "$RUN_SECONDS" >"$LOGS/two-est-$port.md" &
+    LOADS+=($!)
 done
-wait
+wait "${LOADS[@]}"
+LOADS=()
 cat "$LOGS"/two-est-*.md | tee -a "$LOGS/rows.md"
 for port in 18303 18304; do
     "$LOAD" --addr "127.0.0.1:$port" --label "two replicas, $port: membership $((RATE / 2))/s" --token "$SERVICE" \
         --path '/api/v1/apps/bench/users/u{user}/tags' --users "$USERS" --connections 16 --rate "$((RATE / 2))" \
         --seconds "$RUN_SECONDS" >"$LOGS/two-mem-$port.md" &
+    LOADS+=($!)
 done
-wait
+wait "${LOADS[@]}"
 cat "$LOGS"/two-mem-*.md | tee -a "$LOGS/rows.md"
 stop_all
 say "rows (sieve-load's columns)"

@@ -56,14 +56,16 @@ wait_for() {
 # The cluster's directory: DIR/postgres, or (as root, when the postgres user cannot reach DIR,
 # e.g. under /root) a directory in /var/tmp that DIR/postgres links to.
 postgres_dir() {
-    if [[ -L $DIR/postgres || $EUID -ne 0 ]] || runuser -u postgres -- test -x "$DIR" 2>/dev/null; then
+    if [[ -L $DIR/postgres ]]; then
+        readlink -f "$DIR/postgres"
+    elif [[ $EUID -ne 0 ]] || runuser -u postgres -- test -x "$DIR" 2>/dev/null; then
         echo "$DIR/postgres"
     else
         local dir
         dir="/var/tmp/sieve-postgres-$(printf '%s' "$DIR" | sha256sum | cut -c1-12)"
         mkdir -p "$dir"
         ln -sfn "$dir" "$DIR/postgres"
-        echo "$DIR/postgres"
+        echo "$dir"
     fi
 }
 
@@ -95,7 +97,8 @@ start_postgres() {
 }
 
 stop_postgres() {
-    local bin pgdata="$DIR/postgres"
+    local bin pgdata
+    pgdata="$(readlink -f "$DIR/postgres")"
     bin="$(postgres_bin_dir)"
     [[ -n $bin && -f $pgdata/PG_VERSION ]] || return 0
     if as_pg_user "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then

@@ -116,6 +116,25 @@ impl UserIndex {
     /// The index's labels from the manifest, and (with `sets`) the bitmap of each label in
     /// label order; without, only what lookups read (numeric and event slices).
     fn labels(snaps: &Snapshots, m: &Manifest, with_sets: bool) -> Result<(UserIndex, Vec<Arc<IdSet>>), SnapshotError> {
+        // From object storage, one request at a time would dominate: fetch them together first.
+        let mut wanted: Vec<&str> = vec![m.universe.blob.as_str()];
+        for g in &m.groups {
+            if with_sets {
+                wanted.extend(g.values.iter().map(|v| v.full.blob.as_str()));
+            }
+            if let Some(n) = &g.numeric {
+                wanted.extend(n.bsi.slices.iter().map(|s| s.full.blob.as_str()));
+                wanted.push(n.bsi.exists.full.blob.as_str());
+            }
+        }
+        if with_sets {
+            wanted.extend(m.segments.iter().map(|s| s.members.full.blob.as_str()));
+        }
+        for e in &m.events {
+            wanted.extend(e.bsi.slices.iter().map(|s| s.full.blob.as_str()));
+            wanted.push(e.bsi.exists.full.blob.as_str());
+        }
+        snaps.blobs().prefetch(&wanted);
         // A dictionary's universe is `0..count` (rank scheme): nothing to read.
         let users = if m.sample.scheme.is_rank() || m.universe.blob.is_empty() {
             Ranks::dense(m.universe.count)

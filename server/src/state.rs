@@ -221,7 +221,9 @@ pub(crate) fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, OpenErro
     Ok(match config.blob_url.as_deref() {
         None => Arc::new(FsBlobStore::open_with_faults(&config.data_dir, faults)?),
         Some(url) if url.starts_with("s3://") => {
-            let cache = config.data_dir.join("blob-cache");
+            // One cache per bucket and prefix: a data directory once used with another holds
+            // blobs this one may lack.
+            let cache = config.data_dir.join("blob-cache").join(&engine::blob::hash(url.as_bytes())[..16]);
             Arc::new(ObjectBlobStore::open(url, &cache, config.blob_cache_bytes)?)
         }
         Some(url) => match url.strip_prefix("file://") {

@@ -33,7 +33,7 @@ pub enum BlobError {
         hash: String,
     },
     /// Published data names this blob, but its file is gone: damage like a corrupt file.
-    #[error("blob {hash} is missing on disk")]
+    #[error("blob {hash} is missing from the blob store")]
     Missing {
         /// The blob's address.
         hash: String,
@@ -66,6 +66,10 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn put_many(&self, blobs: &[&[u8]]) -> Result<(), BlobError> {
         blobs.iter().try_for_each(|b| self.put(b).map(|_| ()))
     }
+    /// Brings blobs that are about to be read close (a remote store fetches the ones it lacks
+    /// locally, many at a time, into its cache); local stores have nothing to do. Best effort:
+    /// a failure here shows again, as an error, at the read.
+    fn prefetch(&self, _hashes: &[&str]) {}
     /// Stores `bytes` under `name`, for data derived from immutable blobs that every process
     /// would derive the same (a version's membership index): shared where the store is shared.
     /// Stores that keep nothing derived do nothing. The bytes carry their own hash.

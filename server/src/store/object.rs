@@ -29,7 +29,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::blobs::{BlobError, BlobStore, FsBlobStore};
 use super::client_runtime::ClientRuntime;
 
-/// Requests a batch of puts sends at once.
+/// Requests a batch of puts (or a prefetch of gets) sends at once.
 const PUT_CONCURRENCY: usize = 16;
 
 /// Blobs in a bucket (see the module docs).
@@ -246,9 +246,7 @@ impl BlobStore for ObjectBlobStore {
         if !engine::blob::is_hash(hash) {
             return false;
         }
-        if self.cache.contains(hash) {
-            return true;
-        }
+        // The bucket, not the cache: a cached copy does not prove the bucket holds the blob.
         let (store, key) = (self.store.clone(), self.key(hash));
         self.run(async move { store.head(&key).await }).is_ok()
     }
@@ -276,6 +274,40 @@ impl BlobStore for ObjectBlobStore {
         match self.fetch(hash)? {
             Some(_) => Ok(()),
             None => Err(BlobError::Missing { hash: hash.to_owned() }),
+        }
+    }
+
+    fn prefetch(&self, hashes: &[&str]) {
+        let missing: Vec<(String, Key)> = hashes
+            .iter()
+            .filter(|h| engine::blob::is_hash(h) && !self.cache.contains(h))
+            .map(|h| ((*h).to_owned(), self.key(h)))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let fetched = self.run(async move {
+            Ok(futures_util::stream::iter(missing)
+                .map(|(hash, key)| {
+                    let store = store.clone();
+                    async move {
+                        let bytes = match store.get(&key).await {
+                            Ok(found) => found.bytes().await.ok(),
+                            Err(_) => None,
+                        };
+                        (hash, bytes)
+                    }
+                })
+                .buffer_unordered(PUT_CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await)
+        });
+        for (hash, bytes) in fetched.unwrap_or_default() {
+            // Only what hashes to its address is kept; the read reports anything else.
+            if let Some(bytes) = bytes.filter(|b| engine::blob::hash(b) == hash) {
+                self.cache_copy(&bytes);
+            }
         }
     }
 

@@ -58,39 +58,66 @@ pub(super) async fn export(
 pub(super) async fn import(c: &mut Client, records: &[RawRecord]) -> Result<u64, StoreError> {
     let t = c.transaction().await?;
     let mut new = 0;
-    for r in records {
-        new += match (&r.key, r.table) {
-            (RawKey::One(k), name::APPS) => {
-                t.execute("INSERT INTO apps (app, record) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[k, &r.value])
+    // One statement per table (arrays unnested), as a publish adds dictionary entries: a
+    // million rows one statement each took minutes.
+    for table in crate::store::meta::codec::TABLES {
+        let rows: Vec<&RawRecord> = records.iter().filter(|r| r.table == table).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let values: Vec<&[u8]> = rows.iter().map(|r| r.value.as_slice()).collect();
+        let mut apps = Vec::with_capacity(rows.len());
+        let mut texts = Vec::with_capacity(rows.len());
+        let mut bytes: Vec<&[u8]> = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            match (&r.key, table) {
+                (RawKey::One(k), name::APPS | name::TOKENS) => texts.push(k.as_str()),
+                (RawKey::Pair(app, ext), name::DICT) => {
+                    apps.push(app.as_str());
+                    bytes.push(ext.as_bytes());
+                }
+                (RawKey::Id(app, id), name::DICT_REV) => {
+                    apps.push(app.as_str());
+                    ids.push(i64::from(*id));
+                }
+                (RawKey::Pair(app, id), _) if pair_columns(table).is_some() => {
+                    apps.push(app.as_str());
+                    texts.push(id.as_str());
+                }
+                _ => return Err(StoreError::Unsupported("a record whose key does not fit its table")),
+            }
+        }
+        new += match table {
+            name::APPS => {
+                t.execute("INSERT INTO apps (app, record) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT DO NOTHING", &[&texts, &values])
                     .await?
             }
-            (RawKey::One(k), name::TOKENS) => {
-                t.execute("INSERT INTO tokens (token, record) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[k, &r.value])
+            name::TOKENS => {
+                t.execute("INSERT INTO tokens (token, record) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT DO NOTHING", &[&texts, &values])
                     .await?
             }
-            (RawKey::Pair(app, ext), name::DICT) => {
+            name::DICT => {
                 t.execute(
-                    "INSERT INTO dict (app, external, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[app, &ext.as_bytes(), &r.value],
+                    "INSERT INTO dict (app, external, record) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) ON CONFLICT DO NOTHING",
+                    &[&apps, &bytes, &values],
                 )
                 .await?
             }
-            (RawKey::Id(app, id), name::DICT_REV) => {
+            name::DICT_REV => {
                 t.execute(
-                    "INSERT INTO dict_rev (app, id, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[app, &i64::from(*id), &r.value],
+                    "INSERT INTO dict_rev (app, id, record) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING",
+                    &[&apps, &ids, &values],
                 )
                 .await?
             }
-            (RawKey::Pair(app, id), table) => {
-                let (sql_table, column) =
-                    pair_columns(table).ok_or(StoreError::Unsupported("a record of no such table"))?;
+            other => {
+                let (sql_table, column) = pair_columns(other).ok_or(StoreError::Unsupported("no such table"))?;
                 let sql = format!(
-                    "INSERT INTO {sql_table} (app, {column}, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+                    "INSERT INTO {sql_table} (app, {column}, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING"
                 );
-                t.execute(&sql, &[app, id, &r.value]).await?
+                t.execute(&sql, &[&apps, &texts, &values]).await?
             }
-            _ => return Err(StoreError::Unsupported("a record whose key does not fit its table")),
         };
     }
     t.commit().await?;
