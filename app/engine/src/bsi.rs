@@ -60,17 +60,20 @@ impl Bsi {
         values.retain(|v| !v.1.is_empty());
         let max = values.iter().map(|v| v.0).max().unwrap_or(0);
         let bits = (u64::BITS - max.leading_zeros()) as usize;
-        let mut exists = IdSet::new();
-        let mut slices = vec![IdSet::new(); bits];
+        // Unions accumulate in place: a new set per value made this quadratic in the number of
+        // distinct values (a column of 1,000 numbers took seconds).
+        let mut exists = roaring::RoaringBitmap::new();
+        let mut slices = vec![roaring::RoaringBitmap::new(); bits];
         for (value, set) in &values {
+            let set = set.to_roaring();
             for (b, slice) in slices.iter_mut().enumerate() {
                 if value >> b & 1 == 1 {
-                    *slice = slice.or(set);
+                    *slice |= &set;
                 }
             }
-            exists = exists.or(set);
+            exists |= set;
         }
-        Bsi { exists, slices }
+        Bsi { exists: IdSet::from_roaring(&exists), slices: slices.iter().map(IdSet::from_roaring).collect() }
     }
 
     /// Assembles a column from decoded bitmaps (slices must be subsets of `exists`).
