@@ -154,16 +154,21 @@ impl ObjectBlobStore {
         self.runtime.run(work).map_err(|e| io(e.to_string()))?.map_err(|e| io(e.to_string()))
     }
 
-    /// A blob read from the bucket and checked against its address (no cache).
-    fn fetch(&self, hash: &str) -> Result<Option<bytes::Bytes>, BlobError> {
-        let (store, key) = (self.store.clone(), self.key(hash));
-        let fetched = self.run(async move {
+    /// The bytes of an object, or `None` when the bucket has none under `key`.
+    fn object(&self, key: Key) -> Result<Option<bytes::Bytes>, BlobError> {
+        let store = self.store.clone();
+        self.run(async move {
             match store.get(&key).await {
                 Ok(found) => found.bytes().await.map(Some),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
             }
-        })?;
+        })
+    }
+
+    /// A blob read from the bucket and checked against its address (no cache).
+    fn fetch(&self, hash: &str) -> Result<Option<bytes::Bytes>, BlobError> {
+        let fetched = self.object(self.key(hash))?;
         let Some(bytes) = fetched else { return Ok(None) };
         if engine::blob::hash(&bytes) != hash {
             self.corrupt.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_owned());
@@ -319,14 +324,7 @@ impl BlobStore for ObjectBlobStore {
     }
 
     fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        let (store, key) = (self.store.clone(), Key::from(format!("{}derived/{name}", self.prefix)));
-        let fetched = self.run(async move {
-            match store.get(&key).await {
-                Ok(found) => found.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })?;
+        let fetched = self.object(Key::from(format!("{}derived/{name}", self.prefix)))?;
         // 64 hex digits of the payload's hash, then the payload: anything else is derived again.
         Ok(fetched.and_then(|b| {
             let (hash, payload) = (b.get(..64)?, b.get(64..)?);

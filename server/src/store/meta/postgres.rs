@@ -189,6 +189,12 @@ impl Postgres {
     }
 }
 
+/// A read-only transaction that sees one committed state throughout (checks and copies).
+async fn snapshot(c: &mut Client) -> Result<tokio_postgres::Transaction<'_>, StoreError> {
+    let builder = c.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead);
+    Ok(builder.read_only(true).start().await?)
+}
+
 /// `host:port/dbname` of a connection config.
 fn describe(config: &tokio_postgres::Config) -> String {
     let host = config

@@ -24,12 +24,7 @@ pub(super) async fn export(
     table: &'static str,
     f: &mut dyn FnMut(RawRecord) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let t = c
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let t = super::snapshot(c).await?;
     let rows = match table {
         name::APPS => t.query("SELECT app, record FROM apps ORDER BY app", &[]).await?,
         name::TOKENS => t.query("SELECT token, record FROM tokens ORDER BY token", &[]).await?,

@@ -20,12 +20,7 @@ fn damaged(report: &mut RecordReport, id: RecordId) {
 pub(super) async fn verify(c: &mut Client, both_ways: bool) -> Result<RecordReport, StoreError> {
     let mut report = RecordReport::default();
     // One snapshot for the whole check, so concurrent publishes cannot make it see half of one.
-    let t = c
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let t = super::snapshot(c).await?;
     for (sql, table) in
         [("SELECT app, record FROM apps", name::APPS), ("SELECT token, record FROM tokens", name::TOKENS)]
     {
