@@ -49,8 +49,12 @@ pub struct Step {
     /// JSON path of the condition (`all[2]`), or `$` when the rule is not an `all`.
     #[cfg_attr(feature = "openapi", schema(example = "all[2]"))]
     pub path: String,
-    /// Users matching every condition up to this one.
-    pub count: u64,
+    /// Users matching every condition up to this one; `null` when suppressed.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub count: Option<u64>,
+    /// The count is below the app's `min_audience` and withheld (`aggregate` tokens only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suppressed: bool,
 }
 
 /// Something the answer should be read with: the rule is valid, but not all data is there.
@@ -76,8 +80,15 @@ pub struct Estimate {
     pub version: u64,
     /// The tier used.
     pub tier: Tier,
-    /// Users matching (scaled up and rounded on the sample tier).
-    pub count: u64,
+    /// Users matching (scaled up and rounded on the sample tier); `null` when suppressed.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub count: Option<u64>,
+    /// The count is below the app's `min_audience` and withheld (`aggregate` tokens only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suppressed: bool,
+    /// The counts carry deterministic noise (`aggregate` tokens only; see the app's `epsilon`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noisy: bool,
     /// Users in the snapshot.
     pub universe: u64,
     /// 95% interval of the count (sample tier only).

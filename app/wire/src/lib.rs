@@ -17,7 +17,8 @@
 //! |---|---|
 //! | [`error`] | [`ErrorBody`]: the body of every error answer (`error` code, `message`, `field`/`path`/`line`) |
 //! | [`meta`] | [`Health`] |
-//! | [`apps`] | apps and tokens: [`App`], [`IdKind`], [`NewToken`], [`TokenCreated`], [`Role`] |
+//! | [`apps`] | apps, their settings and roles: [`App`], [`AppPatch`], [`AppSettings`], [`IdKind`], [`Role`] |
+//! | [`access`] | tokens and the audit log: [`NewToken`], [`Token`], [`TokenCreated`], [`TokenList`], [`Rotate`], [`AuditEntry`], [`AuditPage`], [`LookupCounts`] |
 //! | [`data`] | published days, uploads, event days: [`Day`], [`IngestResult`], [`EventDays`] |
 //! | [`estimate`] | [`EstimateRequest`] → [`Estimate`], with the funnel [`Step`]s and [`Warning`]s; [`Tier`] |
 //! | [`rule`] | [`Rule`]: a rule in its JSON form (parsed and checked by `engine::Rule`) |
@@ -36,6 +37,7 @@
 //!    parameters, body, answers). The tests there fail until the table and the document agree.
 //! 3. The app's client (`app/src/api.rs`) gets a function that sends and decodes the same types.
 
+pub mod access;
 pub mod apps;
 pub mod data;
 pub mod error;
@@ -47,7 +49,10 @@ pub mod meta;
 pub mod rule;
 pub mod segments;
 
-pub use apps::{App, IdKind, NewToken, Role, TokenCreated};
+pub use access::{
+    Actor, AuditAction, AuditEntry, AuditPage, LookupCount, LookupCounts, NewToken, Rotate, Token, TokenCreated, TokenList,
+};
+pub use apps::{App, AppPatch, AppSettings, IdKind, Role};
 pub use data::{Day, DayList, EventDay, EventDays, IngestResult};
 pub use error::ErrorBody;
 pub use estimate::{Estimate, EstimateRequest, Step, Tier, Warning};

@@ -249,6 +249,10 @@ pub struct HistoryDay {
     pub error: Option<String>,
     /// Users in the app that day.
     pub universe: u64,
+    /// `size`, `entered` or `left` is below the app's `min_audience` and withheld (`null`;
+    /// `aggregate` tokens only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suppressed: bool,
     /// The requested metrics by tag group.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
