@@ -144,7 +144,11 @@ pub fn evaluate(plan: &Plan, source: &dyn Source, options: EvalOptions) -> Resul
         }
     }
     let steps = if options.steps {
-        step_paths.iter().zip(step_counts).map(|(p, c)| Step { path: p.clone(), count: c }).collect()
+        step_paths
+            .iter()
+            .zip(step_counts)
+            .map(|(p, c)| Step { path: p.clone(), count: Some(c), suppressed: false })
+            .collect()
     } else {
         Vec::new()
     };

@@ -41,7 +41,7 @@ use super::faults::Faults;
 use super::records::RecordId;
 use crate::clock::now_ms;
 use crate::jobs::{Job, JobKind};
-use codec::token_key;
+pub use codec::token_key;
 use wire::IdKind;
 
 /// Why the metadata store failed.
@@ -162,8 +162,8 @@ pub use wire::Role;
 /// The metadata store (see the module docs).
 pub struct Meta {
     backend: Box<dyn Backend>,
-    /// Token hash → scope. Tokens never change once created (there is no revocation yet), so
-    /// caching them is safe (in every replica) and keeps a store read off every request.
+    /// Token hash → scope, for the embedded store only (see [`Meta::lookup_token`]): keeps a
+    /// store read off every request.
     tokens: quick_cache::sync::Cache<String, TokenInfo>,
     /// App id → what its user ids are: fixed at creation and apps are never deleted, so
     /// caching keeps a store read off membership lookups, exports and uploads.
@@ -285,27 +285,86 @@ impl Meta {
         self.noted(self.backend.apps())
     }
 
-    /// Creates a token for an app and returns its secret (shown once; only its hash is kept).
-    pub fn create_token(&self, app: &str, role: Role) -> Result<String, StoreError> {
-        let mut raw = [0u8; 24];
-        rand::fill(&mut raw);
-        let secret = format!("sv_{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        self.noted(self.backend.put_token(&token_key(&secret), &TokenInfo { app: app.to_owned(), role }))?;
-        Ok(secret)
+    /// Changes a token in one transaction (see [`Backend::token_change`]); the secrets it
+    /// stores or removes leave this process's cache at once.
+    pub fn token_change(
+        &self,
+        app: &str,
+        id: &str,
+        record: Option<&[u8]>,
+        put: &[(String, TokenInfo)],
+        delete: &[String],
+    ) -> Result<(), StoreError> {
+        let result = self.noted(self.backend.token_change(app, id, record, put, delete));
+        // Dropped whatever happened: after a failed commit the store decides, on the next read.
+        for key in delete.iter().chain(put.iter().map(|(k, _)| k)) {
+            self.tokens.remove(key);
+        }
+        result
     }
 
-    /// The scope of a token secret, if it is one of ours.
-    pub fn lookup_token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+    /// The scope of a token secret, if it is one of ours and has not expired at `now_ms`.
+    ///
+    /// The embedded store belongs to this process, so every change passes through
+    /// [`Meta::token_change`] and the cache can be trusted. A shared store may be changed by
+    /// another replica at any moment (a revocation must hold on the next request, everywhere),
+    /// so it is asked every time: one indexed read.
+    pub fn lookup_token(&self, secret: &str, now_ms: u64) -> Result<Option<TokenInfo>, StoreError> {
         let key = token_key(secret);
-        if let Some(info) = self.tokens.get(&key) {
-            return Ok(Some(info));
-        }
-        let info = self.noted(self.backend.token(&key))?;
-        // Only found tokens are cached, so guessing cannot fill the cache.
-        if let Some(info) = &info {
-            self.tokens.insert(key, info.clone());
-        }
-        Ok(info)
+        let cached = if self.backend.shared() { None } else { self.tokens.get(&key) };
+        let info = match cached {
+            Some(info) => Some(info),
+            None => {
+                let info = self.noted(self.backend.token(&key))?;
+                // Only found tokens are cached, so guessing cannot fill the cache.
+                if let Some(info) = &info
+                    && !self.backend.shared()
+                {
+                    self.tokens.insert(key, info.clone());
+                }
+                info
+            }
+        };
+        Ok(info.filter(|i| i.expires_ms.is_none_or(|end| now_ms < end)))
+    }
+
+    /// Every stored token secret (hash) with its scope, for adopting tokens made before ids.
+    pub fn token_secrets(&self) -> Result<Vec<(String, TokenInfo)>, StoreError> {
+        let mut out = Vec::new();
+        self.noted(self.backend.export_records(codec::name::TOKENS, &mut |r| {
+            if let codec::RawKey::One(key) = r.key {
+                let info = codec::token_record(&key, &r.value)?;
+                out.push((key, info));
+            }
+            Ok(())
+        }))?;
+        Ok(out)
+    }
+
+    /// One record of the `access` table (see [`Backend::access_get`]).
+    pub fn access_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.noted(self.backend.access_get(app, id))
+    }
+
+    /// An app's `access` records under `prefix` (see [`Backend::access_list`]).
+    pub fn access_list(
+        &self,
+        app: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.noted(self.backend.access_list(app, prefix, after, limit))
+    }
+
+    /// Reads, changes and stores one `access` record (see [`Backend::access_update`]).
+    pub fn access_update(
+        &self,
+        app: &str,
+        id: &str,
+        f: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.noted(self.backend.access_update(app, id, Box::new(f)))
     }
 
     /// The dense id of an external user id.

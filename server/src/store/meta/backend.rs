@@ -11,6 +11,10 @@ use super::codec::{AppRecord, DayRecord, Publish, RawRecord, TokenInfo};
 use super::{RecordReport, StoreError};
 use crate::jobs::{Job, JobKind};
 
+/// A read-change-write of one record: gets the current value, returns the one to store
+/// (`None`: leave it).
+pub type Change<'a> = Box<dyn FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>> + 'a>;
+
 /// A lock held in the store, across processes; dropping it releases it.
 pub trait AppGuard: Send {}
 
@@ -66,10 +70,34 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn app_exists(&self, id: &str) -> Result<bool, StoreError>;
     /// Every app, by id.
     fn apps(&self) -> Result<Vec<(String, AppRecord)>, StoreError>;
-    /// Stores a token's scope under the hash of its secret.
-    fn put_token(&self, key: &str, info: &TokenInfo) -> Result<(), StoreError>;
+    /// Changes a token in one transaction: its record in the `access` table (`None` removes
+    /// it), the secrets (hashes) to store with their scopes, and the secrets to remove.
+    fn token_change(
+        &self,
+        app: &str,
+        id: &str,
+        record: Option<&[u8]>,
+        put: &[(String, TokenInfo)],
+        delete: &[String],
+    ) -> Result<(), StoreError>;
     /// The scope stored under a token hash.
     fn token(&self, key: &str) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// One record of the `access` table (token records, settings, the audit log, counters).
+    fn access_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// An app's `access` records whose id starts with `prefix`, in id order, from just after
+    /// `after`, at most `limit`.
+    fn access_list(
+        &self,
+        app: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Reads, changes and stores one `access` record in one transaction: `f` (called once)
+    /// gets the current value and returns the one to store (`None`: leave it). Returns what
+    /// `f` returned.
+    fn access_update(&self, app: &str, id: &str, f: Change<'_>) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The dense id of an external user id.
     fn dict_lookup(&self, app: &str, external: &str) -> Result<Option<u32>, StoreError>;

@@ -21,15 +21,23 @@ pub mod name {
     pub const EXPERIMENTS: &str = "experiments";
     pub const IDEMPOTENCY: &str = "idempotency";
     pub const JOBS: &str = "jobs";
+    pub const ACCESS: &str = "access";
 }
 
-/// An app token's scope.
+/// An app token's scope, stored under the hash of its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     /// The app the token belongs to.
     pub app: String,
     /// What it may do.
     pub role: Role,
+    /// The token's id (its record in the `access` table); empty for tokens made before ids.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// When this secret stops working, ms since the epoch (expiry, or the end of a rotation's
+    /// grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<u64>,
 }
 
 /// An app (tenant).
@@ -148,7 +156,7 @@ pub(super) fn dict_entries(app: &str, id: u32, external: &str) -> (Vec<u8>, Vec<
 }
 
 /// Tokens are kept as their BLAKE3 hash, so a copy of the database does not leak them.
-pub(super) fn token_key(secret: &str) -> String {
+pub fn token_key(secret: &str) -> String {
     blake3::hash(secret.as_bytes()).to_hex().to_string()
 }
 
@@ -175,7 +183,7 @@ pub struct RawRecord {
 }
 
 /// The tables in the order copies write them (dictionary before days, apps first).
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     name::APPS,
     name::TOKENS,
     name::DICT,
@@ -185,4 +193,5 @@ pub const TABLES: [&str; 9] = [
     name::EXPERIMENTS,
     name::IDEMPOTENCY,
     name::JOBS,
+    name::ACCESS,
 ];

@@ -76,7 +76,10 @@ const EXPERIMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("
 const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency.2");
 /// (app, job kind) → JSON [`crate::jobs::Job`]: durable background work (see `jobs`).
 const JOBS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("jobs.2");
+/// Tokens' records, settings, the audit log and counters, keyed by (app, kind-prefixed id).
+const ACCESS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("access.2");
 
+mod access;
 mod apps;
 mod copy;
 mod days;
@@ -365,8 +368,30 @@ impl Backend for Embedded {
     fn apps(&self) -> Result<Vec<(String, AppRecord)>, StoreError> {
         Embedded::apps(self)
     }
-    fn put_token(&self, key: &str, info: &TokenInfo) -> Result<(), StoreError> {
-        Embedded::put_token(self, key, info)
+    fn token_change(
+        &self,
+        app: &str,
+        id: &str,
+        record: Option<&[u8]>,
+        put: &[(String, TokenInfo)],
+        delete: &[String],
+    ) -> Result<(), StoreError> {
+        Embedded::token_change(self, app, id, record, put, delete)
+    }
+    fn access_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Embedded::access_get(self, app, id)
+    }
+    fn access_list(
+        &self,
+        app: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Embedded::access_list(self, app, prefix, after, limit)
+    }
+    fn access_update(&self, app: &str, id: &str, f: super::backend::Change<'_>) -> Result<Option<Vec<u8>>, StoreError> {
+        Embedded::access_update(self, app, id, f)
     }
     fn token(&self, key: &str) -> Result<Option<TokenInfo>, StoreError> {
         Embedded::token(self, key)

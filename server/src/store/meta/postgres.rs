@@ -43,6 +43,7 @@ use super::{RecordReport, StoreError};
 use crate::jobs::{Job, JobKind};
 use crate::store::client_runtime::ClientRuntime;
 
+mod access;
 mod copy;
 pub mod schema;
 mod tables;
@@ -65,6 +66,8 @@ mod lock {
     pub const SEGMENTS: i32 = 4;
     /// Session lock per (app, idempotency key) while its request runs.
     pub const IDEMPOTENCY: i32 = 5;
+    /// Transaction lock per (app, id) of the `access` table, taken before its read-change-write.
+    pub const ACCESS: i32 = 6;
 }
 
 /// The second key of an advisory lock: 32 bits of a hash of `parts`.
@@ -305,8 +308,30 @@ impl Backend for Postgres {
     fn apps(&self) -> Result<Vec<(String, AppRecord)>, StoreError> {
         self.call(async |c| tables::apps(c).await)
     }
-    fn put_token(&self, key: &str, info: &TokenInfo) -> Result<(), StoreError> {
-        self.call(async |c| tables::put_token(c, key, info).await)
+    fn token_change(
+        &self,
+        app: &str,
+        id: &str,
+        record: Option<&[u8]>,
+        put: &[(String, TokenInfo)],
+        delete: &[String],
+    ) -> Result<(), StoreError> {
+        self.call(async |c| access::token_change(c, app, id, record, put, delete).await)
+    }
+    fn access_get(&self, app: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.call(async |c| access::get(c, app, id).await)
+    }
+    fn access_list(
+        &self,
+        app: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.call(async |c| access::list(c, app, prefix, after, limit).await)
+    }
+    fn access_update(&self, app: &str, id: &str, f: super::backend::Change<'_>) -> Result<Option<Vec<u8>>, StoreError> {
+        self.call(async |c| access::update(c, app, id, f).await)
     }
     fn token(&self, key: &str) -> Result<Option<TokenInfo>, StoreError> {
         self.call(async |c| tables::token(c, key).await)

@@ -48,15 +48,6 @@ impl Embedded {
         })
     }
 
-    /// Stores a token's scope under the hash of its secret.
-    pub fn put_token(&self, key: &str, info: &TokenInfo) -> Result<(), StoreError> {
-        let record = seal(name::TOKENS, &[KeyPart::Text(key)], &encode(info));
-        self.write(|txn| {
-            txn.open_table(TOKENS)?.insert(key, record.as_slice())?;
-            Ok(((), true))
-        })
-    }
-
     /// The scope stored under a token hash.
     pub fn token(&self, key: &str) -> Result<Option<TokenInfo>, StoreError> {
         self.read(|txn| match txn.open_table(TOKENS)?.get(key)? {

@@ -4,7 +4,8 @@
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    APPS, DAYS, DICT, DICT_REV, EXPERIMENTS, Embedded, IDEMPOTENCY, JOBS, SEGMENTS, StoreError, TOKENS, catching, name,
+    ACCESS, APPS, DAYS, DICT, DICT_REV, EXPERIMENTS, Embedded, IDEMPOTENCY, JOBS, SEGMENTS, StoreError, TOKENS,
+    catching, name,
 };
 use crate::store::meta::codec::{RawKey, RawRecord};
 
@@ -17,6 +18,7 @@ fn pair_table(table: &str) -> Option<TableDefinition<'static, (&'static str, &'s
         name::EXPERIMENTS => EXPERIMENTS,
         name::IDEMPOTENCY => IDEMPOTENCY,
         name::JOBS => JOBS,
+        name::ACCESS => ACCESS,
         _ => return None,
     })
 }

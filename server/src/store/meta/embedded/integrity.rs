@@ -9,8 +9,8 @@ use redb::{
 };
 
 use super::{
-    APPS, DAYS, DICT, DICT_REV, DayRecord, EXPERIMENTS, Embedded, IDEMPOTENCY, JOBS, META, SEGMENTS, StoreError,
-    TOKENS, builder, catching, catching_quietly, dense_id, external_id, name, open_checked,
+    ACCESS, APPS, DAYS, DICT, DICT_REV, DayRecord, EXPERIMENTS, Embedded, IDEMPOTENCY, JOBS, META, SEGMENTS,
+    StoreError, TOKENS, builder, catching, catching_quietly, dense_id, external_id, name, open_checked,
 };
 use crate::store::faults::Faults;
 use crate::store::records::{self, KeyPart, RecordId};
@@ -63,6 +63,7 @@ impl Embedded {
                 (EXPERIMENTS, name::EXPERIMENTS),
                 (IDEMPOTENCY, name::IDEMPOTENCY),
                 (JOBS, name::JOBS),
+                (ACCESS, name::ACCESS),
             ] {
                 for row in txn.open_table(def)?.iter()? {
                     let (k, v) = row?;
@@ -139,7 +140,7 @@ impl Embedded {
 
 /// Every table a copy takes, by name; [`copy_snapshot`] refuses a file holding any other, so a
 /// table added later cannot be left out of backups silently.
-pub(super) const COPIED: [&str; 10] = [
+pub(super) const COPIED: [&str; 11] = [
     "meta",
     "apps.2",
     "tokens.2",
@@ -150,6 +151,7 @@ pub(super) const COPIED: [&str; 10] = [
     "experiments.2",
     "idempotency.2",
     "jobs.2",
+    "access.2",
 ];
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -231,6 +233,7 @@ fn copy_tables(txn: &ReadTransaction, dest: &Path) -> Result<u64, StoreError> {
     n += copy_table(txn, &out, EXPERIMENTS)?;
     n += copy_table(txn, &out, IDEMPOTENCY)?;
     n += copy_table(txn, &out, JOBS)?;
+    n += copy_table(txn, &out, ACCESS)?;
     out.commit()?;
     Ok(n)
 }
@@ -269,7 +272,7 @@ mod tests {
         m.segment_cas("x", "s", None, b"seg").expect("segment");
         m.idempotency_put("x", "k", b"rec").expect("key");
         m.experiment_create("x", "e", b"exp").expect("experiment");
-        let token = m.create_token("x", Role::Viewer).expect("token");
+        let token = crate::tokens::create_simple(&m, "x", Role::Viewer, "test").expect("token");
         // Every table the store has is one a copy takes: a new table must be added to COPIED.
         let db = m.embedded().db().expect("db");
         let names: Vec<String> =
@@ -283,8 +286,8 @@ mod tests {
         let n = m.snapshot_to(&copy).expect("copy");
         assert_eq!(
             n,
-            1 + 1 + 1 + 5 + 5 + 1 + 1 + 1 + 1 + 1,
-            "format, app, token, dict ×2, day, segment, experiment, key, the segment's backfill job"
+            1 + 1 + 1 + 5 + 5 + 1 + 1 + 1 + 1 + 1 + 1,
+            "format, app, token, dict ×2, day, segment, experiment, key, the segment's backfill job, the token's record"
         );
         assert!(m.snapshot_to(&copy).is_err(), "never overwrites");
         let src = d.path().join("meta.redb");
@@ -298,7 +301,7 @@ mod tests {
         let c = Meta::open(&again).expect("the copy opens");
         assert_eq!(c.dict_load("x").expect("dict").len(), 5);
         assert_eq!(c.days("x").expect("days").len(), 1);
-        assert_eq!(c.lookup_token(&token).expect("token").map(|t| t.app).as_deref(), Some("x"));
+        assert_eq!(c.lookup_token(&token, 0).expect("token").map(|t| t.app).as_deref(), Some("x"));
         assert_eq!(c.experiment_get("x", "e").expect("exp").as_deref(), Some(&b"exp"[..]));
         let job = c.job_get("x", crate::jobs::JobKind::Segments).expect("job").expect("queued with the segment");
         assert_eq!(job.pending.keys().collect::<Vec<_>>(), ["2026-11-20"]);

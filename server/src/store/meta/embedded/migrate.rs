@@ -5,7 +5,8 @@
 use redb::{ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
 use super::{
-    APPS, DAYS, DICT, DICT_REV, EXPERIMENTS, FORMAT, IDEMPOTENCY, JOBS, META, SEGMENTS, StoreError, TOKENS, name, seal,
+    ACCESS, APPS, DAYS, DICT, DICT_REV, EXPERIMENTS, FORMAT, IDEMPOTENCY, JOBS, META, SEGMENTS, StoreError, TOKENS,
+    name, seal,
 };
 use crate::store::records::KeyPart;
 
@@ -91,6 +92,7 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(IDEMPOTENCY)?;
     txn.open_table(EXPERIMENTS)?;
     txn.open_table(JOBS)?;
+    txn.open_table(ACCESS)?;
     Ok(())
 }
 

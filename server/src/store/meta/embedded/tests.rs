@@ -3,7 +3,7 @@
 use super::*;
 use crate::store::faults::Faults;
 use crate::store::meta::Meta;
-use crate::store::meta::codec::{DayRecord, Publish, TokenInfo};
+use crate::store::meta::codec::{DayRecord, Publish};
 use crate::store::records::RecordId;
 use redb::ReadableDatabase;
 use redb::TableDefinition;
@@ -21,9 +21,11 @@ fn apps_and_tokens() {
     let (_d, m) = meta();
     assert!(m.create_app("demo", "Demo", IdKind::Strings).expect("create"));
     assert!(!m.create_app("demo", "Again", IdKind::Strings).expect("exists"));
-    let secret = m.create_token("demo", Role::Editor).expect("token");
-    assert_eq!(m.lookup_token(&secret).expect("lookup"), Some(TokenInfo { app: "demo".into(), role: Role::Editor }));
-    assert_eq!(m.lookup_token("sv_nope").expect("lookup"), None);
+    let secret = crate::tokens::create_simple(&m, "demo", Role::Editor, "test").expect("token");
+    let info = m.lookup_token(&secret, 0).expect("lookup").expect("found");
+    assert_eq!((info.app.as_str(), info.role, info.expires_ms), ("demo", Role::Editor, None));
+    assert!(info.id.starts_with("tk_"), "{}", info.id);
+    assert_eq!(m.lookup_token("sv_nope", 0).expect("lookup"), None);
 }
 
 #[test]

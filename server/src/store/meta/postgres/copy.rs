@@ -15,6 +15,7 @@ fn pair_columns(table: &str) -> Option<(&'static str, &'static str)> {
         name::EXPERIMENTS => ("experiments", "id"),
         name::IDEMPOTENCY => ("idempotency", "id"),
         name::JOBS => ("jobs", "kind"),
+        name::ACCESS => ("access", "id"),
         _ => return None,
     })
 }

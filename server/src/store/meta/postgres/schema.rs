@@ -14,9 +14,10 @@ use super::lock;
 use crate::store::meta::StoreError;
 
 /// Each migration: its version (from 1, in order) and its SQL.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE apps (app text COLLATE "C" PRIMARY KEY, record bytea NOT NULL);
     CREATE TABLE tokens (token text COLLATE "C" PRIMARY KEY, record bytea NOT NULL);
     CREATE TABLE dict (
@@ -41,7 +42,16 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
         app text COLLATE "C" NOT NULL, kind text COLLATE "C" NOT NULL, record bytea NOT NULL,
         PRIMARY KEY (app, kind));
     "#,
-)];
+    ),
+    (
+        2,
+        r#"
+    CREATE TABLE access (
+        app text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, record bytea NOT NULL,
+        PRIMARY KEY (app, id));
+    "#,
+    ),
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> i32 {

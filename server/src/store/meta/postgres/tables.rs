@@ -44,16 +44,6 @@ pub(super) async fn apps(c: &mut Client) -> Result<Vec<(String, AppRecord)>, Sto
         .collect()
 }
 
-pub(super) async fn put_token(c: &mut Client, key: &str, info: &TokenInfo) -> Result<(), StoreError> {
-    let sealed = seal(name::TOKENS, &[KeyPart::Text(key)], &encode(info));
-    c.execute(
-        "INSERT INTO tokens (token, record) VALUES ($1, $2) ON CONFLICT (token) DO UPDATE SET record = EXCLUDED.record",
-        &[&key, &sealed],
-    )
-    .await?;
-    Ok(())
-}
-
 pub(super) async fn token(c: &mut Client, key: &str) -> Result<Option<TokenInfo>, StoreError> {
     let row = c.query_opt("SELECT record FROM tokens WHERE token = $1", &[&key]).await?;
     row.map(|r| token_record(key, r.get(0))).transpose()

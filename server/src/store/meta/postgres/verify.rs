@@ -39,6 +39,7 @@ pub(super) async fn verify(c: &mut Client, both_ways: bool) -> Result<RecordRepo
         ("SELECT app, id, record FROM experiments", name::EXPERIMENTS),
         ("SELECT app, id, record FROM idempotency", name::IDEMPOTENCY),
         ("SELECT app, kind, record FROM jobs", name::JOBS),
+        ("SELECT app, id, record FROM access", name::ACCESS),
     ] {
         for r in t.query(sql, &[]).await? {
             let (app, id): (&str, &str) = (r.get(0), r.get(1));
