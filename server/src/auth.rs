@@ -5,7 +5,7 @@
 //! know, is a 401 before anything else is looked at. A token is either
 //! - the **admin token** (`SIEVE_ADMIN_TOKEN`), compared in constant time: it creates apps and
 //!   tokens and may do everything in every app, or
-//! - an **app token** ([`Meta::create_token`](crate::store::Meta::create_token)), scoped to one
+//! - an **app token** ([`crate::tokens::create`]), scoped to one
 //!   app with one [`Role`].
 //!
 //! Handlers of `/apps/{app}/…` routes call [`Auth::app`] with the [`Access`] they need. The app
@@ -13,19 +13,30 @@
 //! as an app that does not exist, so tokens cannot probe which apps exist. A role that may not
 //! do something in its own app gets a 403.
 //!
-//! | access | viewer | editor | service |
-//! |---|---|---|---|
-//! | [`Access::Read`] (days, manifests, blobs, estimates) | ✓ | ✓ | |
-//! | [`Access::Write`] (uploads, static members) | | ✓ | |
-//! | [`Access::SegmentRead`] | ✓ | ✓ | ✓ |
-//! | [`Access::SegmentWrite`] (create, update, delete, sync) | | ✓ | ✓ |
-//! | [`Access::Membership`] (`/users/{id}/tags`, segment members) | ✓ | ✓ | ✓ |
+//! | access | admin | editor | viewer | service | aggregate |
+//! |---|---|---|---|---|---|
+//! | [`Access::Describe`] (the app's record) | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | [`Access::Read`] (days, manifests, sample-tier blobs, estimates, histories, experiments) | ✓ | ✓ | ✓ | | ✓ (counts noisy) |
+//! | full-tier blobs (checked by the blob route) | ✓ | ✓ | ✓ | | |
+//! | [`Access::Write`] (uploads, static members, freezes, splits, day deletes) | ✓ | ✓ | | | |
+//! | [`Access::SegmentRead`] | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | [`Access::SegmentWrite`] (create, update, delete, sync) | ✓ | ✓ | | ✓ | |
+//! | [`Access::Membership`] (`/users/{id}/tags`, member exports) | ✓ | ✓ | ✓ | ✓ | |
+//! | [`Access::Manage`] (tokens, settings, audit log) | ✓ | | | | |
+//!
+//! The server's admin token may do everything in every app. Each route of the table
+//! ([`crate::routes::table`]) states its access, so its roles appear in the OpenAPI document,
+//! and a test walks every route with every role.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
+use wire::Actor;
+
+use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::routes::Who;
 use crate::state::AppState;
 use crate::store::{Role, TokenInfo};
 
@@ -62,6 +73,8 @@ pub struct Auth {
 pub enum Access {
     /// Read the app's own record (its name, its kind of ids): any token of the app.
     Describe,
+    /// Manage the app: its tokens, settings and audit log.
+    Manage,
     /// Read snapshots: days, manifests, blobs, estimates.
     Read,
     /// Upload data, static segment members.
@@ -79,10 +92,17 @@ impl Access {
     pub fn allowed_for(self, role: Role) -> bool {
         match role {
             _ if self == Access::Describe => true,
-            Role::Editor => true,
+            Role::Admin => true,
+            Role::Editor => self != Access::Manage,
             Role::Viewer => matches!(self, Access::Read | Access::SegmentRead | Access::Membership),
             Role::Service => matches!(self, Access::SegmentRead | Access::SegmentWrite | Access::Membership),
+            Role::Aggregate => matches!(self, Access::Read | Access::SegmentRead),
         }
+    }
+
+    /// The roles allowed, most powerful first.
+    pub fn roles(self) -> Vec<Role> {
+        Role::ALL.into_iter().filter(|r| self.allowed_for(*r)).collect()
     }
 }
 
@@ -106,14 +126,71 @@ impl FromRequestParts<AppState> for Auth {
         {
             return Ok(Self { principal: Principal::Admin, caller });
         }
-        match state.meta.lookup_token(secret)? {
-            Some(info) => Ok(Self { principal: Principal::App(info), caller }),
-            None => Err(ApiError::Unauthorized),
+        let now = now_ms();
+        let info = if state.meta.shared() {
+            // A round trip to the shared store: not on an async worker.
+            let meta = state.meta.clone();
+            let secret = secret.to_owned();
+            crate::routes::blocking(move || meta.lookup_token(&secret, now)).await?
+        } else {
+            // The embedded store answers from its cache, or from a local read.
+            state.meta.lookup_token(secret, now)?
+        };
+        let Some(info) = info else { return Err(ApiError::Unauthorized) };
+        // The route's own rule (from the route table), checked before its body is read.
+        match parts.extensions.get::<Who>() {
+            Some(Who::ServerAdmin) => return Err(ApiError::Forbidden("this needs the admin token".into())),
+            Some(Who::App(access))
+                if path_app(parts.uri.path()) == Some(info.app.as_str()) && !access.allowed_for(info.role) =>
+            {
+                return Err(forbidden(info.role));
+            }
+            _ => {}
         }
+        if !info.id.is_empty() && state.last_use.note(&info.app, &info.id, now) {
+            let (meta, app, id) = (state.meta.clone(), info.app.clone(), info.id.clone());
+            // Off the request's path: a failure to note a use must not fail the request.
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = crate::tokens::LastUse::write(&meta, &app, &id, now) {
+                    tracing::warn!(%app, token = %id, error = %e, "could not write a token's last use");
+                }
+            });
+        }
+        Ok(Self { principal: Principal::App(info), caller })
     }
 }
 
 impl Auth {
+    /// Who is calling, as the audit log names them (the name is the role's until
+    /// [`crate::audit::record`] reads the token's own).
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::Admin => Actor { id: None, name: "admin token".into() },
+            Principal::App(info) => Actor {
+                id: (!info.id.is_empty()).then(|| info.id.clone()),
+                name: format!("{} token", info.role.as_str()),
+            },
+        }
+    }
+
+    /// The caller's role in its app (`None` for the server's admin token).
+    pub fn role(&self) -> Option<Role> {
+        match &self.principal {
+            Principal::Admin => None,
+            Principal::App(info) => Some(info.role),
+        }
+    }
+
+    /// The calling token's id (what its budget and counters are kept under): the token id, or
+    /// `admin` for the server's admin token.
+    pub fn token_id(&self) -> &str {
+        match &self.principal {
+            Principal::App(info) if !info.id.is_empty() => &info.id,
+            Principal::App(_) => &self.caller,
+            Principal::Admin => "admin",
+        }
+    }
+
     /// A stable name of the calling token, distinct per token (two editor tokens of one app
     /// differ) and useless as a credential: 32 hex digits derived from the token with a key
     /// of its own, so it matches nothing else the server stores.
@@ -152,16 +229,25 @@ impl Auth {
             Principal::App(info) if access.allowed_for(info.role) => {
                 Ok(AppScope { app: app.to_owned(), role: Some(info.role) })
             }
-            Principal::App(info) => Err(ApiError::Forbidden(format!(
-                "a {} token may not do this",
-                match info.role {
-                    Role::Viewer => "viewer",
-                    Role::Editor => "editor",
-                    Role::Service => "service",
-                }
-            ))),
+            Principal::App(info) => Err(forbidden(info.role)),
         }
     }
+}
+
+/// The 403 of a role that may not do something in its own app.
+fn forbidden(role: Role) -> ApiError {
+    ApiError::Forbidden(format!(
+        "a{} {} token may not do this{}",
+        if matches!(role, Role::Admin | Role::Aggregate) { "n" } else { "" },
+        role.as_str(),
+        if role == Role::Aggregate { ": it sees counts only, never members" } else { "" }
+    ))
+}
+
+/// The app of an `/…/v1/apps/{app}/…` path (as the nested router or the whole server sees it).
+fn path_app(path: &str) -> Option<&str> {
+    let mut parts = path.split('/').skip_while(|p| *p != "v1").skip(1);
+    (parts.next() == Some("apps")).then(|| parts.next()).flatten().filter(|a| !a.is_empty())
 }
 
 /// The token of an `Authorization: Bearer …` header (scheme case-insensitive). Also what
@@ -229,8 +315,12 @@ mod tests {
     fn role_table() {
         use Access::*;
         for a in [Read, Write, SegmentRead, SegmentWrite, Membership] {
-            assert!(a.allowed_for(Role::Editor));
+            assert!(a.allowed_for(Role::Editor) && a.allowed_for(Role::Admin));
         }
+        assert!(Manage.allowed_for(Role::Admin) && !Manage.allowed_for(Role::Editor));
+        assert_eq!(Read.roles(), [Role::Admin, Role::Editor, Role::Viewer, Role::Aggregate]);
+        assert_eq!(Membership.roles(), [Role::Admin, Role::Editor, Role::Viewer, Role::Service]);
+        assert!(!Write.allowed_for(Role::Aggregate) && !SegmentWrite.allowed_for(Role::Aggregate));
         assert!(Read.allowed_for(Role::Viewer) && SegmentRead.allowed_for(Role::Viewer));
         assert!(!Write.allowed_for(Role::Viewer) && !SegmentWrite.allowed_for(Role::Viewer));
         assert!(SegmentWrite.allowed_for(Role::Service) && Membership.allowed_for(Role::Service));
@@ -243,6 +333,14 @@ mod tests {
             b = b.header(header::AUTHORIZATION, a);
         }
         b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn the_app_of_a_path() {
+        assert_eq!(path_app("/v1/apps/demo/days"), Some("demo"));
+        assert_eq!(path_app("/api/v1/apps/demo"), Some("demo"));
+        assert_eq!(path_app("/v1/apps"), None);
+        assert_eq!(path_app("/v1/health"), None);
     }
 
     #[test]

@@ -74,6 +74,19 @@ pub enum ApiError {
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReuse,
     /// Too many requests in flight: refused at once (load shedding).
+    /// An export, sync, split or freeze of fewer users than the app's `min_audience` (409).
+    #[error("{what} has {users} users, fewer than this app's minimum audience of {min_audience}")]
+    BelowMinAudience {
+        /// What was refused (`the segment's members`).
+        what: String,
+        /// Its users.
+        users: u64,
+        /// The app's minimum.
+        min_audience: u64,
+    },
+    /// An `aggregate` token's privacy budget for the day is spent (429).
+    #[error("{0}")]
+    BudgetSpent(String),
     #[error("server overloaded; retry shortly")]
     Overloaded,
     /// This token already has as many uploads running as it may.
@@ -159,7 +172,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::IdempotencyKeyReuse => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyUploads { .. } | Self::BudgetSpent(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BelowMinAudience { .. } => StatusCode::CONFLICT,
             Self::UploadTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidField { .. } | Self::InvalidUpload { .. } => StatusCode::BAD_REQUEST,
@@ -185,6 +199,8 @@ impl ApiError {
             Self::IdempotencyKeyReuse => "idempotency_key_reuse",
             Self::Overloaded => "overloaded",
             Self::TooManyUploads { .. } => "too_many_uploads",
+            Self::BudgetSpent(_) => "privacy_budget_spent",
+            Self::BelowMinAudience { .. } => "below_min_audience",
             Self::UploadTooSlow { .. } => "upload_too_slow",
             Self::Internal(_) => "internal",
             Self::InvalidField { .. } => "invalid_field",
@@ -472,6 +488,7 @@ impl From<crate::segments::freeze::FreezeError> for ApiError {
             FreezeError::Snapshot(e) => e.into(),
             FreezeError::Store(e) => e.into(),
             FreezeError::Blob(e) => Self::storage(e),
+            FreezeError::TooSmall(e) => e.into(),
         }
     }
 }
@@ -491,6 +508,7 @@ impl From<crate::experiments::ExperimentError> for ApiError {
             ExperimentError::Blob(e) => e.into(),
             ExperimentError::Publish(e) => e.into(),
             ExperimentError::Ids(e) => e.into(),
+            ExperimentError::TooSmall(e) => e.into(),
         }
     }
 }
@@ -498,6 +516,39 @@ impl From<crate::experiments::ExperimentError> for ApiError {
 impl From<crate::idempotency::KeyError> for ApiError {
     fn from(err: crate::idempotency::KeyError) -> Self {
         Self::invalid_field("Idempotency-Key", err.to_string())
+    }
+}
+
+impl From<crate::privacy::TooSmall> for ApiError {
+    fn from(e: crate::privacy::TooSmall) -> Self {
+        Self::BelowMinAudience { what: e.what, users: e.users, min_audience: e.min_audience }
+    }
+}
+
+impl From<crate::privacy::BudgetError> for ApiError {
+    fn from(e: crate::privacy::BudgetError) -> Self {
+        match e {
+            crate::privacy::BudgetError::Spent { .. } => Self::BudgetSpent(e.to_string()),
+            crate::privacy::BudgetError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::privacy::SettingsError> for ApiError {
+    fn from(e: crate::privacy::SettingsError) -> Self {
+        match e {
+            crate::privacy::SettingsError::Invalid(field, message) => Self::invalid_field(field, message),
+            crate::privacy::SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::tokens::TokenError> for ApiError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        match e {
+            crate::tokens::TokenError::Missing(_) => Self::Missing(e.to_string()),
+            crate::tokens::TokenError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -9,7 +9,10 @@
 //! | [`router`] (here) | builds the whole HTTP app: `/api` + SPA + middleware; tests call it with `oneshot` |
 //! | [`routes`] | handlers under `/api/v1`, one module per resource, and the route table; JSON 404 for unknown API paths |
 //! | [`error`] | [`ApiError`]: the one error handlers return (JSON `{"error", "message"}`), and every conversion from a domain error into it |
-//! | [`auth`] | the bearer-token extractor, roles, id rules |
+//! | [`auth`] | the bearer-token extractor, roles and what each may do, id rules |
+//! | [`tokens`] | app tokens over their life: create, list, rotate with a grace period, revoke, last use |
+//! | [`privacy`] | what `aggregate` tokens learn: settings, minimum audience, seeded noise, the daily privacy budget |
+//! | [`audit`] | the append-only audit log of sensitive actions, and membership lookups counted per day |
 //! | [`extract`] | extractors whose rejections are JSON [`ApiError`]s |
 //! | [`limits`] | body size limits per route, load shedding (uploads apart), body pace, uploads per token, draining refused bodies |
 //! | [`ids`] | an app's user ids: a dictionary of strings, or the warehouse's `u32` numbers; text ↔ id for every feature |
@@ -64,6 +67,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod blob_gc;
@@ -83,6 +87,7 @@ pub mod limits;
 pub mod load;
 pub mod membership;
 pub mod migrate;
+pub mod privacy;
 pub mod publish;
 pub mod routes;
 pub mod segments;
@@ -91,6 +96,7 @@ pub mod snapshots;
 pub mod state;
 pub mod store;
 pub mod synth;
+pub mod tokens;
 
 pub use error::ApiError;
 pub use state::{AppState, Config};

@@ -150,6 +150,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(?config, "starting");
     let state = AppState::open(config).context("opening the data directory")?;
+    // Tokens made before token records get one, so admins can list and revoke them.
+    match server::tokens::adopt_legacy(&state.meta, server::clock::now_ms()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tokens = n, "gave older tokens their records"),
+        Err(e) => tracing::warn!(error = %e, "could not give older tokens their records; they work but are not listed"),
+    }
     // Before serving: nothing is in flight, so orphans of a killed run go at once.
     let collector = server::blob_gc::at_start(&state);
     if let Err(e) = server::backup::serve_snapshots(&state.config.data_dir, state.meta.clone()) {
@@ -167,9 +173,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Background work queued before a restart or a kill resumes here.
         server::jobs::worker::spawn(state.clone());
         tokio::spawn(server::blob_gc::periodic(state.clone(), collector));
+        tokio::spawn(server::audit::flush_periodically(state.clone()));
+        let last_state = state.clone();
         let socket = state.config.data_dir.join(server::backup::CONTROL_SOCKET);
         let app = server::router(state);
         let served = server::serve::serve(listener, app, server::serve::shutdown_signal(), options).await;
+        // The lookups counted since the last flush.
+        if let Err(e) = last_state.lookups.flush(&last_state.meta) {
+            tracing::warn!(error = %e, "could not write the last membership lookup counts");
+        }
         // Not needed past this process (a stale one is replaced at the next start anyway).
         let _ = std::fs::remove_file(socket);
         served.context("serving")

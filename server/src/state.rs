@@ -212,6 +212,12 @@ pub struct AppState {
     pub segment_graphs: Arc<crate::segments::GraphLocks>,
     /// The data directory's lock, held while serving so `sieve restore` cannot replace it.
     pub data_lock: Arc<std::fs::File>,
+    /// Tokens' last uses, noted per request and written once a minute.
+    pub last_use: Arc<crate::tokens::LastUse>,
+    /// Membership lookups counted per day and token, written every few seconds.
+    pub lookups: Arc<crate::audit::Lookups>,
+    /// What `aggregate` tokens have spent of their daily privacy budget.
+    pub budget: Arc<crate::privacy::Budget>,
 }
 
 /// The blob store `config` names: files in the data directory, in another directory
@@ -308,6 +314,9 @@ impl AppState {
             idempotency: Arc::default(),
             segment_graphs: Arc::default(),
             data_lock,
+            last_use: Arc::default(),
+            lookups: Arc::default(),
+            budget: Arc::default(),
         })
     }
 }
