@@ -106,6 +106,17 @@ impl Snapshots {
         Ok(set.contains(hash))
     }
 
+    /// Whether one of the app's published days names this blob as a sample-tier bitmap (what
+    /// an `aggregate` token may download).
+    pub fn app_sample_blob(&self, app: &str, hash: &str) -> Result<bool, SnapshotError> {
+        for (_, r) in self.meta.days(app)? {
+            if crate::privacy::views::is_sample_blob(self.manifest(&r.manifest)?.as_ref(), hash) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The metadata store.
     pub fn meta(&self) -> &Arc<Meta> {
         &self.meta

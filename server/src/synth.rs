@@ -132,7 +132,8 @@ pub fn synth(
         tracing::debug!(group = g, seconds = started.elapsed().as_secs_f64(), "synthetic group published");
         progress(g);
     }
-    Ok((state.meta.create_token(&opts.app, Role::Viewer)?, state.meta.create_token(&opts.app, Role::Service)?))
+    let token = |role| crate::tokens::create_simple(&state.meta, &opts.app, role, "sieve synth");
+    Ok((token(Role::Viewer)?, token(Role::Service)?))
 }
 
 /// The form of [`write_files`]'s files.

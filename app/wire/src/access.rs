@@ -87,7 +87,8 @@ pub struct Rotate {
     pub grace_secs: Option<u64>,
 }
 
-/// What an audited action was.
+/// What an audited action was. Syncs to destinations and approvals of held uploads join
+/// this list with the features that make them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -96,14 +97,10 @@ pub enum AuditAction {
     ExportSegment,
     /// An experiment group's members were exported.
     ExportExperimentGroup,
-    /// A segment's members were uploaded (a static segment).
-    UploadMembers,
     /// A rule's or segment's members were frozen into a static segment.
     Freeze,
     /// An audience was split into experiment groups.
     Split,
-    /// Segment definitions were synced from upstream.
-    SyncSegments,
     /// A segment was deleted.
     DeleteSegment,
     /// A published day was deleted.
@@ -124,10 +121,8 @@ impl AuditAction {
         match self {
             AuditAction::ExportSegment => "export_segment",
             AuditAction::ExportExperimentGroup => "export_experiment_group",
-            AuditAction::UploadMembers => "upload_members",
             AuditAction::Freeze => "freeze",
             AuditAction::Split => "split",
-            AuditAction::SyncSegments => "sync_segments",
             AuditAction::DeleteSegment => "delete_segment",
             AuditAction::DeleteDay => "delete_day",
             AuditAction::CreateToken => "create_token",

@@ -39,14 +39,11 @@ pub struct AppSettings {
 }
 
 /// Body of `PATCH /api/v1/apps/{app}` (app admins): the settings to change; absent fields
-/// stay as they are.
+/// stay as they are (the name and kind of ids are fixed at creation).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppPatch {
-    /// New display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     /// See [`AppSettings::min_audience`]; `0` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_audience: Option<u64>,

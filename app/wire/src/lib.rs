@@ -50,7 +50,8 @@ pub mod rule;
 pub mod segments;
 
 pub use access::{
-    Actor, AuditAction, AuditEntry, AuditPage, LookupCount, LookupCounts, NewToken, Rotate, Token, TokenCreated, TokenList,
+    Actor, AuditAction, AuditEntry, AuditPage, LookupCount, LookupCounts, NewToken, Rotate, Token, TokenCreated,
+    TokenList,
 };
 pub use apps::{App, AppPatch, AppSettings, IdKind, Role};
 pub use data::{Day, DayList, EventDay, EventDays, IngestResult};

@@ -52,6 +52,8 @@ pub fn freeze(
         .segment(&req.segment)
         .ok_or_else(|| ExperimentError::NoMembers { segment: req.segment.clone(), ds: ds.clone() })?;
     let members = snaps.set(&entry.members.full.blob)?;
+    let min_audience = crate::privacy::settings(&state.meta, app)?.min_audience;
+    crate::privacy::check_audience(min_audience, members.len(), format!("segment `{}` on {ds}", req.segment))?;
     let mut ids: Vec<Vec<u32>> = vec![Vec::new(); split.groups().len()];
     let kind = crate::ids::kind_of(&state.meta, app)?;
     crate::ids::externals(&state.meta, app, kind, members.iter(), |id, external| {

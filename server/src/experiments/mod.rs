@@ -39,6 +39,9 @@ pub enum ExperimentError {
     /// No published day with the date asked for (or none at all).
     #[error("no published day with that date")]
     NoDay,
+    /// The audience is smaller than the app's minimum.
+    #[error(transparent)]
+    TooSmall(#[from] crate::privacy::TooSmall),
     /// An experiment with this id exists: experiments are frozen, never replaced.
     #[error("experiment `{0}` exists; experiments are frozen")]
     Exists(String),

@@ -12,13 +12,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use wire::{ExperimentList, ExperimentView, NewExperiment, Outcome};
+use wire::{AuditAction, ExperimentList, ExperimentView, NewExperiment, Outcome};
 
 use crate::auth::{Access, Auth, validate_id};
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::experiments::{ExperimentError, balance, freeze, record};
+use crate::experiments::{balance, freeze, record};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::privacy;
 use crate::routes::blocking;
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
@@ -40,10 +41,16 @@ pub async fn create(
     // Computing missing members publishes a day version: do it under the app's publish lock.
     let publishing = state.publishing(&app).await?;
     let st = state.clone();
-    let view = blocking(move || {
+    let actor = auth.actor();
+    let view = blocking(move || -> Result<_, ApiError> {
         let experiment = freeze::freeze(&st, &app, &req, &split, now_ms())?;
-        let balance = balance::balance(&st.snapshots, &app, &experiment)?;
-        Ok::<_, ExperimentError>(ExperimentView { experiment, balance })
+        let event = crate::audit::Event::new(AuditAction::Split, experiment.id.clone())
+            .on(experiment.ds.clone())
+            .users(experiment.audience)
+            .detail(format!("segment `{}` into {} groups", experiment.segment, experiment.groups.len()));
+        crate::audit::record(&st.meta, &app, &actor, event, now_ms())?;
+        let balance = balance::balance(&st.snapshots, &app, &experiment, None)?;
+        Ok(ExperimentView { experiment, balance })
     })
     .await?;
     drop(publishing);
@@ -56,9 +63,16 @@ pub async fn list(
     auth: Auth,
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<ExperimentList>, ApiError> {
-    auth.app(&state, &app, Access::SegmentRead)?;
+    let scope = auth.app(&state, &app, Access::SegmentRead)?;
     let meta = state.meta.clone();
-    let experiments = blocking(move || record::list(&meta, &app)).await?;
+    let experiments = blocking(move || -> Result<_, ApiError> {
+        let mut list = record::list(&meta, &app)?;
+        if let Some(noise) = privacy::aggregate_noise(&meta, &app, scope.role)? {
+            list.iter_mut().for_each(|e| privacy::views::experiment(e, &noise));
+        }
+        Ok(list)
+    })
+    .await?;
     Ok(Json(ExperimentList { experiments }))
 }
 
@@ -68,13 +82,17 @@ pub async fn get(
     auth: Auth,
     ApiPath((app, id)): ApiPath<(String, String)>,
 ) -> Result<Json<ExperimentView>, ApiError> {
-    auth.app(&state, &app, Access::SegmentRead)?;
+    let scope = auth.app(&state, &app, Access::SegmentRead)?;
     validate_id("experiment", &id)?;
     let snaps = state.snapshots.clone();
-    let view = blocking(move || {
-        let experiment = record::load(snaps.meta(), &app, &id)?;
-        let balance = balance::balance(&snaps, &app, &experiment)?;
-        Ok::<_, ExperimentError>(ExperimentView { experiment, balance })
+    let view = blocking(move || -> Result<_, ApiError> {
+        let noise = privacy::aggregate_noise(snaps.meta(), &app, scope.role)?;
+        let mut experiment = record::load(snaps.meta(), &app, &id)?;
+        let balance = balance::balance(&snaps, &app, &experiment, noise.as_ref())?;
+        if let Some(noise) = &noise {
+            privacy::views::experiment(&mut experiment, noise);
+        }
+        Ok(ExperimentView { experiment, balance })
     })
     .await?;
     Ok(Json(view))
@@ -96,16 +114,17 @@ pub async fn outcome(
     ApiPath((app, id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<OutcomeQuery>,
 ) -> Result<Json<Outcome>, ApiError> {
-    auth.app(&state, &app, Access::SegmentRead)?;
+    let scope = auth.app(&state, &app, Access::SegmentRead)?;
     validate_id("experiment", &id)?;
     validate_id("metric", &q.metric)?;
     if let Some(ds) = &q.ds {
         parse_ds(ds)?;
     }
     let snaps = state.snapshots.clone();
-    let out = blocking(move || {
+    let out = blocking(move || -> Result<_, ApiError> {
+        let noise = privacy::aggregate_noise(snaps.meta(), &app, scope.role)?;
         let experiment = record::load(snaps.meta(), &app, &id)?;
-        balance::outcome(&snaps, &app, &experiment, &q.metric, q.ds.as_deref())
+        Ok(balance::outcome(&snaps, &app, &experiment, &q.metric, q.ds.as_deref(), noise.as_ref())?)
     })
     .await?;
     Ok(Json(out))
@@ -132,5 +151,6 @@ pub async fn group_members(
     let snaps = state.snapshots.clone();
     let (app2, id2, group2) = (app.clone(), id.clone(), group.clone());
     let set = blocking(move || record::group_members(&snaps, &app2, &id2, &group2)).await?;
-    crate::routes::members::export(&state, &app, set, &format!("{id}-{group}"), format).await
+    let event = crate::audit::Event::new(AuditAction::ExportExperimentGroup, format!("{id}/{group}"));
+    crate::routes::members::export(&state, &app, set, &format!("{id}-{group}"), format, auth.actor(), event).await
 }

@@ -10,12 +10,14 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wire::{FreezeInput, Frozen, SegmentInput, WriteOutcome, WriteResult};
+use wire::{AuditAction, FreezeInput, Frozen, SegmentInput, WriteOutcome, WriteResult};
 
+use crate::audit::{self, Event};
 use crate::auth::{Access, Auth, validate_id};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
+use crate::privacy;
 use crate::routes::blocking;
 use crate::routes::ids::parse_ds;
 use crate::segments::freeze::{FreezeRequest, Source, freeze};
@@ -49,10 +51,15 @@ pub async fn freeze_segment(
     }))
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (spec, _) = validate(definition)?;
-    let req = FreezeRequest { id: id.clone(), spec, source, ds: body.ds };
-    let (st, app2) = (state.clone(), app.clone());
-    let frozen = blocking(move || {
-        freeze(&st.snapshots, st.config.retention_days, &app2, &req, now_ms()).map_err(ApiError::from)
+    let (st, app2, actor) = (state.clone(), app.clone(), auth.actor());
+    let frozen = blocking(move || -> Result<_, ApiError> {
+        let min_audience = privacy::settings(&st.meta, &app2)?.min_audience;
+        let req = FreezeRequest { id: id.clone(), spec, source, ds: body.ds, min_audience };
+        let frozen = freeze(&st.snapshots, st.config.retention_days, &app2, &req, now_ms())?;
+        let users = frozen.record.live().and_then(|l| l.members.as_ref()).map_or(0, |m| m.count);
+        let event = Event::new(AuditAction::Freeze, id).on(frozen.ds.clone()).users(users);
+        audit::record(&st.meta, &app2, &actor, event, now_ms())?;
+        Ok(frozen)
     })
     .await?;
     crate::segments::on_segment_changed(&state, &app, &frozen.record).await;

@@ -20,8 +20,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
-use wire::MembersReport;
+use wire::{Actor, AuditAction, MembersReport};
 
+use crate::audit::{self, Event};
 use crate::auth::{Access, Auth, validate_id};
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -29,6 +30,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::ids::{self, KnownUsers};
 use crate::ingest::MEMBER_HEADER;
 use crate::ingest::csv::{RowError, read_rows};
+use crate::privacy;
 use crate::routes::blocking;
 use crate::routes::ids::parse_ds;
 use crate::routes::ingest::receive;
@@ -184,6 +186,15 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::ClickHouse => "clickhouse",
+            ExportFormat::Roaring => "roaring",
+        }
+    }
+
     /// Reads the `format` query parameter.
     ///
     /// # Errors
@@ -202,27 +213,44 @@ impl ExportFormat {
 /// binary formats hold the ids themselves, so they are for `u32` apps only (a string app's
 /// dense ids mean nothing outside Sieve): a string app gets a 400 naming `format`.
 ///
+/// Before anything is sent, the export is refused when the set is smaller than the app's
+/// `min_audience` (409, for every role), and recorded in the audit log as `event` by `actor`
+/// (a failure to record it fails the export).
+///
 /// # Errors
-/// As [`csv_of_users`]; a binary format on a string app.
+/// As [`csv_of_users`]; a binary format on a string app; too few users.
 pub async fn export(
     state: &AppState,
     app: &str,
     set: std::sync::Arc<engine::IdSet>,
     name: &str,
     format: ExportFormat,
+    actor: Actor,
+    event: Event,
 ) -> Result<Response, ApiError> {
-    if format == ExportFormat::Csv {
-        return csv_of_users(state, app, set, &format!("{name}.csv")).await;
-    }
     let kind = {
         let (meta, app) = (state.meta.clone(), app.to_owned());
         blocking(move || ids::kind_of(&meta, &app)).await?
     };
-    if kind != wire::IdKind::U32 {
+    if format != ExportFormat::Csv && kind != wire::IdKind::U32 {
         return Err(ApiError::invalid_field(
             "format",
             "bitmap exports hold u32 user ids: this app's ids are strings (use csv)",
         ));
+    }
+    {
+        let (meta, app, users) = (state.meta.clone(), app.to_owned(), set.len());
+        let event = event.users(users).detail(format!("format {}", format.as_str()));
+        blocking(move || -> Result<(), ApiError> {
+            let min_audience = privacy::settings(&meta, &app)?.min_audience;
+            privacy::check_audience(min_audience, users, "the export")?;
+            audit::record(&meta, &app, &actor, event, now_ms())?;
+            Ok(())
+        })
+        .await?;
+    }
+    if format == ExportFormat::Csv {
+        return csv_of_users(state, app, set, &format!("{name}.csv")).await;
     }
     let (bytes, extension) = blocking(move || {
         Ok::<_, ApiError>(match format {
@@ -268,7 +296,8 @@ pub async fn get_members(
     })
     .await?;
 
-    export(&state, &app, set, &format!("{id}-{ds}"), format).await
+    let event = Event::new(AuditAction::ExportSegment, id.clone()).on(ds.clone());
+    export(&state, &app, set, &format!("{id}-{ds}"), format, auth.actor(), event).await
 }
 
 /// What the export's producer sends to the response stream.

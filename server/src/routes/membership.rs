@@ -33,6 +33,8 @@ pub async fn user_tags(
 ) -> Result<Response, ApiError> {
     auth.app(&state, &app, Access::Membership)?;
     validate_user_id(&user)?;
+    // Counted per day and token for the audit log, not logged one by one (see `crate::audit`).
+    state.lookups.count(&app, &crate::privacy::utc_day(crate::clock::now_ms()), &auth.actor());
     if let Some(ds) = &q.ds {
         parse_ds(ds)?;
     }

@@ -14,7 +14,8 @@
 //! |---|---|
 //! | [`health`], [`openapi`] | public: liveness, the OpenAPI document (generated here) |
 //! | [`operations`] | the OpenAPI operation of every route (prose, parameters, body and answer types) |
-//! | [`apps`] | apps and tokens (admin token) |
+//! | [`apps`] | apps and their settings |
+//! | [`tokens`], [`audit`] | an app's tokens and audit log (app admins) |
 //! | [`ingest`] | tag and event uploads |
 //! | [`snapshots`] | published days, manifests, event days, blobs |
 //! | [`estimate`] | a rule's size on a day |
@@ -42,11 +43,13 @@ use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::Access;
 use crate::error::ApiError;
 use crate::limits;
 use crate::state::{AppState, Config};
 
 pub mod apps;
+pub mod audit;
 pub mod estimate;
 pub mod experiments;
 pub mod freeze;
@@ -61,6 +64,7 @@ pub mod openapi;
 pub mod operations;
 pub mod segments;
 pub mod snapshots;
+pub mod tokens;
 
 /// Runs store or file work on the blocking pool ([`crate::blocking::run`]) and converts its
 /// error (any domain error, or a panic) into the HTTP answer.
@@ -86,6 +90,8 @@ pub enum Method {
     Put,
     /// `DELETE`
     Delete,
+    /// `PATCH`
+    Patch,
 }
 
 impl Method {
@@ -96,6 +102,7 @@ impl Method {
             Method::Post => "POST",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
         }
     }
 
@@ -105,6 +112,7 @@ impl Method {
             Method::Post => MethodFilter::POST,
             Method::Put => MethodFilter::PUT,
             Method::Delete => MethodFilter::DELETE,
+            Method::Patch => MethodFilter::PATCH,
         }
     }
 }
@@ -118,8 +126,33 @@ pub enum BodyKind {
     Upload,
 }
 
+/// Who may call a route (its handler checks; the OpenAPI document and a test that calls every
+/// route with every role hold the handler to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Anyone, without a token.
+    Public,
+    /// The server's admin token only.
+    ServerAdmin,
+    /// The server's admin token, and the app tokens whose role grants this access.
+    App(Access),
+}
+
+impl Who {
+    /// The roles allowed, as the OpenAPI document lists them (`x-sieve-roles`).
+    pub fn names(self) -> Vec<&'static str> {
+        match self {
+            Who::Public => vec!["public"],
+            Who::ServerAdmin => vec!["server admin"],
+            Who::App(access) => {
+                std::iter::once("server admin").chain(access.roles().into_iter().map(|r| r.as_str())).collect()
+            }
+        }
+    }
+}
+
 /// One route: method, path (relative to `/api`, axum syntax = OpenAPI syntax), body limit,
-/// handler, and its operation in the OpenAPI document.
+/// who may call it, handler, and its operation in the OpenAPI document.
 #[derive(Debug)]
 pub struct Route {
     /// The method.
@@ -128,71 +161,159 @@ pub struct Route {
     pub path: &'static str,
     /// Its body limit.
     pub body: BodyKind,
+    /// Who may call it.
+    pub who: Who,
     /// Its OpenAPI operation (from [`operations`]).
     pub doc: fn() -> openapi::Op,
     handler: MethodRouter<AppState>,
 }
 
 impl Route {
-    fn new<H, T>(method: Method, path: &'static str, body: BodyKind, handler: H, doc: fn() -> openapi::Op) -> Route
+    fn new<H, T>(
+        method: Method,
+        path: &'static str,
+        body: BodyKind,
+        who: Who,
+        handler: H,
+        doc: fn() -> openapi::Op,
+    ) -> Route
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        Route { method, path, body, doc, handler: on(method.filter(), handler) }
+        Route { method, path, body, who, doc, handler: on(method.filter(), handler) }
     }
 }
 
 /// Every API route. The router and the OpenAPI document are built from this list: add a route
 /// here, with its operation in [`operations`] and its body types in crate `wire`.
 pub fn table() -> Vec<Route> {
+    use Access::{Describe, Manage, Membership, Read, SegmentRead, SegmentWrite, Write};
     use BodyKind::{Json, Upload};
-    use Method::{Delete, Get, Post, Put};
+    use Method::{Delete, Get, Patch, Post, Put};
+    use Who::{App, Public, ServerAdmin};
     use operations as doc;
     vec![
         // Public.
-        Route::new(Get, "/v1/health", Json, health::health, doc::health),
-        Route::new(Get, "/v1/openapi.json", Json, openapi::serve, doc::openapi),
-        // Apps and tokens (admin token).
-        Route::new(Post, "/v1/apps", Json, apps::create_app, doc::create_app),
-        Route::new(Get, "/v1/apps/{app}", Json, apps::get_app, doc::get_app),
-        Route::new(Post, "/v1/apps/{app}/tokens", Json, apps::create_token, doc::create_token),
+        Route::new(Get, "/v1/health", Json, Public, health::health, doc::health),
+        Route::new(Get, "/v1/openapi.json", Json, Public, openapi::serve, doc::openapi),
+        // Apps, settings, tokens, audit.
+        Route::new(Post, "/v1/apps", Json, ServerAdmin, apps::create_app, doc::create_app),
+        Route::new(Get, "/v1/apps/{app}", Json, App(Describe), apps::get_app, doc::get_app),
+        Route::new(Patch, "/v1/apps/{app}", Json, App(Manage), apps::patch_app, doc::patch_app),
+        Route::new(Get, "/v1/apps/{app}/tokens", Json, App(Manage), tokens::list, doc::list_tokens),
+        Route::new(Post, "/v1/apps/{app}/tokens", Json, App(Manage), tokens::create, doc::create_token),
+        Route::new(Post, "/v1/apps/{app}/tokens/{id}/rotate", Json, App(Manage), tokens::rotate, doc::rotate_token),
+        Route::new(Delete, "/v1/apps/{app}/tokens/{id}", Json, App(Manage), tokens::revoke, doc::revoke_token),
+        Route::new(Get, "/v1/apps/{app}/audit", Json, App(Manage), audit::log, doc::audit_log),
+        Route::new(Get, "/v1/apps/{app}/audit/lookups", Json, App(Manage), audit::lookups, doc::audit_lookups),
         // Data: uploads and published snapshots.
-        Route::new(Put, "/v1/apps/{app}/days/{ds}/tags/{group}", Upload, ingest::put_tag, doc::put_tag),
-        Route::new(Put, "/v1/apps/{app}/days/{ds}/events/{event}", Upload, ingest::put_event, doc::put_event),
-        Route::new(Get, "/v1/apps/{app}/days", Json, snapshots::days, doc::list_days),
-        Route::new(Delete, "/v1/apps/{app}/days/{ds}", Json, snapshots::delete_day, doc::delete_day),
-        Route::new(Get, "/v1/apps/{app}/days/{ds}/manifest", Json, snapshots::manifest, doc::get_manifest),
-        Route::new(Get, "/v1/apps/{app}/days/{ds}/events", Json, snapshots::event_days, doc::get_event_days),
-        Route::new(Get, "/v1/apps/{app}/blobs/{hash}", Json, snapshots::blob, doc::get_blob),
-        Route::new(Post, "/v1/apps/{app}/estimate", Json, estimate::estimate, doc::estimate),
+        Route::new(Put, "/v1/apps/{app}/days/{ds}/tags/{group}", Upload, App(Write), ingest::put_tag, doc::put_tag),
+        Route::new(
+            Put,
+            "/v1/apps/{app}/days/{ds}/events/{event}",
+            Upload,
+            App(Write),
+            ingest::put_event,
+            doc::put_event,
+        ),
+        Route::new(Get, "/v1/apps/{app}/days", Json, App(Read), snapshots::days, doc::list_days),
+        Route::new(Delete, "/v1/apps/{app}/days/{ds}", Json, App(Write), snapshots::delete_day, doc::delete_day),
+        Route::new(Get, "/v1/apps/{app}/days/{ds}/manifest", Json, App(Read), snapshots::manifest, doc::get_manifest),
+        Route::new(Get, "/v1/apps/{app}/days/{ds}/events", Json, App(Read), snapshots::event_days, doc::get_event_days),
+        Route::new(Get, "/v1/apps/{app}/blobs/{hash}", Json, App(Read), snapshots::blob, doc::get_blob),
+        Route::new(Post, "/v1/apps/{app}/estimate", Json, App(Read), estimate::estimate, doc::estimate),
         // Segments.
-        Route::new(Get, "/v1/apps/{app}/segments", Json, segments::list, doc::list_segments),
-        Route::new(Post, "/v1/apps/{app}/segments", Json, segments::create, doc::create_segment),
-        Route::new(Get, "/v1/apps/{app}/segments/{id}", Json, segments::get, doc::get_segment),
-        Route::new(Put, "/v1/apps/{app}/segments/{id}", Json, segments::update, doc::update_segment),
-        Route::new(Delete, "/v1/apps/{app}/segments/{id}", Json, segments::delete, doc::delete_segment),
-        Route::new(Put, "/v1/apps/{app}/segments/{id}/members", Upload, members::put_members, doc::put_segment_members),
-        Route::new(Get, "/v1/apps/{app}/segments/{id}/members", Json, members::get_members, doc::get_segment_members),
-        Route::new(Get, "/v1/apps/{app}/segments/{id}/history", Json, history::history, doc::segment_history),
-        Route::new(Post, "/v1/apps/{app}/segments/{id}/freeze", Json, freeze::freeze_segment, doc::freeze_segment),
+        Route::new(Get, "/v1/apps/{app}/segments", Json, App(SegmentRead), segments::list, doc::list_segments),
+        Route::new(Post, "/v1/apps/{app}/segments", Json, App(SegmentWrite), segments::create, doc::create_segment),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}", Json, App(SegmentRead), segments::get, doc::get_segment),
+        Route::new(Put, "/v1/apps/{app}/segments/{id}", Json, App(SegmentWrite), segments::update, doc::update_segment),
+        Route::new(
+            Delete,
+            "/v1/apps/{app}/segments/{id}",
+            Json,
+            App(SegmentWrite),
+            segments::delete,
+            doc::delete_segment,
+        ),
+        Route::new(
+            Put,
+            "/v1/apps/{app}/segments/{id}/members",
+            Upload,
+            App(Write),
+            members::put_members,
+            doc::put_segment_members,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/segments/{id}/members",
+            Json,
+            App(Membership),
+            members::get_members,
+            doc::get_segment_members,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/segments/{id}/history",
+            Json,
+            App(SegmentRead),
+            history::history,
+            doc::segment_history,
+        ),
+        Route::new(
+            Post,
+            "/v1/apps/{app}/segments/{id}/freeze",
+            Json,
+            App(Write),
+            freeze::freeze_segment,
+            doc::freeze_segment,
+        ),
         // Experiments (A/B splits).
-        Route::new(Get, "/v1/apps/{app}/experiments", Json, experiments::list, doc::list_experiments),
-        Route::new(Post, "/v1/apps/{app}/experiments", Json, experiments::create, doc::create_experiment),
-        Route::new(Get, "/v1/apps/{app}/experiments/{id}", Json, experiments::get, doc::get_experiment),
-        Route::new(Get, "/v1/apps/{app}/experiments/{id}/outcome", Json, experiments::outcome, doc::experiment_outcome),
+        Route::new(Get, "/v1/apps/{app}/experiments", Json, App(SegmentRead), experiments::list, doc::list_experiments),
+        Route::new(
+            Post,
+            "/v1/apps/{app}/experiments",
+            Json,
+            App(SegmentWrite),
+            experiments::create,
+            doc::create_experiment,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/experiments/{id}",
+            Json,
+            App(SegmentRead),
+            experiments::get,
+            doc::get_experiment,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/experiments/{id}/outcome",
+            Json,
+            App(SegmentRead),
+            experiments::outcome,
+            doc::experiment_outcome,
+        ),
         Route::new(
             Get,
             "/v1/apps/{app}/experiments/{id}/groups/{group}/members",
             Json,
+            App(Membership),
             experiments::group_members,
             doc::experiment_group_members,
         ),
         // Durable background jobs.
-        Route::new(Get, "/v1/apps/{app}/jobs", Json, jobs::list, doc::list_jobs),
-        Route::new(Get, "/v1/apps/{app}/jobs/{kind}", Json, jobs::get, doc::get_job),
+        Route::new(Get, "/v1/apps/{app}/jobs", Json, App(SegmentRead), jobs::list, doc::list_jobs),
+        Route::new(Get, "/v1/apps/{app}/jobs/{kind}", Json, App(SegmentRead), jobs::get, doc::get_job),
         // Membership.
-        Route::new(Get, "/v1/apps/{app}/users/{user_id}/tags", Json, membership::user_tags, doc::user_tags),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/users/{user_id}/tags",
+            Json,
+            App(Membership),
+            membership::user_tags,
+            doc::user_tags,
+        ),
     ]
 }
 
@@ -215,6 +336,8 @@ pub fn api(config: &Config, gates: &limits::Gates) -> Router<AppState> {
             handler = handler.layer(from_fn_with_state(gates.per_token.clone(), limits::per_token));
         }
         handler = handler.layer(from_fn_with_state(gates.pace, limits::drain_refused));
+        // What `crate::auth::Auth` checks the caller against, before the body is read.
+        handler = handler.layer(axum::Extension(route.who));
         router = router.route(route.path, handler);
     }
     router.fallback(not_found).method_not_allowed_fallback(method_not_allowed)

@@ -290,6 +290,7 @@ fn http_method(m: Method) -> HttpMethod {
         Method::Post => HttpMethod::Post,
         Method::Put => HttpMethod::Put,
         Method::Delete => HttpMethod::Delete,
+        Method::Patch => HttpMethod::Patch,
     }
 }
 
@@ -300,14 +301,22 @@ pub fn document() -> OpenApi {
     shared(&mut components);
     for route in table() {
         let Op { builder, schemas } = (route.doc)();
-        let operation: Operation = builder.build();
+        let mut operation: Operation = builder.build();
+        let roles = route.who.names();
+        let line = format!("Who may call it: {}.", roles.join(", "));
+        operation.description = Some(match operation.description.take() {
+            Some(d) => format!("{d}\n\n{line}"),
+            None => line,
+        });
+        operation.extensions =
+            Some(utoipa::openapi::extensions::ExtensionsBuilder::new().add("x-sieve-roles", json!(roles)).build());
         paths.add_path_operation(format!("/api{}", route.path), vec![http_method(route.method)], operation);
         components.schemas.extend(schemas);
     }
     let info: Info = from_json(json!({
         "title": "Sieve API",
         "version": env!("CARGO_PKG_VERSION"),
-        "description": "Audience segmentation over roaring bitmaps. Every route except /api/v1/health and /api/v1/openapi.json needs `Authorization: Bearer <token>`: the admin token, or an app token (viewer, editor, service). A token of another app gets 404, as if the app did not exist. Errors are JSON `{\"error\": code, \"message\": text}`, with `field`, `path` or `line` when the problem is in one place.",
+        "description": "Audience segmentation over roaring bitmaps. Every route except /api/v1/health and /api/v1/openapi.json needs `Authorization: Bearer <token>`: the admin token, or an app token (admin, editor, viewer, service, aggregate; each operation lists the roles it allows in `x-sieve-roles`). A token of another app gets 404, as if the app did not exist. Errors are JSON `{\"error\": code, \"message\": text}`, with `field`, `path` or `line` when the problem is in one place.",
         "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"}
     }));
     OpenApiBuilder::new()

@@ -6,9 +6,9 @@
 use engine::manifest::EventEntry;
 use serde_json::json;
 use wire::{
-    App, Day, DayList, Estimate, EstimateRequest, EventDays, ExperimentList, ExperimentView, FreezeInput, Frozen,
-    Health, History, IngestResult, Job, MembersReport, NewExperiment, NewToken, Outcome, Segment, SegmentInput,
-    SegmentList, TokenCreated, UserTags, WriteResult,
+    App, AppPatch, AuditPage, Day, DayList, Estimate, EstimateRequest, EventDays, ExperimentList, ExperimentView,
+    FreezeInput, Frozen, Health, History, IngestResult, Job, LookupCounts, MembersReport, NewExperiment, NewToken,
+    Outcome, Rotate, Segment, SegmentInput, SegmentList, TokenCreated, TokenList, UserTags, WriteResult,
 };
 
 use super::openapi::Op;
@@ -81,13 +81,74 @@ pub fn get_app() -> Op {
         .errors(&[400, 401, 404, 503])
 }
 
+/// `PATCH /v1/apps/{app}`.
+pub fn patch_app() -> Op {
+    Op::new("patchApp", "apps", "Change the app's privacy settings (app admins)")
+        .describe("min_audience (0 turns it off), epsilon and daily_budget; absent fields stay. Audited.")
+        .params(&["app"])
+        .body::<AppPatch>()
+        .answer::<App>(200, "The app with its settings")
+        .errors(&[400, 401, 403, 404, 413, 503, 507])
+}
+
+fn token_id() -> serde_json::Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The token's id (`tk_…`)"})
+}
+
+/// `GET /v1/apps/{app}/tokens`.
+pub fn list_tokens() -> Op {
+    Op::new("listTokens", "apps", "The app's live tokens, never their secrets (app admins)")
+        .params(&["app"])
+        .answer::<TokenList>(200, "The tokens, oldest first")
+        .errors(&READ)
+}
+
 /// `POST /v1/apps/{app}/tokens`.
 pub fn create_token() -> Op {
-    Op::new("createToken", "apps", "Create a token scoped to the app (admin token)")
+    Op::new("createToken", "apps", "Create a token scoped to the app (app admins)")
+        .describe("The answer carries the token's `id` and its secret, shown this once. Audited.")
         .params(&["app"])
         .body::<NewToken>()
         .answer::<TokenCreated>(201, "Created; the secret is shown this once")
         .errors(&[400, 401, 403, 404, 413, 503, 507])
+}
+
+/// `POST /v1/apps/{app}/tokens/{id}/rotate`.
+pub fn rotate_token() -> Op {
+    Op::new("rotateToken", "apps", "Give a token a new secret; the old one works for a grace period (app admins)")
+        .params(&["app"])
+        .param(token_id())
+        .body::<Rotate>()
+        .answer::<TokenCreated>(200, "The new secret, shown this once")
+        .errors(&[400, 401, 403, 404, 413, 503, 507])
+}
+
+/// `DELETE /v1/apps/{app}/tokens/{id}`.
+pub fn revoke_token() -> Op {
+    Op::new("revokeToken", "apps", "Revoke a token: refused from the next request on, on every replica (app admins)")
+        .params(&["app"])
+        .param(token_id())
+        .answer_raw(204, json!({"description": "Revoked"}))
+        .errors(&[400, 401, 403, 404, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/audit`.
+pub fn audit_log() -> Op {
+    Op::new("auditLog", "apps", "The audit log: exports, syncs, splits, freezes, deletions, token and settings changes (app admins)")
+        .params(&["app"])
+        .param(json!({"name": "after", "in": "query", "schema": {"type": "string"}, "description": "An entry id: the page starts after it"}))
+        .param(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}))
+        .param(json!({"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}, "description": "csv: the whole log from `after` on"}))
+        .answer::<AuditPage>(200, "A page of the log, oldest first (or text/csv)")
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/audit/lookups`.
+pub fn audit_lookups() -> Op {
+    Op::new("auditLookups", "apps", "Membership lookups per day and token: counted, not logged one by one (app admins)")
+        .params(&["app"])
+        .answer::<LookupCounts>(200, "The counts, by day then token")
+        .errors(&READ)
 }
 
 /// `PUT /v1/apps/{app}/days/{ds}/tags/{group}`.

@@ -18,15 +18,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::audit::{self, Event};
 use crate::auth::{Access, Auth, validate_id};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, BodyBytes, parse_json};
 use crate::idempotency::{self, Decision, IdempotencyRecord};
+use crate::privacy;
 use crate::routes::blocking;
 use crate::segments::sync::{Mutation, Op, SegmentSpec};
 use crate::segments::{self, Written};
 use crate::state::AppState;
+use wire::AuditAction;
 
 /// Query of `DELETE …/segments/{id}`.
 #[derive(Debug, Deserialize)]
@@ -60,8 +63,20 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let scope = auth.app(&state, &app, Access::SegmentRead)?;
     let meta = state.meta.clone();
-    let records = blocking(move || segments::list_live(&meta, &scope.app)).await?;
-    let segments = records.iter().filter_map(segments::view).collect();
+    let (records, noise) = blocking(move || -> Result<_, ApiError> {
+        Ok((segments::list_live(&meta, &scope.app)?, privacy::aggregate_noise(&meta, &scope.app, scope.role)?))
+    })
+    .await?;
+    let segments = records
+        .iter()
+        .filter_map(segments::view)
+        .map(|mut s| {
+            if let Some(noise) = &noise {
+                privacy::views::segment(&mut s, noise);
+            }
+            s
+        })
+        .collect();
     let body = serde_json::to_string(&wire::SegmentList { segments }).map_err(ApiError::internal)?;
     Ok(json_reply(StatusCode::OK, body, None))
 }
@@ -76,11 +91,17 @@ pub async fn get(
     validate_id("segment", &id)?;
     let meta = state.meta.clone();
     let lookup = id.clone();
-    let stored = blocking(move || segments::load(&meta, &scope.app, &lookup)).await?;
+    let (stored, noise) = blocking(move || -> Result<_, ApiError> {
+        Ok((segments::load(&meta, &scope.app, &lookup)?, privacy::aggregate_noise(&meta, &scope.app, scope.role)?))
+    })
+    .await?;
     let record = stored.map(|(_, r)| r).filter(|r| r.live().is_some());
-    let (Some(record), Some(view)) = (record.as_ref(), record.as_ref().and_then(segments::view)) else {
+    let (Some(record), Some(mut view)) = (record.as_ref(), record.as_ref().and_then(segments::view)) else {
         return Err(ApiError::Missing(format!("no segment `{id}`")));
     };
+    if let Some(noise) = &noise {
+        privacy::views::segment(&mut view, noise);
+    }
     let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
     Ok(json_reply(StatusCode::OK, body, Some(&record.etag())))
 }
@@ -180,6 +201,8 @@ struct WriteRequest {
     idempotency_key: Option<String>,
     if_match: Option<String>,
     body: Bytes,
+    /// Who writes (deletions are audited).
+    actor: wire::Actor,
 }
 
 impl WriteRequest {
@@ -200,7 +223,7 @@ impl WriteRequest {
         let if_match = header_str(headers, header::IF_MATCH.as_str())?.map(str::to_owned);
         let path = uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str());
         let fingerprint = idempotency::fingerprint(method, path, &body);
-        Ok(Self { fingerprint, idempotency_key, if_match, body })
+        Ok(Self { fingerprint, idempotency_key, if_match, body, actor: auth.actor() })
     }
 
     /// Replays or refuses a reused idempotency key; else parses the mutation with `parse`,
@@ -253,6 +276,10 @@ impl WriteRequest {
                 self.if_match.as_deref(),
                 now,
             )?;
+            if let Written::Applied { change: segments::sync::Change::Deleted, .. } = &written {
+                let event = Event::new(AuditAction::DeleteSegment, id.clone());
+                audit::record(&state.meta, &app, &self.actor, event, now)?;
+            }
             let status = match &written {
                 Written::Applied { change: segments::sync::Change::Created, .. } => StatusCode::CREATED,
                 _ => StatusCode::OK,

@@ -13,10 +13,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wire::{Day, DayList, EventDay, EventDays};
+use wire::{Day, DayList, EventDay, EventDays, Role};
 
 use crate::auth::{Access, Auth};
+use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::privacy;
 use crate::routes::ids::parse_ds;
 use crate::state::AppState;
 use engine::manifest::EventEntry;
@@ -58,9 +60,14 @@ pub async fn delete_day(
     let publishing = state.publishing(&scope.app).await?;
     let st = state.clone();
     let (app_id, day) = (scope.app.clone(), ds.clone());
+    let actor = auth.actor();
     let (removed, latest) = blocking(move || -> Result<_, ApiError> {
         // The later days are queued on the segments job in the delete's own transaction.
         let removed = st.meta.delete_day(&app_id, &day)?;
+        if removed.is_some() {
+            let event = crate::audit::Event::new(wire::AuditAction::DeleteDay, None).on(day.clone());
+            crate::audit::record(&st.meta, &app_id, &actor, event, now_ms())?;
+        }
         let latest = st.meta.latest_day(&app_id)?.map(|(latest, _)| latest).filter(|latest| *latest > day);
         Ok((removed, latest))
     })
@@ -93,19 +100,28 @@ pub async fn manifest(
     ApiPath((app, ds)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth.app(&state, &app, Access::Read)?;
+    let scope = auth.app(&state, &app, Access::Read)?;
     parse_ds(&ds)?;
     let snaps = state.snapshots.clone();
+    let aggregate = scope.role == Some(Role::Aggregate);
     let found = blocking(move || -> Result<_, ApiError> {
         let Some(record) = snaps.meta().day(&app, &ds)? else { return Ok(None) };
+        if aggregate {
+            // Rewritten for each request (noise is cheap; the manifest is cached decoded).
+            let noise = privacy::settings(snaps.meta(), &app)?.noise();
+            let manifest = privacy::views::manifest(snaps.manifest(&record.manifest)?.as_ref(), &noise);
+            let etag = format!("aggregate-{}-{}", record.manifest, noise.min_audience());
+            return Ok(Some((record, manifest.to_json().into_bytes(), etag)));
+        }
         let bytes = snaps.blobs().get(&record.manifest)?;
-        Ok(bytes.map(|b| (record, b)))
+        let etag = record.manifest.clone();
+        Ok(bytes.map(|b| (record, b, etag)))
     })
     .await?;
-    let Some((record, bytes)) = found else {
+    let Some((record, bytes, etag)) = found else {
         return Err(ApiError::Missing("no published day with that date".into()));
     };
-    let etag = format!("\"{}\"", record.manifest);
+    let etag = format!("\"{etag}\"");
     let mut res = if etag_matches(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -127,19 +143,29 @@ pub async fn blob(
     ApiPath((app, hash)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth.app(&state, &app, Access::Read)?;
+    let scope = auth.app(&state, &app, Access::Read)?;
     if !engine::blob::is_hash(&hash) {
         return Err(ApiError::invalid_field("hash", "a blob address is 64 lowercase hex digits"));
     }
     let etag = format!("\"{hash}\"");
     let snaps = state.snapshots.clone();
-    let owned = {
+    let aggregate = scope.role == Some(Role::Aggregate);
+    let (owned, sample) = {
         let (app, hash) = (app.clone(), hash.clone());
         let snaps = snaps.clone();
-        blocking(move || snaps.app_owns_blob(&app, &hash)).await?
+        blocking(move || -> Result<_, ApiError> {
+            let owned = snaps.app_owns_blob(&app, &hash)?;
+            Ok((owned, owned && aggregate && snaps.app_sample_blob(&app, &hash)?))
+        })
+        .await?
     };
     if !owned {
         return Err(ApiError::Missing("no such blob in this app".into()));
+    }
+    if aggregate && !sample {
+        return Err(ApiError::Forbidden(
+            "an aggregate token may download sample-tier bitmaps only: it sees counts, never members".into(),
+        ));
     }
     let mut res = if etag_matches(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -214,7 +240,7 @@ pub async fn event_days(
     ApiPath((app, ds)): ApiPath<(String, String)>,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<EventDaysQuery>,
 ) -> Result<Json<EventDays<EventEntry>>, ApiError> {
-    auth.app(&state, &app, Access::Read)?;
+    let scope = auth.app(&state, &app, Access::Read)?;
     let end = parse_ds(&ds)?;
     let retained = state.config.retention_days.min(engine::rule::MAX_WINDOW_DAYS);
     let last_days = q.last_days.unwrap_or(retained);
@@ -226,12 +252,17 @@ pub async fn event_days(
     }
     let snaps = state.snapshots.clone();
     let days = blocking(move || -> Result<Vec<EventDay<EventEntry>>, ApiError> {
+        let noise = privacy::aggregate_noise(snaps.meta(), &app, scope.role)?;
         let mut out = Vec::new();
         for back in (0..i32::try_from(last_days).unwrap_or(0)).rev() {
             let day = end.add_days(-back).to_string();
             if let Some(record) = snaps.meta().day(&app, &day)? {
                 let m = snaps.manifest(&record.manifest)?;
-                out.push(EventDay { ds: day, version: record.version, events: m.events.clone() });
+                let events = match &noise {
+                    Some(noise) => privacy::views::manifest(&m, noise).events,
+                    None => m.events.clone(),
+                };
+                out.push(EventDay { ds: day, version: record.version, events });
             }
         }
         Ok(out)

@@ -41,6 +41,9 @@ pub enum FreezeError {
         /// Why, when the day recorded it.
         reason: Option<String>,
     },
+    /// Fewer members than the app's minimum audience.
+    #[error(transparent)]
+    TooSmall(#[from] crate::privacy::TooSmall),
     /// A live segment has this id already.
     #[error("segment `{0}` exists; choose another id")]
     Exists(String),
@@ -81,6 +84,8 @@ pub struct FreezeRequest {
     pub source: Source,
     /// The day; the latest published day when `None`.
     pub ds: Option<String>,
+    /// The app's minimum audience (0: off): fewer members are refused.
+    pub min_audience: u64,
 }
 
 /// Freezes the members of `req.source` on the day into the new static segment `req.id`.
@@ -113,6 +118,7 @@ pub fn freeze(
             engine::members(&plan, &src).map_err(|e| FreezeError::Eval(e.to_string()))?
         }
     };
+    crate::privacy::check_audience(req.min_audience, members.len(), "the frozen audience")?;
     let blob = snaps.blobs().put(&engine::blob::encode(&members))?;
     let frozen = StaticMembers { blob, count: members.len(), uploaded_rows: members.len(), uploaded_ms: now_ms };
     let meta = snaps.meta();
