@@ -569,13 +569,20 @@ fn answers_and_errors_are_the_wire_types() -> Result<(), Error> {
     let health: wire::Health = typed(&api.call("GET", "/api/v1/health", None, &[], None)?)?;
     assert_eq!(health.status, wire::HealthStatus::Ok);
     let app: wire::App = typed(&api.admin("POST", "/api/v1/apps", Some(&json!({"id": "w", "name": " W "})))?)?;
-    assert_eq!(app, wire::App { id: "w".into(), name: "W".into(), ids: wire::IdKind::Strings });
+    let want = wire::App { id: "w".into(), name: "W".into(), ids: wire::IdKind::Strings, settings: None, role: None };
+    assert_eq!(app, want);
     let created: wire::TokenCreated =
         typed(&api.admin("POST", "/api/v1/apps/w/tokens", Some(&json!({"role": "editor"})))?)?;
-    assert_eq!((created.app.as_str(), created.role), ("w", wire::Role::Editor));
+    assert_eq!((created.app.as_str(), created.info.role), ("w", wire::Role::Editor));
+    assert!(created.info.id.starts_with("tk_"), "the answer carries the token's id");
     let editor = Some(created.token.as_str());
     let read: wire::App = typed(&api.call("GET", "/api/v1/apps/w", editor, &[], None)?)?;
-    assert_eq!(read, app, "any token of the app reads it");
+    let settings = wire::AppSettings { min_audience: 0, epsilon: 0.5, daily_budget: 500.0 };
+    assert_eq!(
+        read,
+        wire::App { settings: Some(settings), role: Some(wire::Role::Editor), ..app },
+        "any token of the app reads it"
+    );
 
     // A segment written with the app's input type, then read back, listed and written stale.
     let input = wire::SegmentInput {

@@ -40,8 +40,41 @@ fn script(m: &Meta) -> Result<Vec<String>, StoreError> {
     say(format!("{}", m.create_app("a", "again", IdKind::Strings)?));
     let apps: Vec<(String, IdKind)> = m.apps()?.into_iter().map(|(id, r)| (id, r.ids)).collect();
     say(format!("{apps:?}"));
-    let secret = m.create_token("a", wire::Role::Viewer)?;
-    say(format!("{:?} {:?}", m.lookup_token(&secret)?.map(|t| t.role), m.lookup_token("sv_nope")?));
+    let secret = server::tokens::create_simple(m, "a", wire::Role::Viewer, "test")?;
+    say(format!("{:?} {:?}", m.lookup_token(&secret, 0)?.map(|t| t.role), m.lookup_token("sv_nope", 0)?));
+    // A token's life: rotated with a grace period, then revoked; its secrets and its record
+    // change together.
+    let unavailable = |e: server::tokens::TokenError| StoreError::Unavailable(e.to_string());
+    let last_use = server::tokens::LastUse::default();
+    let id = server::tokens::list(m, "a", &last_use, 0)?[0].id.clone();
+    let (rotated, _) = server::tokens::rotate(m, "a", &id, 1_000, 5_000).map_err(unavailable)?;
+    say(format!(
+        "{:?} {:?} {:?}",
+        m.lookup_token(&secret, 5_500)?.map(|t| t.expires_ms),
+        m.lookup_token(&secret, 6_000)?,
+        m.lookup_token(&rotated, 9_999)?.map(|t| t.role)
+    ));
+    server::tokens::revoke(m, "a", &id).map_err(unavailable)?;
+    say(format!("{:?} {:?}", m.lookup_token(&rotated, 0)?, server::tokens::list(m, "a", &last_use, 0)?.len()));
+    // The access table: read-change-write, and lists by prefix from just after a key.
+    for k in ["x/1", "x/2", "x/3", "y/1", "w/1"] {
+        m.access_update("a", k, |c| Some(format!("{k}:{}", c.is_some()).into_bytes()))?;
+    }
+    m.access_update("a", "x/2", |c| {
+        c.map(|mut v| {
+            v.push(b'!');
+            v
+        })
+    })?;
+    m.access_update("a", "x/3", |_| None)?;
+    let list = |prefix, after, limit| -> Result<Vec<(String, String)>, StoreError> {
+        Ok(m.access_list("a", prefix, after, limit)?
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect())
+    };
+    say(format!("{:?} {:?} {:?}", list("x/", Some("x/1"), 10)?, list("x/", None, 2)?, list("", Some("x/"), 1)?));
+    say(format!("{:?} {:?}", m.access_get("a", "y/1")?, m.access_get("b", "y/1")?));
     let ids: Vec<String> = (0..5).map(|i| format!("u{i}")).collect();
     let first = Publish {
         app: "b",
