@@ -111,8 +111,8 @@ fn tokens_roles_and_app_isolation() -> Result<(), Error> {
     assert_eq!((r.status, code(&r).as_str()), (400, "bad_request"), "missing name: {}", r.body);
     let r = api.call("POST", "/api/v1/apps", Some(&editor), &[], Some(&json!({"id": "c", "name": "c"})))?;
     assert_eq!((r.status, code(&r).as_str()), (403, "forbidden"));
-    // Tokens: only known roles, only existing apps, only the admin.
-    let r = api.admin("POST", "/api/v1/apps/a/tokens", Some(&json!({"role": "admin"})))?;
+    // Tokens: only known roles, only existing apps, only admins.
+    let r = api.admin("POST", "/api/v1/apps/a/tokens", Some(&json!({"role": "owner"})))?;
     assert_eq!(r.status, 400, "{}", r.body);
     let r = api.admin("POST", "/api/v1/apps/nope/tokens", Some(&json!({"role": "viewer"})))?;
     assert_eq!((r.status, code(&r).as_str()), (404, "not_found"));

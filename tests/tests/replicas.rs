@@ -102,6 +102,50 @@ fn a_write_through_one_replica_is_read_through_the_other_at_once() -> Result<(),
 }
 
 #[test]
+fn a_token_revoked_or_rotated_through_one_replica_is_refused_by_the_other_at_once() -> Result<(), Error> {
+    let store = services::shared()?.store("revocation")?;
+    let a = replica(&store, &[])?;
+    let b = replica(&store, &[])?;
+    let editor = a.app_with_token("rev", "editor")?;
+    let admin = a.token("rev", "admin")?;
+    let (csv, _) = rows(0, 50, 3, 7);
+    a.ok("PUT", "/api/v1/apps/rev/days/2026-11-20/tags/g", &editor, Some(csv.as_bytes()))?;
+    let make = |name: &str| -> Result<(String, String), Error> {
+        let body = json!({"role": "viewer", "name": name}).to_string();
+        let v = a.ok("POST", "/api/v1/apps/rev/tokens", &admin, Some(body.as_bytes()))?;
+        Ok((v["id"].as_str().ok_or("id")?.to_owned(), v["token"].as_str().ok_or("token")?.to_owned()))
+    };
+    let (id, secret) = make("to revoke")?;
+    // B has used (and, were it cached, would have cached) the token before the revocation.
+    for _ in 0..3 {
+        assert_eq!(b.call("GET", "/api/v1/apps/rev/days", &secret, None)?.status, 200);
+    }
+    assert_eq!(a.call("DELETE", &format!("/api/v1/apps/rev/tokens/{id}"), &admin, None)?.status, 204);
+    assert_eq!(
+        b.call("GET", "/api/v1/apps/rev/days", &secret, None)?.status,
+        401,
+        "the next request, on the other replica"
+    );
+    // A rotation without grace through B: A refuses the old secret and takes the new one.
+    let (id, secret) = make("to rotate")?;
+    assert_eq!(a.call("GET", "/api/v1/apps/rev/days", &secret, None)?.status, 200);
+    let body = json!({"grace_secs": 0}).to_string();
+    let rotated = b.ok("POST", &format!("/api/v1/apps/rev/tokens/{id}/rotate"), &admin, Some(body.as_bytes()))?;
+    assert_eq!(a.call("GET", "/api/v1/apps/rev/days", &secret, None)?.status, 401);
+    let new = rotated["token"].as_str().ok_or("token")?;
+    assert_eq!(a.call("GET", "/api/v1/apps/rev/days", new, None)?.status, 200);
+    // Both replicas' audit entries are in one log, in order.
+    let log = b.ok("GET", "/api/v1/apps/rev/audit", &admin, None)?;
+    let actions: Vec<&str> =
+        log["entries"].as_array().ok_or("entries")?.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        ["create_token", "create_token", "create_token", "revoke_token", "create_token", "rotate_token"]
+    );
+    Ok(())
+}
+
+#[test]
 fn concurrent_publishes_through_two_replicas_lose_no_group_and_no_user() -> Result<(), Error> {
     let store = services::shared()?.store("concurrent_publishes")?;
     let (a, b) = (replica(&store, &[])?, replica(&store, &[])?);
