@@ -35,6 +35,7 @@
 //! which are tested natively with `cargo test`.
 
 pub mod access;
+pub mod admin;
 pub mod api;
 pub mod audience;
 pub mod blobs;

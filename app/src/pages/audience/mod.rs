@@ -226,9 +226,8 @@ fn Builder() -> impl IntoView {
     let exact = Memo::new(move |_| outcome(Tier::Full));
     let server_exact = LocalResource::new(move || {
         // Once the token's access is known: before, the full tier is neither downloaded nor asked.
-        let ask = full_tier.get() == FullTier::Server
-            && checked.with(Option::is_some)
-            && state.access.with(Option::is_some);
+        let ask =
+            full_tier.get() == FullTier::Server && checked.with(Option::is_some) && state.access.with(Option::is_some);
         let rule = compiled.with(|c| c.rule.to_json());
         let (s, ds) = (state.session.get(), state.ds.get());
         async move {
