@@ -237,16 +237,16 @@ mod tests {
 
     #[test]
     fn the_token_form_names_the_field_at_fault() {
-        let e = new_token("x", "root", "", 0).unwrap_err();
+        let e = new_token("x", "root", "", 0).expect_err("refused");
         assert_eq!(field_of(&e), Some("role"));
-        let e = new_token(&"n".repeat(101), "viewer", "", 0).unwrap_err();
+        let e = new_token(&"n".repeat(101), "viewer", "", 0).expect_err("refused");
         assert_eq!(field_of(&e), Some("name"));
-        let e = new_token("x", "viewer", "tomorrow", 0).unwrap_err();
+        let e = new_token("x", "viewer", "tomorrow", 0).expect_err("refused");
         assert_eq!(field_of(&e), Some("expires_ms"));
-        let t = new_token("", "aggregate", "2030-01-01", 0).unwrap();
+        let t = new_token("", "aggregate", "2030-01-01", 0).expect("valid");
         assert_eq!((t.name, t.role, t.expires_ms), (None, Role::Aggregate, date_ms("2030-01-01")));
         // The body is what the server's `NewToken` reads (it refuses unknown fields).
-        let body = serde_json::to_value(new_token("CRM", "viewer", "", 0).unwrap()).unwrap();
+        let body = serde_json::to_value(new_token("CRM", "viewer", "", 0).expect("valid")).expect("valid");
         assert_eq!(body, serde_json::json!({"role": "viewer", "name": "CRM"}));
     }
 
@@ -261,13 +261,13 @@ mod tests {
     #[test]
     fn the_privacy_form_sends_only_what_changed() {
         let now = AppSettings { min_audience: 50, epsilon: 0.5, daily_budget: 20.0 };
-        let p = settings_patch(&now, "50", "0.25", " 40 ").unwrap().unwrap();
+        let p = settings_patch(&now, "50", "0.25", " 40 ").expect("valid").expect("changed");
         assert_eq!((p.min_audience, p.epsilon, p.daily_budget), (None, Some(0.25), Some(40.0)));
-        let e = settings_patch(&now, "50", "lots", "40").unwrap_err();
+        let e = settings_patch(&now, "50", "lots", "40").expect_err("refused");
         assert_eq!(
             (field_of(&e), e.to_string().as_str()),
             (Some("epsilon"), "the server answered 400: epsilon: a number")
         );
-        assert_eq!(field_of(&settings_patch(&now, "50", "1", "NaN").unwrap_err()), Some("daily_budget"));
+        assert_eq!(field_of(&settings_patch(&now, "50", "1", "NaN").expect_err("refused")), Some("daily_budget"));
     }
 }

@@ -545,7 +545,7 @@ pub fn should_poll(backfill: Option<&Backfill>, missing: usize) -> bool {
 /// ```
 /// use app::api::{History, HistoryDay};
 /// let day = |ds: &str, error: Option<&str>| HistoryDay { ds: ds.into(), size: None, entered: None, left: None,
-///     error: error.map(str::to_owned), universe: 10, metrics: Default::default() };
+///     error: error.map(str::to_owned), universe: 10, suppressed: false, metrics: Default::default() };
 /// let h = History { segment: "vips".into(), backfill: None,
 ///     days: vec![day("2026-11-10", Some("unknown tag")), day("2026-11-11", Some("unknown tag")), day("2026-11-12", None)] };
 /// assert_eq!(app::trends::day_errors(&[("vips".into(), "VIPs".into(), h)]),
