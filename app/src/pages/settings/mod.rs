@@ -15,6 +15,7 @@ mod tokens;
 
 use leptos::prelude::*;
 
+use crate::access::Access;
 use crate::components::common::{Loading, Page};
 use crate::ctx::AppState;
 
@@ -37,17 +38,19 @@ fn SettingsBody() -> impl IntoView {
     let state = AppState::get();
     // Bumped by every change made here, so the audit log shows it.
     let changed = RwSignal::new(0u64);
+    // Only whether the token is an admin: a settings change must not rebuild the page.
+    let admin = Memo::new(move |_| state.access.with(|a| a.as_ref().map(Access::is_admin)));
     move || {
-        match state.access.get() {
+        match admin.get() {
         None => view! { <Loading what="Loading the app…" /> }.into_any(),
-        Some(a) if !a.is_admin() => view! {
+        Some(false) => view! {
             <article class="card" data-testid="settings-refused">
                 <h2 class="card-title">"For app admins"</h2>
                 <p class="muted">"Only an admin token of this app (or the server's admin token) manages its tokens, settings and audit log."</p>
             </article>
         }
         .into_any(),
-        Some(_) => view! {
+        Some(true) => view! {
             <div class="settings-grid">
                 <TokensCard changed />
                 <PrivacyCard changed />

@@ -13,11 +13,13 @@ use crate::ctx::AppState;
 #[component]
 pub(super) fn PrivacyCard(changed: RwSignal<u64>) -> impl IntoView {
     let state = AppState::get();
+    // Outlives the form, which is rebuilt with the saved settings.
+    let saved = RwSignal::new(None::<String>);
     move || match state.app.get() {
         None => view! { <Loading what="Loading settings…" /> }.into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
         Some(Ok(app)) => match app.settings {
-            Some(current) => view! { <PrivacyForm current changed /> }.into_any(),
+            Some(current) => view! { <PrivacyForm current changed saved /> }.into_any(),
             None => view! {
                 <article class="card">
                     <p class="muted">"This server does not report privacy settings."</p>
@@ -29,13 +31,12 @@ pub(super) fn PrivacyCard(changed: RwSignal<u64>) -> impl IntoView {
 }
 
 #[component]
-fn PrivacyForm(current: AppSettings, changed: RwSignal<u64>) -> impl IntoView {
+fn PrivacyForm(current: AppSettings, changed: RwSignal<u64>, saved: RwSignal<Option<String>>) -> impl IntoView {
     let state = AppState::get();
     let k = RwSignal::new(current.min_audience.to_string());
     let eps = RwSignal::new(current.epsilon.to_string());
     let budget = RwSignal::new(current.daily_budget.to_string());
     let error = RwSignal::new(None::<Error>);
-    let saved = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -51,6 +52,7 @@ fn PrivacyForm(current: AppSettings, changed: RwSignal<u64>) -> impl IntoView {
             match api::patch_app(&s, &patch).await {
                 Ok(_) => {
                     error.set(None);
+                    saved.set(Some("Saved.".to_owned()));
                     // The app's answer holds the settings every page reads (the `< k`).
                     state.app.refetch();
                     changed.update(|n| *n += 1);
