@@ -188,7 +188,10 @@ describe('privacy and access', () => {
       assert.equal((await option.getByTestId('option-count').textContent()).trim(), below(k));
       await option.locator('input').check();
       const headline = page.locator('[data-testid="estimate-card"] .estimate-number [data-tier="withheld"]');
-      await headline.waitFor({ timeout: TIMEOUT_MS });
+      await headline.waitFor({ timeout: TIMEOUT_MS }).catch(async (e) => {
+        await shot(page, "aggregate-audience-failed");
+        throw new Error(`${e.message}\ncard: ${await page.getByTestId("estimate-card").textContent()}`);
+      });
       assert.equal((await headline.textContent()).trim(), below(k));
       const funnel = page.getByTestId('funnel-remaining').first();
       assert.equal((await funnel.textContent()).trim(), below(k));
