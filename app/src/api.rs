@@ -21,9 +21,11 @@ use crate::session::{Session, encode_component};
 // The bodies of the API, shared with the server (crate `wire`): what the server answers is
 // what these decode, field for field.
 pub use wire::{
-    Backfill, BackfillState, Balance, Day, ErrorBody, Estimate, EstimateRequest, Experiment, ExperimentGroup,
-    ExperimentView, FreezeInput, Frozen, GroupOutcome, Health, HealthStatus, History, HistoryDay, MetricRates, MixRow,
-    NewExperiment, Outcome, Rule, Segment, SegmentInput, SegmentKind, Step, StorageHealth, Tier, UserTags, WriteResult,
+    Actor, App, AppPatch, AppSettings, AuditAction, AuditEntry, AuditPage, Backfill, BackfillState, Balance, Day,
+    ErrorBody, Estimate, EstimateRequest, Experiment, ExperimentGroup, ExperimentView, FreezeInput, Frozen,
+    GroupOutcome, Health, HealthStatus, History, HistoryDay, IdKind, LookupCount, LookupCounts, MetricRates, MixRow,
+    NewExperiment, NewToken, Outcome, Role, Rotate, Rule, Segment, SegmentInput, SegmentKind, Step, StorageHealth,
+    Tier, Token, TokenCreated, TokenList, UserTags, WriteResult,
 };
 
 /// Prefix of every API path.
@@ -284,6 +286,64 @@ pub async fn experiment_group_csv(s: &Session, id: &str, group: &str) -> Result<
     Ok(call(s, "GET", &path, None, None).await?.0)
 }
 
+/// The signed-in app: its name, the token's role (absent for the server's admin token) and
+/// the privacy settings.
+pub async fn app(s: &Session) -> Result<App, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, ""), None, None).await?;
+    decode(&body)
+}
+
+/// Changes the app's name or privacy settings (app admins); answers the app as it is now.
+pub async fn patch_app(s: &Session, patch: &AppPatch) -> Result<App, Error> {
+    let body = serde_json::to_string(patch).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "PATCH", &app_path(s, ""), Some(body), None).await?;
+    decode(&body)
+}
+
+/// The app's live tokens, oldest first (app admins).
+pub async fn tokens(s: &Session) -> Result<Vec<Token>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/tokens"), None, None).await?;
+    Ok(decode::<TokenList>(&body)?.tokens)
+}
+
+/// Creates a token; its secret is in the answer, this once.
+pub async fn create_token(s: &Session, input: &NewToken) -> Result<TokenCreated, Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "POST", &app_path(s, "/tokens"), Some(body), None).await?;
+    decode(&body)
+}
+
+/// Gives a token a new secret; the old one works until `previous_valid_until_ms`.
+pub async fn rotate_token(s: &Session, id: &str, input: &Rotate) -> Result<TokenCreated, Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    let path = app_path(s, &format!("/tokens/{}/rotate", encode_component(id)));
+    let (body, _) = call(s, "POST", &path, Some(body), None).await?;
+    decode(&body)
+}
+
+/// Revokes a token at once.
+pub async fn revoke_token(s: &Session, id: &str) -> Result<(), Error> {
+    call(s, "DELETE", &app_path(s, &format!("/tokens/{}", encode_component(id))), None, None).await.map(|_| ())
+}
+
+/// A page of the audit log, oldest first: up to `limit` entries after the entry `after`.
+pub async fn audit(s: &Session, after: Option<&str>, limit: u32) -> Result<AuditPage, Error> {
+    let after = after.map(|a| format!("&after={}", encode_component(a))).unwrap_or_default();
+    let (body, _) = call(s, "GET", &app_path(s, &format!("/audit?limit={limit}{after}")), None, None).await?;
+    decode(&body)
+}
+
+/// The whole audit log as the CSV the server sends.
+pub async fn audit_csv(s: &Session) -> Result<String, Error> {
+    Ok(call(s, "GET", &app_path(s, "/audit?format=csv"), None, None).await?.0)
+}
+
+/// Membership lookups per day and token.
+pub async fn lookup_counts(s: &Session) -> Result<Vec<LookupCount>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/audit/lookups"), None, None).await?;
+    Ok(decode::<LookupCounts>(&body)?.days)
+}
+
 /// `/apps/{app}{rest}`.
 fn app_path(s: &Session, rest: &str) -> String {
     format!("/apps/{}{rest}", encode_component(&s.app))
@@ -312,6 +372,7 @@ async fn call_with_type(
     let builder = match method {
         "POST" => Request::post(&url),
         "PUT" => Request::put(&url),
+        "PATCH" => Request::patch(&url),
         "DELETE" => Request::delete(&url),
         _ => Request::get(&url),
     };

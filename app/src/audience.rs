@@ -5,6 +5,7 @@
 //! Whether the full tier is downloaded or the server is asked is decided once, in
 //! [`crate::estimate::full_tier`]; this module only reads its answer.
 
+use crate::access::Access;
 use crate::api::{Error, Estimate, FreezeInput, Rule, SegmentInput, SegmentKind};
 use crate::draft::{Draft, slug};
 use crate::estimate::{FullTier, Outcome};
@@ -16,7 +17,8 @@ use crate::format;
 pub enum Best<'a> {
     /// Counted in the browser on the full tier.
     Exact(&'a Outcome),
-    /// Counted by the server (the full tier is over the download budget).
+    /// Counted by the server (the full tier is over the download budget, or the token may not
+    /// download it).
     Server(&'a Estimate),
     /// Estimated from the sample tier.
     Sample(&'a Outcome),
@@ -38,6 +40,10 @@ pub enum Source {
     Exact,
     /// Exact, counted by the server.
     Server,
+    /// Counted by the server with noise (an aggregate token's answer).
+    Noisy,
+    /// Below the app's minimum audience: withheld (an aggregate token's answer).
+    Withheld,
     /// The sample's estimate.
     Sample,
     /// Nothing yet.
@@ -50,6 +56,8 @@ impl Source {
         match self {
             Source::Exact => "exact",
             Source::Server => "exact-server",
+            Source::Noisy => "noisy-server",
+            Source::Withheld => "withheld",
             Source::Sample => "sample",
             Source::Loading => "loading",
         }
@@ -60,6 +68,8 @@ impl Source {
         match self {
             Source::Exact => ("pill pill-good", "exact"),
             Source::Server => ("pill pill-good", "exact · server"),
+            Source::Noisy => ("pill pill-good", "server · with noise"),
+            Source::Withheld => ("pill pill-warning", "below the minimum audience"),
             Source::Sample => ("pill pill-warning", "estimate"),
             Source::Loading => ("pill", "loading"),
         }
@@ -79,14 +89,17 @@ pub struct Headline {
     pub share: f64,
 }
 
-/// The headline for the best count available.
+/// The headline for the best count available, as `access` may see it (an aggregate token's
+/// counts are noisy, and withheld below the app's minimum audience: `< k`).
 ///
 /// ```
+/// use app::access::Access;
 /// use app::audience::{Source, headline};
-/// let h = headline(None);
+/// let h = headline(None, &Access::fallback());
 /// assert_eq!((h.text.as_str(), h.exact, h.source), ("…", None, Source::Loading));
 /// ```
-pub fn headline(best: Option<Best<'_>>) -> Headline {
+pub fn headline(best: Option<Best<'_>>, access: &Access) -> Headline {
+    let share = |count: u64, universe: u64| if universe == 0 { 0.0 } else { count as f64 / universe as f64 };
     match best {
         Some(Best::Exact(e)) => Headline {
             text: format::int(e.count as u64),
@@ -94,29 +107,55 @@ pub fn headline(best: Option<Best<'_>>) -> Headline {
             source: Source::Exact,
             share: e.share(),
         },
-        Some(Best::Server(a)) => Headline {
-            text: format::int(a.count),
-            exact: Some(a.count),
-            source: Source::Server,
-            share: if a.universe == 0 { 0.0 } else { a.count as f64 / a.universe as f64 },
+        Some(Best::Server(a)) => match a.count {
+            Some(c) if !a.suppressed && !access.hides(c) => Headline {
+                text: format::int(c),
+                exact: (!a.noisy).then_some(c),
+                source: if a.noisy { Source::Noisy } else { Source::Server },
+                share: share(c, a.universe),
+            },
+            _ => Headline { text: access.withheld(), exact: None, source: Source::Withheld, share: 0.0 },
         },
         Some(Best::Sample(s)) => Headline {
-            text: format!("≈ {}", format::int(s.count.round() as u64)),
+            text: access.estimate(s.count),
             exact: None,
             source: Source::Sample,
-            share: s.share(),
+            share: if access.hides(s.count.round() as u64) { 0.0 } else { s.share() },
         },
         None => Headline { text: "…".to_owned(), exact: None, source: Source::Loading, share: 0.0 },
     }
 }
 
 /// The funnel's inputs from the best count: all users, users left after each top-level
-/// condition, and whether they are estimates.
-pub fn funnel_steps(best: Best<'_>) -> (u64, Vec<f64>, bool) {
+/// condition (`None`: withheld by the server), and whether they are estimates.
+pub fn funnel_steps(best: Best<'_>) -> (u64, Vec<Option<f64>>, bool) {
     match best {
-        Best::Exact(e) => (e.universe, e.steps.clone(), false),
-        Best::Server(a) => (a.universe, a.steps.iter().map(|s| s.count as f64).collect(), false),
-        Best::Sample(s) => (s.universe, s.steps.clone(), true),
+        Best::Exact(e) => (e.universe, e.steps.iter().copied().map(Some).collect(), false),
+        Best::Server(a) => {
+            (a.universe, a.steps.iter().map(|s| s.count.filter(|_| !s.suppressed).map(|c| c as f64)).collect(), false)
+        }
+        Best::Sample(s) => (s.universe, s.steps.iter().copied().map(Some).collect(), true),
+    }
+}
+
+/// A funnel count as `access` may see it: `12,345`, `≈ 12K` (estimated), `< k` (withheld, or
+/// below the minimum audience for an aggregate token), `–` (unknown).
+///
+/// ```
+/// use app::access::Access;
+/// use app::api::{AppSettings, Role};
+/// let agg = Access { role: Some(Role::Aggregate), settings: Some(AppSettings { min_audience: 10, epsilon: 1.0, daily_budget: 5.0 }) };
+/// assert_eq!(app::audience::funnel_count(Some(4.0), false, &agg), "< 10");
+/// assert_eq!(app::audience::funnel_count(None, false, &agg), "< 10");
+/// assert_eq!(app::audience::funnel_count(Some(1_234.0), false, &agg), "1,234");
+/// assert_eq!(app::audience::funnel_count(Some(4.0), true, &Access::fallback()), "≈ 4");
+/// ```
+pub fn funnel_count(value: Option<f64>, estimated: bool, access: &Access) -> String {
+    match value {
+        Some(v) if access.hides(v.round() as u64) => access.withheld(),
+        Some(v) if estimated => format!("≈ {}", format::compact(v)),
+        Some(v) => format::int(v.round() as u64),
+        None => access.withheld(),
     }
 }
 
@@ -127,6 +166,8 @@ pub struct FullStatus<'a> {
     pub exact_here: bool,
     /// Download or ask the server ([`crate::estimate::full_tier`]).
     pub tier: FullTier,
+    /// Whether the token may download the full tier at all (aggregate tokens may not).
+    pub may_download: bool,
     /// The server's count: `None` while asked (or not asked), else its answer.
     pub server: Option<Result<(), &'a Error>>,
     /// Bytes of the full tier the rule needs and has not loaded.
@@ -141,7 +182,7 @@ impl FullStatus<'_> {
     /// ```
     /// use app::audience::FullStatus;
     /// use app::estimate::FullTier;
-    /// let s = FullStatus { exact_here: false, tier: FullTier::Download, server: None, missing_bytes: 500_000, total_bytes: 2_000_000 };
+    /// let s = FullStatus { exact_here: false, tier: FullTier::Download, may_download: true, server: None, missing_bytes: 500_000, total_bytes: 2_000_000 };
     /// assert_eq!(s.text(), "downloading 1.5 MB of 2.0 MB…");
     /// ```
     pub fn text(&self) -> String {
@@ -149,6 +190,12 @@ impl FullStatus<'_> {
             return format!("computed here from {} of full-tier data", format::bytes(self.total_bytes));
         }
         match (self.tier, &self.server) {
+            (FullTier::Server, Some(Ok(()))) if !self.may_download => {
+                "counted by the server: this token downloads no full-tier data".to_owned()
+            }
+            (FullTier::Server, None) if !self.may_download => {
+                "asking the server: this token downloads no full-tier data".to_owned()
+            }
             (FullTier::Server, Some(Ok(()))) => {
                 format!("from the server (needs {}, over the download budget)", format::bytes(self.missing_bytes))
             }
@@ -429,15 +476,16 @@ mod tests {
     #[test]
     fn the_headline_prefers_exact_here_then_the_server_then_the_sample() {
         let (exact, sample, srv) = (outcome(Tier::Full, 250.0), outcome(Tier::Sample, 247.6), server(251));
-        let h = headline(best(Some(&exact), Some(&srv), Some(&sample)));
+        let a = Access::fallback();
+        let h = headline(best(Some(&exact), Some(&srv), Some(&sample)), &a);
         assert_eq!((h.text.as_str(), h.exact, h.source), ("250", Some(250), Source::Exact));
         assert!((h.share - 0.25).abs() < 1e-12);
-        let h = headline(best(None, Some(&srv), Some(&sample)));
+        let h = headline(best(None, Some(&srv), Some(&sample)), &a);
         assert_eq!((h.text.as_str(), h.exact, h.source.key()), ("251", Some(251), "exact-server"));
         assert!((h.share - 251.0 / 2_000.0).abs() < 1e-12);
-        let h = headline(best(None, None, Some(&sample)));
+        let h = headline(best(None, None, Some(&sample)), &a);
         assert_eq!((h.text.as_str(), h.exact, h.source.badge().1), ("≈ 248", None, "estimate"));
-        let h = headline(best(None, None, None));
+        let h = headline(best(None, None, None), &a);
         assert_eq!((h.text.as_str(), h.source), ("…", Source::Loading));
     }
 
@@ -445,7 +493,31 @@ mod tests {
     fn an_empty_server_universe_is_a_zero_share_not_nan() {
         let mut srv = server(0);
         srv.universe = 0;
-        assert_eq!(headline(best(None, Some(&srv), None)).share, 0.0);
+        assert_eq!(headline(best(None, Some(&srv), None), &Access::fallback()).share, 0.0);
+    }
+
+    fn aggregate(k: u64) -> Access {
+        let settings = crate::api::AppSettings { min_audience: k, epsilon: 1.0, daily_budget: 10.0 };
+        Access { role: Some(crate::api::Role::Aggregate), settings: Some(settings) }
+    }
+
+    #[test]
+    fn an_aggregate_token_sees_noisy_counts_and_less_than_k_below_the_minimum() {
+        let a = aggregate(100);
+        let mut noisy = server(251);
+        noisy.noisy = true;
+        let h = headline(best(None, Some(&noisy), None), &a);
+        assert_eq!((h.text.as_str(), h.exact, h.source), ("251", None, Source::Noisy));
+        let mut withheld = server(0);
+        (withheld.count, withheld.suppressed, withheld.noisy) = (None, true, true);
+        withheld.steps[1] = crate::api::Step { path: "all[1]".into(), count: None, suppressed: true };
+        let h = headline(best(None, Some(&withheld), None), &a);
+        assert_eq!((h.text.as_str(), h.exact, h.source, h.share), ("< 100", None, Source::Withheld, 0.0));
+        assert_eq!(funnel_steps(Best::Server(&withheld)), (2_000, vec![Some(900.0), None], false));
+        // The sample's own estimate below k reads the same way.
+        let low = outcome(Tier::Sample, 40.0);
+        let h = headline(best(None, None, Some(&low)), &a);
+        assert_eq!((h.text.as_str(), h.share), ("< 100", 0.0));
     }
 
     #[test]
@@ -453,9 +525,12 @@ mod tests {
         let (sample, srv) = (outcome(Tier::Sample, 247.6), server(251));
         assert_eq!(
             funnel_steps(best(None, Some(&srv), Some(&sample)).expect("a count")),
-            (2_000, vec![900.0, 251.0], false)
+            (2_000, vec![Some(900.0), Some(251.0)], false)
         );
-        assert_eq!(funnel_steps(best(None, None, Some(&sample)).expect("a count")), (1_000, vec![600.0, 247.6], true));
+        assert_eq!(
+            funnel_steps(best(None, None, Some(&sample)).expect("a count")),
+            (1_000, vec![Some(600.0), Some(247.6)], true)
+        );
     }
 
     #[test]
@@ -464,6 +539,7 @@ mod tests {
         let status = |exact_here, tier, server, missing_bytes, total_bytes| FullStatus {
             exact_here,
             tier,
+            may_download: true,
             server,
             missing_bytes,
             total_bytes,
@@ -482,6 +558,8 @@ mod tests {
         assert_eq!((waiting.text().as_str(), waiting.progress_percent()), ("waiting for the day…", None));
         let quarter = status(false, FullTier::Download, None, 3_000_000, 4_000_000);
         assert_eq!(quarter.progress_percent(), Some(25.0));
+        let aggregate = FullStatus { may_download: false, ..status(false, FullTier::Server, Some(Ok(())), 0, 0) };
+        assert_eq!(aggregate.text(), "counted by the server: this token downloads no full-tier data");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The app-wide reactive state, provided as a context: who is signed in, the chosen day, its
-//! manifest, the blobs loaded so far and what loading them cost.
+//! The app-wide reactive state, provided as a context: who is signed in and what the token may
+//! do, the chosen day, its manifest, the blobs loaded so far and what loading them cost.
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -10,7 +10,8 @@ use engine::manifest::BlobRef;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, Day, Error};
+use crate::access::Access;
+use crate::api::{self, App, Day, Error};
 use crate::blobs::{self, Origin};
 use crate::estimate::{Blobs, EventWindow};
 use crate::session::{self, Session};
@@ -44,6 +45,10 @@ pub struct NetStats {
 pub struct AppState {
     /// The signed-in app and token.
     pub session: RwSignal<Option<Session>>,
+    /// The signed-in app as the server describes it to this token (role, settings).
+    pub app: LocalResource<Result<App, Error>>,
+    /// What the token may do and see; `None` while the app's answer loads.
+    pub access: Memo<Option<Access>>,
     /// The day chosen in a day picker; `None` means the latest.
     pub chosen_ds: RwSignal<Option<String>>,
     /// Published days of the app.
@@ -71,6 +76,20 @@ impl AppState {
     pub fn new() -> AppState {
         let session = RwSignal::new(session::load());
         let chosen_ds = RwSignal::new(None::<String>);
+        let app = LocalResource::new(move || {
+            let s = session.get();
+            async move {
+                match s {
+                    Some(s) => api::app(&s).await,
+                    None => Err(Error::api(401, "unauthorized", "not signed in")),
+                }
+            }
+        });
+        let access = Memo::new(move |_| {
+            // Unreadable (an older server, a network error): a reader's powers; the server
+            // refuses the rest anyway.
+            app.get().map(|a| a.as_ref().map_or_else(|_| Access::fallback(), Access::from_app))
+        });
         let days = LocalResource::new(move || {
             let s = session.get();
             async move {
@@ -107,6 +126,8 @@ impl AppState {
         let budget = session::setting(BUDGET_KEY).and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BUDGET_MB);
         AppState {
             session,
+            app,
+            access,
             chosen_ds,
             days,
             ds,
@@ -150,9 +171,17 @@ impl AppState {
     }
 
     /// Whether `missing` bytes are downloaded or the server asked: [`crate::estimate::full_tier`]
-    /// against the budget (tracks it).
+    /// against the budget and the token's access (tracks both; the server is asked while the
+    /// access is not known yet, so no full-tier blob is fetched before it is).
     pub fn full_tier(&self, missing: u64) -> crate::estimate::FullTier {
-        crate::estimate::full_tier(missing, self.budget_bytes())
+        let may_download = self.access.with(|a| a.as_ref().is_some_and(Access::downloads_full_tier));
+        crate::estimate::full_tier(missing, self.budget_bytes(), may_download)
+    }
+
+    /// The token's access, or a reader's while it loads (for what is shown, never for what is
+    /// downloaded: see [`AppState::full_tier`]).
+    pub fn access_or_default(&self) -> Access {
+        self.access.get().unwrap_or_else(Access::fallback)
     }
 
     /// Whether every blob in `refs` is loaded (tracks [`AppState::blob_tick`]).
@@ -161,12 +190,17 @@ impl AppState {
         self.blobs.with_value(|b| refs.iter().all(|r| b.contains_key(&r.blob)))
     }
 
-    /// Starts loading, in parallel, every blob of `refs` not loaded or loading yet.
+    /// Starts loading, in parallel, every blob of `refs` not loaded or loading yet. A blob of
+    /// 0 bytes is one the server withholds from this token (the full tier, for an aggregate
+    /// token): it is never asked for.
     pub fn ensure(&self, refs: &[BlobRef]) {
         let Some(s) = self.session.get_untracked() else { return };
         let todo: Vec<BlobRef> = self.blobs.with_value(|have| {
             self.pending.with_value(|pending| {
-                refs.iter().filter(|r| !have.contains_key(&r.blob) && !pending.contains(&r.blob)).cloned().collect()
+                refs.iter()
+                    .filter(|r| r.bytes > 0 && !have.contains_key(&r.blob) && !pending.contains(&r.blob))
+                    .cloned()
+                    .collect()
             })
         });
         if todo.is_empty() {

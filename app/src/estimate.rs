@@ -139,17 +139,19 @@ pub enum FullTier {
     Server,
 }
 
-/// The one place that decides whether the full tier is downloaded: when the bytes still
-/// missing fit the budget. The builder's count, the profile panels and the split preview's
-/// tag mix all ask this.
+/// The one place that decides whether the full tier is downloaded: when the token may download
+/// it (`may_download`: [`crate::access::Access::downloads_full_tier`]; aggregate tokens may not)
+/// and the bytes still missing fit the budget. The builder's count, the profile panels and the
+/// split preview's tag mix all ask this.
 ///
 /// ```
 /// use app::estimate::{FullTier, full_tier};
-/// assert_eq!(full_tier(64_000_000, 64_000_000), FullTier::Download);
-/// assert_eq!(full_tier(64_000_001, 64_000_000), FullTier::Server);
+/// assert_eq!(full_tier(64_000_000, 64_000_000, true), FullTier::Download);
+/// assert_eq!(full_tier(64_000_001, 64_000_000, true), FullTier::Server);
+/// assert_eq!(full_tier(0, 64_000_000, false), FullTier::Server);
 /// ```
-pub fn full_tier(missing_bytes: u64, budget_bytes: u64) -> FullTier {
-    if missing_bytes <= budget_bytes { FullTier::Download } else { FullTier::Server }
+pub fn full_tier(missing_bytes: u64, budget_bytes: u64, may_download: bool) -> FullTier {
+    if may_download && missing_bytes <= budget_bytes { FullTier::Download } else { FullTier::Server }
 }
 
 /// A [`Source`] over one tier of a manifest, reading the blobs loaded so far.
@@ -250,7 +252,7 @@ pub fn evaluate(plan: &Plan, manifest: &Manifest, window: &EventWindow, blobs: &
             lo: eval.count as f64,
             hi: eval.count as f64,
             universe,
-            steps: eval.steps.iter().map(|s| s.count as f64).collect(),
+            steps: eval.steps.iter().map(|s| s.count.unwrap_or(0) as f64).collect(),
         },
         Tier::Sample => {
             let n = source.universe.len();
@@ -261,7 +263,11 @@ pub fn evaluate(plan: &Plan, manifest: &Manifest, window: &EventWindow, blobs: &
                 lo: e.lo,
                 hi: e.hi,
                 universe,
-                steps: eval.steps.iter().map(|s| engine::sample::estimate(s.count, n, universe).count).collect(),
+                steps: eval
+                    .steps
+                    .iter()
+                    .map(|s| engine::sample::estimate(s.count.unwrap_or(0), n, universe).count)
+                    .collect(),
             }
         }
     })
@@ -324,32 +330,33 @@ pub fn histogram(column: &BsiView<'_>, info: &NumericInfo, audience: Option<&IdS
 /// One row of the per-condition funnel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelRow {
-    /// Users left after this condition.
-    pub remaining: f64,
-    /// Users this condition removed from those left before it.
-    pub removed: f64,
+    /// Users left after this condition (`None`: withheld, below the app's `min_audience`).
+    pub remaining: Option<f64>,
+    /// Users this condition removed from those left before it (`None` when either is withheld).
+    pub removed: Option<f64>,
     /// `remaining` as a share of all users.
-    pub share: f64,
+    pub share: Option<f64>,
 }
 
-/// The funnel from the users left after each top-level condition.
+/// The funnel from the users left after each top-level condition (`None`: withheld).
 ///
 /// ```
-/// let rows = app::estimate::funnel(1000, &[600.0, 150.0]);
-/// assert_eq!(rows[0].removed, 400.0);
-/// assert_eq!(rows[1].removed, 450.0);
-/// assert_eq!(rows[1].share, 0.15);
+/// let rows = app::estimate::funnel(1000, &[Some(600.0), Some(150.0), None]);
+/// assert_eq!(rows[0].removed, Some(400.0));
+/// assert_eq!(rows[1].removed, Some(450.0));
+/// assert_eq!(rows[1].share, Some(0.15));
+/// assert_eq!((rows[2].remaining, rows[2].removed), (None, None));
 /// ```
-pub fn funnel(universe: u64, steps: &[f64]) -> Vec<FunnelRow> {
+pub fn funnel(universe: u64, steps: &[Option<f64>]) -> Vec<FunnelRow> {
     let all = universe as f64;
-    let mut before = all;
+    let mut before = Some(all);
     steps
         .iter()
         .map(|&remaining| {
             let row = FunnelRow {
                 remaining,
-                removed: (before - remaining).max(0.0),
-                share: if all > 0.0 { remaining / all } else { 0.0 },
+                removed: before.zip(remaining).map(|(b, r)| (b - r).max(0.0)),
+                share: remaining.map(|r| if all > 0.0 { r / all } else { 0.0 }),
             };
             before = remaining;
             row

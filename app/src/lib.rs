@@ -5,7 +5,11 @@
 //!   bodies are the wire types (crate `wire`) the server uses, and one [`api::Error`] enum says
 //!   what went wrong on the way (keeping the server's error code, field, path and line).
 //! - [`session`]: the signed-in app and token (local storage), sign-in links, URL encoding.
-//! - [`ctx`]: the app-wide reactive state: session, day, manifest, loaded blobs, loading costs.
+//! - [`access`]: what the token may do and see (its role and the app's privacy settings):
+//!   the Settings page for admins, no full tier, members or writes for aggregate tokens, and
+//!   counts below the minimum audience as `< k`. Plain Rust.
+//! - [`ctx`]: the app-wide reactive state: session, the token's access, day, manifest, loaded
+//!   blobs, loading costs.
 //! - [`blobs`]: blobs from the browser's Cache API or the server, checked against their address.
 //! - [`audience`]: the builder's decisions: which count is the headline, the exact-count line,
 //!   what a key does to a condition, which one request a save makes. Plain Rust.
@@ -30,6 +34,8 @@
 //! Components only bind data to markup; what can be computed lives in the plain modules,
 //! which are tested natively with `cargo test`.
 
+pub mod access;
+pub mod admin;
 pub mod api;
 pub mod audience;
 pub mod blobs;

@@ -1,5 +1,7 @@
-//! The pages of the app: their order in the navigation, their paths, and
-//! whether they exist yet. Plain data, so the navigation is tested natively.
+//! The pages of the app: their order in the navigation, their paths, whether they exist yet
+//! and who sees them. Plain data, so the navigation is tested natively.
+
+use crate::access::Access;
 
 /// A page of the app, in navigation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,12 +20,22 @@ pub enum Page {
     Split,
     /// Which tags and segments one user has.
     Lookup,
+    /// The app's tokens, privacy settings and audit log (app admins).
+    Settings,
 }
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 7] =
-        [Page::Overview, Page::Tags, Page::Audience, Page::Segments, Page::Trends, Page::Split, Page::Lookup];
+    pub const ALL: [Page; 8] = [
+        Page::Overview,
+        Page::Tags,
+        Page::Audience,
+        Page::Segments,
+        Page::Trends,
+        Page::Split,
+        Page::Lookup,
+        Page::Settings,
+    ];
 
     /// Name shown in the navigation.
     pub const fn label(self) -> &'static str {
@@ -35,6 +47,7 @@ impl Page {
             Page::Trends => "Trends",
             Page::Split => "Split",
             Page::Lookup => "Lookup",
+            Page::Settings => "Settings",
         }
     }
 
@@ -54,6 +67,7 @@ impl Page {
             Page::Trends => "/trends",
             Page::Split => "/split",
             Page::Lookup => "/lookup",
+            Page::Settings => "/settings",
         }
     }
 
@@ -69,12 +83,34 @@ impl Page {
             }
             Page::Split => "Split a segment into A/B groups that never reshuffle; check balance, read outcomes.",
             Page::Lookup => "See which tags and segments one user has.",
+            Page::Settings => "Tokens, privacy settings and the audit log of the app.",
         }
     }
 
     /// Whether the page exists yet; the others are shown as coming soon.
     pub const fn is_available(self) -> bool {
         true
+    }
+
+    /// Whether the navigation shows the page to a token with `access` (`None`: not known yet,
+    /// or not signed in). Settings is for app admins and the server's admin token only.
+    ///
+    /// ```
+    /// use app::access::Access;
+    /// use app::api::Role;
+    /// use app::nav::Page;
+    /// let admin = Access { role: Some(Role::Admin), settings: None };
+    /// let viewer = Access { role: Some(Role::Viewer), settings: None };
+    /// assert!(Page::Settings.is_shown_to(Some(&admin)));
+    /// assert!(!Page::Settings.is_shown_to(Some(&viewer)));
+    /// assert!(!Page::Settings.is_shown_to(None));
+    /// assert!(Page::Audience.is_shown_to(None));
+    /// ```
+    pub fn is_shown_to(self, access: Option<&Access>) -> bool {
+        match self {
+            Page::Settings => access.is_some_and(Access::is_admin),
+            _ => true,
+        }
     }
 
     /// Whether the page needs a signed-in app.

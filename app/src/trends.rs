@@ -176,6 +176,9 @@ pub struct Line {
     pub entered: Vec<Option<u64>>,
     /// Left per day.
     pub left: Vec<Option<u64>>,
+    /// Days whose size, entered or left the server withheld (below the app's minimum
+    /// audience; aggregate tokens only).
+    pub suppressed: Vec<bool>,
     /// Metric rate inside the segment per day.
     pub rates: Vec<Option<f64>>,
 }
@@ -191,6 +194,8 @@ pub struct Trends {
     pub all_rates: Vec<Option<f64>>,
     /// The metric, if one was asked for.
     pub metric: Option<String>,
+    /// The app's minimum audience, for what a withheld count reads (`< k`); 0 when unknown.
+    pub min_audience: u64,
 }
 
 /// Lines up histories (`(id, name, history)`, in the order chosen) on one day axis.
@@ -222,6 +227,7 @@ pub fn shape(histories: &[(String, String, History)], metric: Option<&str>) -> T
                 sizes: vec![None; n],
                 entered: vec![None; n],
                 left: vec![None; n],
+                suppressed: vec![false; n],
                 rates: vec![None; n],
             };
             for d in &h.days {
@@ -229,6 +235,7 @@ pub fn shape(histories: &[(String, String, History)], metric: Option<&str>) -> T
                 line.sizes[i] = d.size;
                 line.entered[i] = d.entered;
                 line.left[i] = d.left;
+                line.suppressed[i] = d.suppressed;
                 if let Some(m) = metric.and_then(|m| d.metrics.get(m)) {
                     line.rates[i] = m.segment;
                     if all_rates[i].is_none() {
@@ -239,21 +246,38 @@ pub fn shape(histories: &[(String, String, History)], metric: Option<&str>) -> T
             line
         })
         .collect();
-    Trends { days, lines, all_rates, metric: metric.map(str::to_owned) }
+    Trends { days, lines, all_rates, metric: metric.map(str::to_owned), min_audience: 0 }
 }
 
 impl Trends {
-    /// Days where at least one chosen segment has no members computed yet.
+    /// Days where at least one chosen segment has no members computed yet (a withheld size
+    /// was computed).
     pub fn missing_days(&self) -> usize {
-        (0..self.days.len()).filter(|&i| self.lines.iter().any(|l| l.sizes[i].is_none())).count()
+        (0..self.days.len()).filter(|&i| self.lines.iter().any(|l| l.sizes[i].is_none() && !l.suppressed[i])).count()
+    }
+
+    /// What a withheld count reads: `< k`.
+    ///
+    /// ```
+    /// let t = app::trends::Trends { min_audience: 50, ..Default::default() };
+    /// assert_eq!(t.withheld(), "< 50");
+    /// ```
+    pub fn withheld(&self) -> String {
+        match self.min_audience {
+            0 => "withheld".to_owned(),
+            k => format!("< {}", format::int(k)),
+        }
     }
 
     /// The day a readout shows when nothing is hovered: the latest day with a size.
     pub fn default_day(&self) -> Option<usize> {
-        (0..self.days.len()).rev().find(|&i| self.lines.iter().any(|l| l.sizes[i].is_some())).or_else(|| {
-            // Nothing computed yet: the latest day still has the all-users rate.
-            self.days.len().checked_sub(1)
-        })
+        (0..self.days.len())
+            .rev()
+            .find(|&i| self.lines.iter().any(|l| l.sizes[i].is_some() || l.suppressed[i]))
+            .or_else(|| {
+                // Nothing computed yet: the latest day still has the all-users rate.
+                self.days.len().checked_sub(1)
+            })
     }
 }
 
@@ -310,7 +334,11 @@ pub fn size_readings(t: &Trends, i: usize) -> Vec<Reading> {
                 id: Some(l.id.clone()),
                 label: l.name.clone(),
                 slot: Some(slot),
-                value: size.map_or_else(|| "not computed yet".to_owned(), format::int),
+                value: match size {
+                    Some(size) => format::int(size),
+                    None if l.suppressed.get(i) == Some(&true) => t.withheld(),
+                    None => "not computed yet".to_owned(),
+                },
                 detail,
             }
         })
@@ -328,6 +356,7 @@ pub fn flow_readings(t: &Trends, i: usize) -> Vec<Reading> {
                 (Some(e), Some(o)) => {
                     (format!("+{} / −{}", format::int(e), format::int(o)), format!("net {}", plus(e as i64 - o as i64)))
                 }
+                _ if l.suppressed.get(i) == Some(&true) => (t.withheld(), "below the minimum audience".to_owned()),
                 _ if l.sizes.get(i).copied().flatten().is_none() => ("not computed yet".to_owned(), String::new()),
                 _ => ("–".to_owned(), "no earlier day to compare".to_owned()),
             };
@@ -353,6 +382,7 @@ pub fn rate_readings(t: &Trends, i: usize) -> Vec<Reading> {
                 (Some(r), _) => format::percent_exact(r),
                 (None, Some(0)) => "no members".to_owned(),
                 (None, Some(_)) => "tag missing that day".to_owned(),
+                (None, None) if l.suppressed.get(i) == Some(&true) => t.withheld(),
                 (None, None) => "not computed yet".to_owned(),
             };
             Reading { id: Some(l.id.clone()), label: l.name.clone(), slot: Some(slot), value, detail }
@@ -515,7 +545,7 @@ pub fn should_poll(backfill: Option<&Backfill>, missing: usize) -> bool {
 /// ```
 /// use app::api::{History, HistoryDay};
 /// let day = |ds: &str, error: Option<&str>| HistoryDay { ds: ds.into(), size: None, entered: None, left: None,
-///     error: error.map(str::to_owned), universe: 10, metrics: Default::default() };
+///     error: error.map(str::to_owned), universe: 10, suppressed: false, metrics: Default::default() };
 /// let h = History { segment: "vips".into(), backfill: None,
 ///     days: vec![day("2026-11-10", Some("unknown tag")), day("2026-11-11", Some("unknown tag")), day("2026-11-12", None)] };
 /// assert_eq!(app::trends::day_errors(&[("vips".into(), "VIPs".into(), h)]),
@@ -587,6 +617,7 @@ mod tests {
             left: flows.map(|f| f.1),
             error: None,
             universe: 1_000,
+            suppressed: false,
             metrics,
         }
     }
@@ -617,6 +648,20 @@ mod tests {
         assert_eq!(s[0].change_share, Some(-0.1));
         assert_eq!((s[0].rate, s[0].all_rate), (Some(0.5), Some(0.2)));
         assert_eq!(s[1].latest, None);
+    }
+
+    #[test]
+    fn withheld_days_read_less_than_k_and_are_not_missing() {
+        let mut low = day("2026-11-02", None, None, None);
+        low.suppressed = true;
+        let a = history("a", vec![day("2026-11-01", Some(500), None, None), low]);
+        let t = Trends { min_audience: 100, ..shape(&[a], Some("paid")) };
+        assert_eq!(t.lines[0].suppressed, [false, true]);
+        assert_eq!(t.missing_days(), 0, "nothing to backfill");
+        assert_eq!(t.default_day(), Some(1));
+        assert_eq!(size_readings(&t, 1)[0].value, "< 100");
+        assert_eq!(flow_readings(&t, 1)[0].value, "< 100");
+        assert_eq!(rate_readings(&t, 1)[0].value, "< 100");
     }
 
     #[test]

@@ -356,6 +356,7 @@ mod tests {
                     sizes: vec![Some(1_000), None, Some(1_200)],
                     entered: vec![None, None, Some(300)],
                     left: vec![None, None, Some(100)],
+                    suppressed: vec![false; 3],
                     rates: vec![Some(0.25), None, Some(0.3)],
                 },
                 Line {
@@ -364,11 +365,13 @@ mod tests {
                     sizes: vec![Some(50), Some(60), Some(70)],
                     entered: vec![None, Some(20), Some(15)],
                     left: vec![None, Some(10), Some(5)],
+                    suppressed: vec![false; 3],
                     rates: vec![Some(0.5), Some(0.55), Some(0.6)],
                 },
             ],
             all_rates: vec![Some(0.2), Some(0.21), Some(0.22)],
             metric: Some("paid".into()),
+            min_audience: 0,
         }
     }
 

@@ -1,8 +1,11 @@
 //! Small building blocks the pages share: the page frame, the sign-in guard, the day picker,
-//! error notes, loading placeholders and drawn charts.
+//! error notes, loading placeholders, drawn charts, what an aggregate token is told, and saving
+//! text as a file.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
+use crate::access::AGGREGATE_NOTE;
 use crate::api::Error;
 use crate::ctx::AppState;
 use crate::format;
@@ -210,4 +213,34 @@ pub fn Chart(
         }
         Err(e) => view! { <p class="error-detail">"Chart failed: " {e}</p> }.into_any(),
     }
+}
+
+/// What an aggregate token is told where the others have buttons (exports, saves, lookups).
+#[component]
+pub fn AggregateNote() -> impl IntoView {
+    view! {
+        <article class="card aggregate-note" data-testid="aggregate-note">
+            <h2 class="card-title">"Counts only"</h2>
+            <p class="muted">{AGGREGATE_NOTE}</p>
+        </article>
+    }
+}
+
+/// Downloads text as a file named `name` (a Blob of type `mime` behind a clicked link).
+pub fn save_file(name: &str, text: &str, mime: &str) -> Result<(), String> {
+    let fail = |e: wasm_bindgen::JsValue| format!("{e:?}");
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(fail)?.dyn_into().map_err(|_| "not an anchor".to_owned())?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    // Revoked later: revoking at once can cancel the download in some browsers.
+    set_timeout(move || drop(web_sys::Url::revoke_object_url(&url)), std::time::Duration::from_secs(30));
+    Ok(())
 }

@@ -13,6 +13,7 @@ use crate::pages::audience::Audience;
 use crate::pages::lookup::Lookup;
 use crate::pages::overview::Overview;
 use crate::pages::segments::Segments;
+use crate::pages::settings::Settings;
 use crate::pages::signin::SignIn;
 use crate::pages::split::Split;
 use crate::pages::tags::Tags;
@@ -37,6 +38,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/trends") view=Trends />
                         <Route path=path!("/split") view=Split />
                         <Route path=path!("/lookup") view=Lookup />
+                        <Route path=path!("/settings") view=Settings />
                     </Routes>
                 </main>
                 <footer class="footer">
@@ -77,8 +79,9 @@ fn Header() -> impl IntoView {
                         {Page::ALL
                             .into_iter()
                             .map(|page| {
+                                let hidden = move || !state.access.with(|a| page.is_shown_to(a.as_ref()));
                                 view! {
-                                    <li>
+                                    <li hidden=hidden>
                                         <NavItem page current=Signal::derive(move || current.get() == Some(page)) />
                                     </li>
                                 }

@@ -11,7 +11,22 @@ use crate::ctx::AppState;
 pub fn Lookup() -> impl IntoView {
     view! {
         <Page title="User lookup" lede="Which tags and segments one user has, as other services see it." day_picker=true>
-            <LookupBody />
+            {move || {
+                if AppState::get().access_or_default().sees_members() {
+                    view! { <LookupBody /> }.into_any()
+                } else {
+                    view! {
+                        <article class="card" data-testid="lookup-withheld">
+                            <h2 class="card-title">"Lookups are withheld"</h2>
+                            <p class="muted">
+                                "This token is an aggregate token: it sees counts only, never one user's tags or segments. "
+                                "Ask an app admin for a viewer or service token to look users up."
+                            </p>
+                        </article>
+                    }
+                        .into_any()
+                }
+            }}
         </Page>
     }
 }

@@ -4,6 +4,7 @@ pub mod audience;
 pub mod lookup;
 pub mod overview;
 pub mod segments;
+pub mod settings;
 pub mod signin;
 pub mod split;
 pub mod tags;

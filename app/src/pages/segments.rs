@@ -100,6 +100,8 @@ fn SegmentsBody() -> impl IntoView {
         });
     };
 
+    // Aggregate tokens write nothing: no split, rename or delete.
+    let writes = move || state.access_or_default().writes();
     let size_of = move |id: &str| -> Option<u64> {
         state.manifest.get().and_then(Result::ok).and_then(|m| m.segment(id).map(|s| s.members.full.count))
     };
@@ -168,9 +170,13 @@ fn SegmentsBody() -> impl IntoView {
                                         let id = seg.id.clone();
                                         let id2 = id.clone();
                                         let id3 = id.clone();
+                                        let id4 = id.clone();
                                         let size = {
                                             let id = id.clone();
-                                            move || size_of(&id).map(format::int).unwrap_or_else(|| "–".into())
+                                            move || match size_of(&id) {
+                                                Some(n) => state.access_or_default().count(Some(n)),
+                                                None => "–".into(),
+                                            }
                                         };
                                         let open_href = format!("/audience?segment={}", encode_component(&id));
                                         let is_dynamic = seg.kind == SegmentKind::Dynamic;
@@ -236,6 +242,7 @@ fn SegmentsBody() -> impl IntoView {
                                                     >
                                                         "Trends"
                                                     </a>
+                                                    {move || writes().then(|| { let id = id4.clone(); view! {
                                                     <a
                                                         class="button button-small button-quiet"
                                                         href=format!("/split?segment={}", encode_component(&id))
@@ -243,7 +250,9 @@ fn SegmentsBody() -> impl IntoView {
                                                     >
                                                         "Split"
                                                     </a>
+                                                    }})}
                                                     <button
+                                                        hidden=move || !writes()
                                                         class="button button-small button-quiet"
                                                         on:click={
                                                             let id = id.clone();
@@ -257,7 +266,9 @@ fn SegmentsBody() -> impl IntoView {
                                                         "Rename"
                                                     </button>
                                                     {move || {
-                                                        if confirming.get().as_deref() == Some(id3.as_str()) {
+                                                        if !writes() {
+                                                            ().into_any()
+                                                        } else if confirming.get().as_deref() == Some(id3.as_str()) {
                                                             let seg_d = seg_d.clone();
                                                             view! {
                                                                 <button

@@ -96,6 +96,7 @@ fn Catalog(manifest: Arc<Manifest>, query: RwSignal<String>) -> impl IntoView {
 
 #[component]
 fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
+    let state = AppState::get();
     let holders: u64 = group.values.iter().map(|v| v.count).sum();
     let numeric = group.numeric.as_ref().map(|n| {
         let scale = 10f64.powi(n.scale as i32);
@@ -127,14 +128,21 @@ fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
                     .take(MAX_VALUES)
                     .map(|v| {
                         let share = if universe == 0 { 0.0 } else { v.count as f64 / universe as f64 };
+                        let count = v.count;
+                        // An aggregate token's manifest says 0 for a withheld count: `< k`.
+                        let hidden = move || state.access_or_default().hides(count);
                         view! {
                             <li class="value-row">
                                 <span class="value-name">{v.value.clone()}</span>
                                 <span class="value-bar" aria-hidden="true">
                                     <span style=format!("width: {:.1}%", (share * 100.0).min(100.0))></span>
                                 </span>
-                                <span class="value-count num">{format::int(v.count)}</span>
-                                <span class="value-share num">{format::percent(share)}</span>
+                                <span class="value-count num" data-testid="value-count">
+                                    {move || state.access_or_default().count(Some(count))}
+                                </span>
+                                <span class="value-share num">
+                                    {move || if hidden() { String::new() } else { format::percent(share) }}
+                                </span>
                             </li>
                         }
                     })

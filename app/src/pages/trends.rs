@@ -130,7 +130,8 @@ fn TrendsBody() -> impl IntoView {
             loaded.into_iter().filter_map(|(id, h)| h.err().map(|e| (name_of(&id), e))).collect();
         let backfill = ok.iter().find_map(|(_, _, h)| h.backfill.clone());
         let day_errors = trends::day_errors(&ok);
-        Some((trends::shape(&ok, metric.as_deref()), errors, backfill, day_errors))
+        let min_audience = state.access_or_default().min_audience();
+        Some((trends::Trends { min_audience, ..trends::shape(&ok, metric.as_deref()) }, errors, backfill, day_errors))
     });
     // While a backfill fills in days, ask again every few seconds (after every answer, even one
     // equal to the last).

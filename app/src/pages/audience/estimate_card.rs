@@ -24,12 +24,12 @@ pub(super) fn EstimateCard(
     let headline = move || {
         let server = server_exact.get().flatten();
         let (exact, sample) = (exact.get(), sample.get());
-        audience::headline(audience::best(
-            exact.as_ref(),
-            server.as_ref().and_then(|r| r.as_ref().ok()),
-            sample.as_ref(),
-        ))
+        audience::headline(
+            audience::best(exact.as_ref(), server.as_ref().and_then(|r| r.as_ref().ok()), sample.as_ref()),
+            &state.access_or_default(),
+        )
     };
+    let may_download = move || state.access_or_default().downloads_full_tier();
     let universe = move || sample.get().or(exact.get()).map(|o| o.universe);
     view! {
         <article class="card estimate" aria-labelledby="estimate-title" data-testid="estimate-card">
@@ -66,6 +66,10 @@ pub(super) fn EstimateCard(
                     <dt>"Sample estimate"</dt>
                     <dd>
                         {move || match sample.get() {
+                            Some(s) if state.access_or_default().hides(s.count.round() as u64) => {
+                                view! { <span data-testid="sample-estimate">{state.access_or_default().withheld()}</span> }
+                                    .into_any()
+                            }
                             Some(s) => {
                                 view! {
                                     <span
@@ -96,6 +100,7 @@ pub(super) fn EstimateCard(
                             let status = FullStatus {
                                 exact_here: exact.with(Option::is_some),
                                 tier: full_tier.get(),
+                                may_download: may_download(),
                                 server: server.as_ref().map(|r| r.as_ref().map(|_| ())),
                                 missing_bytes: full_missing.get(),
                                 total_bytes: full_total.get(),
@@ -115,7 +120,7 @@ pub(super) fn EstimateCard(
                     </dd>
                 </div>
             </dl>
-            <label class="budget">
+            <label class="budget" hidden=move || !may_download()>
                 <span class="muted small">"Download budget"</span>
                 <input
                     class="input input-small num"

@@ -7,6 +7,7 @@ use super::Tree;
 use crate::api::{self, Error};
 use crate::audience;
 use crate::components::common::Loading;
+use crate::ctx::AppState;
 use crate::draft::{Cond, Draft};
 use crate::estimate::{self, Outcome};
 use crate::format;
@@ -19,6 +20,7 @@ pub(super) fn FunnelCard(
     exact: Memo<Option<Outcome>>,
     server_exact: LocalResource<Option<Result<api::Estimate, Error>>>,
 ) -> impl IntoView {
+    let state = AppState::get();
     let rows = move || {
         let server = server_exact.get().flatten();
         let (exact, sample) = (exact.get(), sample.get());
@@ -38,7 +40,8 @@ pub(super) fn FunnelCard(
                     view! { <p class="muted">"Each condition's effect shows here once you add one."</p> }.into_any()
                 }
                 Some((universe, funnel, labels, estimated)) => {
-                    let fmt = move |v: f64| if estimated { format!("≈ {}", format::compact(v)) } else { format::int(v.round() as u64) };
+                    let access = state.access_or_default();
+                    let fmt = move |v: Option<f64>| audience::funnel_count(v, estimated, &access);
                     view! {
                         <ol class="funnel-list">
                             <li class="funnel-row funnel-start">
@@ -59,10 +62,13 @@ pub(super) fn FunnelCard(
                                                 {fmt(row.remaining)}
                                             </span>
                                             <span class="funnel-bar" aria-hidden="true">
-                                                <span style=format!("width: {:.1}%", row.share * 100.0)></span>
+                                                <span style=format!("width: {:.1}%", row.share.unwrap_or(0.0) * 100.0)></span>
                                             </span>
                                             <span class="funnel-removed num muted">
-                                                "−" {fmt(row.removed)} " · " {format::percent(row.share)} " left"
+                                                {match (row.removed, row.share) {
+                                                    (Some(_), Some(share)) => format!("−{} · {} left", fmt(row.removed), format::percent(share)),
+                                                    _ => "–".to_owned(),
+                                                }}
                                             </span>
                                         </li>
                                     }

@@ -1,6 +1,8 @@
 //! The audience builder: nested groups of conditions, the size on every edit (sample estimate
 //! first, exact once the full-tier blobs are in, or the server's count above the download
-//! budget), the per-condition funnel, saving as a segment, and the profile.
+//! budget), the per-condition funnel, saving as a segment, and the profile. An aggregate token
+//! never downloads the full tier (the server counts, with noise) and cannot save: its counts
+//! below the app's minimum audience read `< k`.
 //!
 //! This module binds the builder's signals; each feature is a component of its own module:
 //!
@@ -35,7 +37,7 @@ use leptos::task::spawn_local;
 
 use crate::api;
 use crate::audience::Editing;
-use crate::components::common::Page;
+use crate::components::common::{AggregateNote, Page};
 use crate::ctx::AppState;
 use crate::draft::Draft;
 use crate::estimate::{self, EventWindow, FullTier, Tier};
@@ -223,7 +225,9 @@ fn Builder() -> impl IntoView {
     let sample = Memo::new(move |_| outcome(Tier::Sample));
     let exact = Memo::new(move |_| outcome(Tier::Full));
     let server_exact = LocalResource::new(move || {
-        let ask = full_tier.get() == FullTier::Server && checked.with(Option::is_some);
+        // Once the token's access is known: before, the full tier is neither downloaded nor asked.
+        let ask =
+            full_tier.get() == FullTier::Server && checked.with(Option::is_some) && state.access.with(Option::is_some);
         let rule = compiled.with(|c| c.rule.to_json());
         let (s, ds) = (state.session.get(), state.ds.get());
         async move {
@@ -244,7 +248,13 @@ fn Builder() -> impl IntoView {
             <aside class="builder-side">
                 <EstimateCard sample exact server_exact full_tier full_missing full_total />
                 <FunnelCard tree sample exact server_exact />
-                <SaveCard compiled editing draft />
+                {move || {
+                    if state.access_or_default().writes() {
+                        view! { <SaveCard compiled editing draft /> }.into_any()
+                    } else {
+                        view! { <AggregateNote /> }.into_any()
+                    }
+                }}
             </aside>
         </div>
         <ProfileSection checked exact sample />

@@ -143,7 +143,7 @@ fn Picker(
                                             on:change=move |_| tree.draft.update(|d| d.set_segment(&path, &id2))
                                         />
                                         <span class="option-name">{id.clone()}</span>
-                                        <span class="option-count num">{format::int(count)}</span>
+                                        <span class="option-count num">{move || state.access_or_default().count(Some(count))}</span>
                                     </label>
                                 </li>
                             }
@@ -219,8 +219,12 @@ fn Picker(
                                             on:change=move |_| tree.draft.update(|d| d.toggle_value(&path, &v2, &order))
                                         />
                                         <span class="option-name">{value.clone()}</span>
-                                        <span class="option-count num">{format::int(count)}</span>
-                                        <span class="option-share num muted">{format::percent(share)}</span>
+                                        <span class="option-count num" data-testid="option-count">
+                                            {move || state.access_or_default().count(Some(count))}
+                                        </span>
+                                        <span class="option-share num muted">
+                                            {move || if state.access_or_default().hides(count) { String::new() } else { format::percent(share) }}
+                                        </span>
                                     </label>
                                 </li>
                             }

@@ -34,7 +34,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, Error, NewExperiment};
-use crate::components::common::{DayPicker, ErrorNote, Loaded, Page};
+use crate::components::common::{AggregateNote, DayPicker, ErrorNote, Loaded, Page};
 use crate::ctx::AppState;
 use crate::session::{Session, encode_component};
 use crate::split::{self as logic, PREVIEW_MAX_MEMBERS};
@@ -57,6 +57,8 @@ pub fn Split() -> impl IntoView {
             lede="Split a segment into A/B groups (拆包) by a salted hash of each user's id: the same user and salt always land in the same group. Preview and check the balance before saving; groups are frozen when saved."
         >
             {move || match experiment.get() {
+                // Splits read and freeze members: nothing an aggregate token may do.
+                _ if !AppState::get().access_or_default().sees_members() => view! { <AggregateNote /> }.into_any(),
                 Some(id) => view! { <Saved id just_saved /> }.into_any(),
                 None => view! { <NewSplit just_saved /> }.into_any(),
             }}

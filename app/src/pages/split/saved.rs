@@ -3,35 +3,15 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
 
 use super::balance::{MixTable, SrmLine};
 use super::outcome::OutcomeCard;
 use crate::api::{self, Error, ExperimentView};
-use crate::components::common::{ErrorNote, Loaded, ScrollTable};
+use crate::components::common::{ErrorNote, Loaded, ScrollTable, save_file};
 use crate::ctx::AppState;
 use crate::format;
 use crate::session::encode_component;
 use crate::split::{self as logic, percent_text};
-
-/// Downloads text as a file named `name`.
-fn save_file(name: &str, text: &str) -> Result<(), String> {
-    let fail = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv;charset=utf-8");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(fail)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement =
-        document.create_element("a").map_err(fail)?.dyn_into().map_err(|_| "not an anchor".to_owned())?;
-    a.set_href(&url);
-    a.set_download(name);
-    a.click();
-    // Revoked later: revoking at once can cancel the download in some browsers.
-    set_timeout(move || drop(web_sys::Url::revoke_object_url(&url)), std::time::Duration::from_secs(30));
-    Ok(())
-}
 
 /// A saved experiment: groups with exports, the server's balance check, the outcome.
 #[component]
@@ -93,7 +73,7 @@ fn SavedBody(v: ExperimentView, just_saved: RwSignal<Option<(String, Vec<u64>)>>
                 spawn_local(async move {
                     match api::experiment_group_csv(&s, &exp_id, &group).await {
                         Ok(text) => {
-                            if let Err(e) = save_file(&format!("{exp_id}-{group}.csv"), &text) {
+                            if let Err(e) = save_file(&format!("{exp_id}-{group}.csv"), &text, "text/csv;charset=utf-8") {
                                 export_error.set(Some(Error::Fetch(e)));
                             }
                         }
