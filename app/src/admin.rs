@@ -138,7 +138,6 @@ pub fn settings_patch(
     let eps = number("epsilon", epsilon)?;
     let budget = number("daily_budget", daily_budget)?;
     let patch = AppPatch {
-        name: None,
         min_audience: (k != current.min_audience).then_some(k),
         epsilon: (eps != current.epsilon).then_some(eps),
         daily_budget: (budget != current.daily_budget).then_some(budget),
@@ -157,10 +156,8 @@ pub const fn action_label(action: AuditAction) -> &'static str {
     match action {
         AuditAction::ExportSegment => "exported a segment",
         AuditAction::ExportExperimentGroup => "exported a split group",
-        AuditAction::UploadMembers => "uploaded members",
         AuditAction::Freeze => "froze a segment",
         AuditAction::Split => "split an audience",
-        AuditAction::SyncSegments => "synced segments",
         AuditAction::DeleteSegment => "deleted a segment",
         AuditAction::DeleteDay => "deleted a day",
         AuditAction::CreateToken => "created a token",

@@ -52,7 +52,7 @@ fn check_rule(pop: &Population, rule: &Rule, source: &engine::MemorySource, ids:
             naive_steps[i] += 1;
         }
     }
-    let got_steps: Vec<u64> = got.steps.iter().map(|s| s.count).collect();
+    let got_steps: Vec<u64> = got.steps.iter().filter_map(|s| s.count).collect();
     assert_eq!(got_steps, naive_steps, "funnel of {}", rule.to_json());
     let paths: Vec<&str> = got.steps.iter().map(|s| s.path.as_str()).collect();
     let expected_paths: Vec<String> = match rule {

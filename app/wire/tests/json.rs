@@ -10,13 +10,28 @@ fn enums_serialise_as_the_documented_strings() {
     assert_eq!(json!(wire::WriteOutcome::Stale), json!("stale"));
     assert_eq!(json!(wire::BackfillState::Running), json!("running"));
     assert_eq!(json!(wire::HealthStatus::Degraded), json!("degraded"));
-    assert!(serde_json::from_value::<wire::Role>(json!("admin")).is_err(), "an unknown role is refused");
+    assert!(serde_json::from_value::<wire::Role>(json!("owner")).is_err(), "an unknown role is refused");
+    assert_eq!(json!(wire::AuditAction::ExportSegment), json!("export_segment"));
     // `as_str` is the same name.
     for kind in [wire::SegmentKind::Dynamic, wire::SegmentKind::Static] {
         assert_eq!(json!(kind), json!(kind.as_str()));
     }
-    for role in [wire::Role::Viewer, wire::Role::Editor, wire::Role::Service] {
+    for role in wire::Role::ALL {
         assert_eq!(json!(role), json!(role.as_str()));
+    }
+    for action in [
+        wire::AuditAction::ExportSegment,
+        wire::AuditAction::ExportExperimentGroup,
+        wire::AuditAction::Freeze,
+        wire::AuditAction::Split,
+        wire::AuditAction::DeleteSegment,
+        wire::AuditAction::DeleteDay,
+        wire::AuditAction::CreateToken,
+        wire::AuditAction::RotateToken,
+        wire::AuditAction::RevokeToken,
+        wire::AuditAction::ChangeSettings,
+    ] {
+        assert_eq!(json!(action), json!(action.as_str()));
     }
     for state in [wire::BackfillState::Running, wire::BackfillState::Done, wire::BackfillState::Failed] {
         assert_eq!(json!(state), json!(state.as_str()));

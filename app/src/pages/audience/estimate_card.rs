@@ -15,14 +15,14 @@ use crate::format;
 pub(super) fn EstimateCard(
     sample: Memo<Option<Outcome>>,
     exact: Memo<Option<Outcome>>,
-    server_exact: LocalResource<Option<Result<api::Estimate, Error>>>,
+    server_exact: RwSignal<Option<Result<api::Estimate, Error>>>,
     full_tier: Memo<FullTier>,
     full_missing: Memo<u64>,
     full_total: Memo<u64>,
 ) -> impl IntoView {
     let state = AppState::get();
     let headline = move || {
-        let server = server_exact.get().flatten();
+        let server = server_exact.get();
         let (exact, sample) = (exact.get(), sample.get());
         audience::headline(
             audience::best(exact.as_ref(), server.as_ref().and_then(|r| r.as_ref().ok()), sample.as_ref()),
@@ -96,7 +96,7 @@ pub(super) fn EstimateCard(
                     <dt>"Exact count"</dt>
                     <dd data-testid="exact-status">
                         {move || {
-                            let server = server_exact.get().flatten();
+                            let server = server_exact.get();
                             let status = FullStatus {
                                 exact_here: exact.with(Option::is_some),
                                 tier: full_tier.get(),

@@ -18,11 +18,11 @@ pub(super) fn FunnelCard(
     tree: Tree,
     sample: Memo<Option<Outcome>>,
     exact: Memo<Option<Outcome>>,
-    server_exact: LocalResource<Option<Result<api::Estimate, Error>>>,
+    server_exact: RwSignal<Option<Result<api::Estimate, Error>>>,
 ) -> impl IntoView {
     let state = AppState::get();
     let rows = move || {
-        let server = server_exact.get().flatten();
+        let server = server_exact.get();
         let (exact, sample) = (exact.get(), sample.get());
         let best = audience::best(exact.as_ref(), server.as_ref().and_then(|r| r.as_ref().ok()), sample.as_ref())?;
         let (universe, steps, estimated) = audience::funnel_steps(best);

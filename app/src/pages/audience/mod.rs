@@ -224,17 +224,26 @@ fn Builder() -> impl IntoView {
     };
     let sample = Memo::new(move |_| outcome(Tier::Sample));
     let exact = Memo::new(move |_| outcome(Tier::Full));
-    let server_exact = LocalResource::new(move || {
-        // Once the token's access is known: before, the full tier is neither downloaded nor asked.
-        let ask =
-            full_tier.get() == FullTier::Server && checked.with(Option::is_some) && state.access.with(Option::is_some);
+    // The server's exact count when the full tier is not downloaded: asked again whenever the
+    // rule, the day, the decision or the token's access changes; an answer to an older question
+    // is dropped. (An effect, not a `LocalResource`: the resource stopped re-running once its
+    // first answers were "nothing to ask", so an aggregate token's builder never asked.)
+    let server_exact = RwSignal::new(None::<Result<api::Estimate, api::Error>>);
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let (tier, valid, known) = (full_tier.get(), checked.with(Option::is_some), state.access.with(Option::is_some));
         let rule = compiled.with(|c| c.rule.to_json());
         let (s, ds) = (state.session.get(), state.ds.get());
-        async move {
-            match (ask, s, ds) {
-                (true, Some(s), Some(ds)) => Some(api::estimate(&s, &ds, &rule, api::Tier::Exact).await),
-                _ => None,
-            }
+        let generation = asked.get_value() + 1;
+        asked.set_value(generation);
+        server_exact.set(None);
+        if let (true, Some(s), Some(ds)) = (tier == FullTier::Server && valid && known, s, ds) {
+            spawn_local(async move {
+                let answer = api::estimate(&s, &ds, &rule, api::Tier::Exact).await;
+                if asked.get_value() == generation {
+                    server_exact.set(Some(answer));
+                }
+            });
         }
     });
 

@@ -61,7 +61,7 @@ pub(super) fn AuditCard(changed: RwSignal<u64>) -> impl IntoView {
                     "Download CSV"
                 </button>
             </header>
-            <p class="muted small">"Exports, uploads, freezes, splits, deletions, token changes and settings changes, oldest first."</p>
+            <p class="muted small">"Exports, freezes, splits, deletions, token changes and settings changes, oldest first. Nothing else is logged."</p>
             {move || problem.get().map(|e| view! { <ErrorNote error=e /> })}
             {move || {
                 log.with(|l| {

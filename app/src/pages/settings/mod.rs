@@ -51,12 +51,13 @@ fn SettingsBody() -> impl IntoView {
         }
         .into_any(),
         Some(true) => view! {
+            // The wide tables get the page's width; the two small cards share a row.
+            <TokensCard changed />
             <div class="settings-grid">
-                <TokensCard changed />
                 <PrivacyCard changed />
+                <LookupsCard />
             </div>
             <AuditCard changed />
-            <LookupsCard />
         }
         .into_any(),
     }
