@@ -42,6 +42,7 @@
 //! | `parquet.rs` | Parquet files written by pyarrow against the same tables as CSV; bad Parquet refused by row or column |
 //! | `replicas.rs` | two replicas on PostgreSQL and Garage: read-your-writes across them, concurrent publishes, a killed replica's backfill taken over, an outage of PostgreSQL, bad settings at start-up |
 //! | `meta_store.rs` | the metadata store's promises on both backends (redb and PostgreSQL), against each other |
+//! | `access.rs` | every route with every role; aggregate tokens' noisy, suppressed counts and no members; the differencing attack; the privacy budget; token rotation, revocation and expiry; the minimum audience and the audit log |
 //!
 //! `src/bin/sieve-load.rs` is `sieve-load`, an HTTP load generator for the API (loopback only,
 //! bounded in time).
