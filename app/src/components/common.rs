@@ -244,3 +244,23 @@ pub fn save_file(name: &str, text: &str, mime: &str) -> Result<(), String> {
     set_timeout(move || drop(web_sys::Url::revoke_object_url(&url)), std::time::Duration::from_secs(30));
     Ok(())
 }
+
+/// The server's error about one field of a form, shown beside that field (`field`), or about
+/// none of the form's `fields` (shown under the form: `field` is `None`).
+pub fn field_error(
+    error: RwSignal<Option<Error>>,
+    field: Option<&'static str>,
+    fields: &'static [&'static str],
+) -> impl Fn() -> Option<AnyView> + Copy {
+    move || {
+        error.with(|e| {
+            let e = e.as_ref()?;
+            let about = crate::admin::field_of(e);
+            let here = match field {
+                Some(f) => about == Some(f),
+                None => !about.is_some_and(|a| fields.contains(&a)),
+            };
+            here.then(|| view! { <ErrorNote error=e.clone() /> }.into_any())
+        })
+    }
+}

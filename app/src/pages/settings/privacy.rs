@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::admin::{field_of, settings_patch};
+use crate::admin::settings_patch;
 use crate::api::{self, AppSettings, Error};
-use crate::components::common::{ErrorNote, Loading};
+use crate::components::common::{ErrorNote, Loading, field_error};
 use crate::ctx::AppState;
 
 /// The privacy card.
@@ -62,20 +62,9 @@ fn PrivacyForm(current: AppSettings, changed: RwSignal<u64>, saved: RwSignal<Opt
             busy.set(false);
         });
     };
-    let about = move |field: &'static str| {
-        move || {
-            error.with(|e| {
-                e.as_ref().filter(|e| field_of(e) == Some(field)).map(|e| view! { <ErrorNote error=e.clone() /> })
-            })
-        }
-    };
-    let other = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| !matches!(field_of(e), Some("min_audience" | "epsilon" | "daily_budget")))
-                .map(|e| view! { <ErrorNote error=e.clone() /> })
-        })
-    };
+    const FIELDS: &[&str] = &["min_audience", "epsilon", "daily_budget"];
+    let about = move |field: &'static str| field_error(error, Some(field), FIELDS);
+    let other = field_error(error, None, FIELDS);
     let field = move |label: &'static str,
                       testid: &'static str,
                       value: RwSignal<String>,

@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::admin::{self, field_of, role_hint};
+use crate::admin::{self, role_hint};
 use crate::api::{self, Error, Role, Rotate, Token, TokenCreated};
-use crate::components::common::{ErrorNote, Loaded, ScrollTable};
+use crate::components::common::{ErrorNote, Loaded, ScrollTable, field_error};
 use crate::ctx::AppState;
 use crate::format;
 
@@ -220,21 +220,9 @@ fn NewTokenForm(done: impl Fn(String, Option<TokenCreated>) + Copy + Send + Sync
             busy.set(false);
         });
     };
-    // The message of an error about `field`, beside that field.
-    let about = move |field: &'static str| {
-        move || {
-            error.with(|e| {
-                e.as_ref().filter(|e| field_of(e) == Some(field)).map(|e| view! { <ErrorNote error=e.clone() /> })
-            })
-        }
-    };
-    let other = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| !matches!(field_of(e), Some("name" | "role" | "expires_ms")))
-                .map(|e| view! { <ErrorNote error=e.clone() /> })
-        })
-    };
+    const FIELDS: &[&str] = &["name", "role", "expires_ms"];
+    let about = move |field: &'static str| field_error(error, Some(field), FIELDS);
+    let other = field_error(error, None, FIELDS);
     view! {
         <form class="form new-token" on:submit=submit data-testid="new-token-form">
             <h3 class="section-title">"New token"</h3>
