@@ -545,3 +545,22 @@ mod tests {
         assert!(Error::api(412, "precondition_failed", "changed").is_conflict());
     }
 }
+
+thread_local! {
+    /// Manifests already read, by app and address (a published manifest never changes; a new
+    /// version of a day has a new address).
+    static MANIFESTS: std::cell::RefCell<std::collections::HashMap<(String, String), std::sync::Arc<Manifest>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The manifest of a published day, read once per address and then kept in memory (the
+/// Overview reads every retained day's).
+pub async fn manifest_of_day(s: &Session, day: &Day) -> Result<std::sync::Arc<Manifest>, Error> {
+    let key = (s.app.clone(), day.manifest.clone());
+    if let Some(m) = MANIFESTS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(m);
+    }
+    let m = std::sync::Arc::new(manifest(s, &day.ds).await?);
+    MANIFESTS.with(|c| c.borrow_mut().insert(key, m.clone()));
+    Ok(m)
+}

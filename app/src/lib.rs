@@ -23,6 +23,10 @@
 //! - [`split`]: the Split page's form checks, the in-browser preview of a split, the balance
 //!   check (sizes and tag mix: `engine::balance`, the server's own functions) and the outcome
 //!   table. Plain Rust.
+//! - [`overview`]: the Overview's populations (boolean `active_*`/`paid_*` groups), their sizes
+//!   from the manifests, the segments that moved most, freshness, the address. Plain Rust.
+//! - [`lookup`]: one user's tags and segments across the days as a timeline. Plain Rust.
+//! - [`csv`]: tables as CSV for the pages' downloads. Plain Rust.
 //! - [`charts`]: plotters drawings (generic over the backend) and their data shaping.
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
@@ -42,12 +46,15 @@ pub mod blobs;
 pub mod catalog;
 pub mod charts;
 pub mod components;
+pub mod csv;
 pub mod ctx;
 pub mod draft;
 pub mod estimate;
 pub mod format;
 pub mod health;
+pub mod lookup;
 pub mod nav;
+pub mod overview;
 pub mod pages;
 pub mod profile;
 pub mod session;

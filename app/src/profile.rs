@@ -1,8 +1,14 @@
 //! The segment profile (画像): for one tag group, how the audience is spread over its values
-//! next to all users, with TGI (segment share ÷ overall share × 100). Plain Rust, tested
-//! natively.
+//! next to all users, with TGI (segment share ÷ overall share × 100); for a numeric group, its
+//! quartiles ([`quartiles`], by bisection with range queries on the bit-sliced column); for an
+//! event, who did it in the last 1/7/30 days ([`active_any`]) and on how many days
+//! ([`active_day_counts`], [`day_buckets`]). Plain Rust, tested natively against naive
+//! per-user computations.
 
 use engine::IdSet;
+use engine::bsi::BsiView;
+use engine::rule::Measure;
+use engine::window::{Select, saturating_sum, select_column};
 
 /// TGI at or above which a value is called over-represented.
 pub const OVER_TGI: f64 = 120.0;
@@ -119,6 +125,136 @@ pub fn intersect_count(a: &IdSet, b: &IdSet) -> u64 {
     count
 }
 
+/// The windows an event's reach is shown for, in days.
+pub const EVENT_WINDOWS: [u32; 3] = [1, 7, 30];
+/// The longest window of active days shown.
+pub const ACTIVE_DAYS_WINDOW: u32 = 30;
+
+/// Q1, median and Q3 of a column's stored values (the scaled value minus the column's offset),
+/// over `n` users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quartiles {
+    /// Users with a value counted.
+    pub n: u64,
+    /// First quartile (stored value).
+    pub q1: u64,
+    /// Median (stored value).
+    pub median: u64,
+    /// Third quartile (stored value).
+    pub q3: u64,
+}
+
+/// The quartiles of a column's values among `within` (all users with a value when `None`), by
+/// the nearest-rank definition: the `q`-quantile of `n` values is the smallest value `v` with at
+/// least ⌈q·n⌉ (and at least one) users at or below `v`. Each is found by bisection on the value
+/// between 0 and `top` (the largest stored value), counting `value ≤ mid` with a range query on
+/// the bit slices: ⌈log2(top + 1)⌉ queries per quartile, no value decoded. Exact on the tier the
+/// column comes from; `None` when nobody has a value.
+///
+/// ```
+/// use engine::bsi::Bsi;
+/// let col = Bsi::from_pairs((0..100u32).map(|id| (id, u64::from(id))).collect());
+/// let q = app::profile::quartiles(&col.view(), None, 99).unwrap();
+/// assert_eq!((q.n, q.q1, q.median, q.q3), (100, 24, 49, 74));
+/// ```
+pub fn quartiles(column: &BsiView<'_>, within: Option<&IdSet>, top: u64) -> Option<Quartiles> {
+    let at_most = |v: u64| {
+        let users = select_column(column, &Select { lo: 0, hi: v, negate: false });
+        within.map_or(users.len(), |w| users.intersection_len(w))
+    };
+    let n = within.map_or(column.exists.len(), |w| column.exists.intersection_len(w));
+    if n == 0 {
+        return None;
+    }
+    let quantile = |num: u64, den: u64| {
+        let rank = (u128::from(n) * u128::from(num)).div_ceil(u128::from(den)).max(1) as u64;
+        let (mut lo, mut hi) = (0u64, top);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if at_most(mid) >= rank { hi = mid } else { lo = mid + 1 }
+        }
+        lo
+    };
+    Some(Quartiles { n, q1: quantile(1, 4), median: quantile(1, 2), q3: quantile(3, 4) })
+}
+
+/// Users of `universe` active on any of `days` (each day's set of users with the event): who
+/// did an event in a window.
+///
+/// ```
+/// use engine::IdSet;
+/// let days = [IdSet::from_sorted(&[1, 2]), IdSet::from_sorted(&[2, 9])];
+/// let u = IdSet::full_range(5);
+/// assert_eq!(app::profile::active_any(&days.iter().collect::<Vec<_>>(), &u).len(), 2);
+/// ```
+pub fn active_any(days: &[&IdSet], universe: &IdSet) -> IdSet {
+    let mut any = IdSet::new();
+    for day in days {
+        any = any.or(day);
+    }
+    any.and(universe)
+}
+
+/// How many users of `within` were active on exactly `k` of `days`, for `k` in `0..=days.len()`:
+/// the days summed by the engine's bit-sliced counter ([`saturating_sum`] counting days), each
+/// `k` a range query on the sum.
+///
+/// ```
+/// use engine::IdSet;
+/// let days = [IdSet::from_sorted(&[1, 2]), IdSet::from_sorted(&[2, 3])];
+/// let counts = app::profile::active_day_counts(&days.iter().collect::<Vec<_>>(), &IdSet::full_range(5));
+/// assert_eq!(counts, [2, 2, 1]);
+/// ```
+pub fn active_day_counts(days: &[&IdSet], within: &IdSet) -> Vec<u64> {
+    let views: Vec<BsiView<'_>> = days.iter().map(|d| BsiView { exists: d, slices: vec![d] }).collect();
+    let cap = days.len() as u64 + 1;
+    let (sum, _) = saturating_sum(&views, Measure::Days, cap);
+    let sum = sum.view();
+    let active = sum.exists.intersection_len(within);
+    let mut counts = vec![within.len() - active];
+    counts.extend(
+        (1..cap).map(|k| select_column(&sum, &Select { lo: k, hi: k, negate: false }).intersection_len(within)),
+    );
+    counts
+}
+
+/// The bands active days are shown in, for a window of `n` days: `0`, `1`, `2`, `3–4`, `5–7`,
+/// `8–14`, `15–21`, `22–n` (cut at `n`).
+///
+/// ```
+/// assert_eq!(app::profile::day_buckets(30).last(), Some(&(22, 30)));
+/// assert_eq!(app::profile::day_buckets(3), [(0, 0), (1, 1), (2, 2), (3, 3)]);
+/// ```
+pub fn day_buckets(n: u32) -> Vec<(u32, u32)> {
+    let starts: Vec<u32> = [0, 1, 2, 3, 5, 8, 15, 22].into_iter().filter(|&s| s <= n).collect();
+    starts.iter().enumerate().map(|(i, &lo)| (lo, starts.get(i + 1).map_or(n, |next| next - 1))).collect()
+}
+
+/// The label of a band of active days.
+///
+/// ```
+/// assert_eq!(app::profile::day_band_label((1, 1)), "1 day");
+/// assert_eq!(app::profile::day_band_label((3, 4)), "3–4 days");
+/// ```
+pub fn day_band_label((lo, hi): (u32, u32)) -> String {
+    match (lo, hi) {
+        (1, 1) => "1 day".to_owned(),
+        (lo, hi) if lo == hi => format!("{lo} days"),
+        (lo, hi) => format!("{lo}–{hi} days"),
+    }
+}
+
+/// Per-`k` counts summed into [`day_buckets`], as `(label, count)`.
+pub fn bucket_counts(counts: &[u64], buckets: &[(u32, u32)]) -> Vec<(String, u64)> {
+    buckets
+        .iter()
+        .map(|&(lo, hi)| {
+            let sum = counts.iter().skip(lo as usize).take((hi - lo + 1) as usize).sum();
+            (day_band_label((lo, hi)), sum)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +267,65 @@ mod tests {
         assert_eq!(intersect_count(&a, &b), naive);
         assert_eq!(intersect_count(&b, &a), naive);
         assert_eq!(intersect_count(&a, &IdSet::new()), 0);
+    }
+
+    /// A column of `n` users with pseudo-random values, some users without one.
+    fn random_column(n: u32, seed: u64, max: u64) -> Vec<(u32, u64)> {
+        let mut x = seed;
+        (0..n)
+            .filter_map(|id| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let v = (x >> 33) % (max + 1);
+                (x >> 20 & 7 != 0).then_some((id, v))
+            })
+            .collect()
+    }
+
+    fn naive_quantile(mut values: Vec<u64>, num: u64, den: u64) -> u64 {
+        values.sort_unstable();
+        let n = values.len() as u64;
+        let rank = (n * num).div_ceil(den).max(1);
+        values[rank as usize - 1]
+    }
+
+    #[test]
+    fn quartiles_match_sorting() {
+        for (seed, max) in [(1u64, 10u64), (2, 1_000), (3, 1), (4, 70_000), (5, 0)] {
+            let pairs = random_column(3_000, seed, max);
+            let col = engine::bsi::Bsi::from_pairs(pairs.clone());
+            let within = IdSet::from_sorted_iter((0..3_000u32).filter(|i| i % 3 != 1));
+            let all: Vec<u64> = pairs.iter().map(|p| p.1).collect();
+            let inside: Vec<u64> = pairs.iter().filter(|p| within.contains(p.0)).map(|p| p.1).collect();
+            for (set, values) in [(None, all), (Some(&within), inside)] {
+                let q = quartiles(&col.view(), set, max).expect("values");
+                assert_eq!(q.n, values.len() as u64);
+                assert_eq!(q.q1, naive_quantile(values.clone(), 1, 4), "seed {seed}");
+                assert_eq!(q.median, naive_quantile(values.clone(), 1, 2), "seed {seed}");
+                assert_eq!(q.q3, naive_quantile(values, 3, 4), "seed {seed}");
+            }
+        }
+        let col = engine::bsi::Bsi::from_pairs(vec![(1, 5)]);
+        assert_eq!(quartiles(&col.view(), Some(&IdSet::from_sorted(&[2])), 5), None);
+    }
+
+    #[test]
+    fn active_days_match_a_per_user_count() {
+        let days: Vec<IdSet> = (0..30u64)
+            .map(|d| IdSet::from_sorted_iter(random_column(5_000, d + 10, 3).into_iter().filter(|p| p.1 == 0).map(|p| p.0)))
+            .collect();
+        let refs: Vec<&IdSet> = days.iter().collect();
+        let within = IdSet::from_sorted_iter((0..4_000u32).filter(|i| i % 2 == 0));
+        let counts = active_day_counts(&refs, &within);
+        let mut naive = vec![0u64; 31];
+        for id in within.iter() {
+            naive[days.iter().filter(|d| d.contains(id)).count()] += 1;
+        }
+        assert_eq!(counts, naive);
+        let any = active_any(&refs[..7], &within);
+        assert_eq!(any.len(), within.iter().filter(|&id| days[..7].iter().any(|d| d.contains(id))).count() as u64);
+        let banded = bucket_counts(&counts, &day_buckets(30));
+        assert_eq!(banded.iter().map(|b| b.1).sum::<u64>(), within.len());
+        assert_eq!(active_day_counts(&[], &within), [within.len()]);
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod funnel;
 mod numbers;
 mod picker;
 mod profile;
+mod profile_kinds;
 mod save;
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! The profile: each tag group inside the audience next to all users, with TGI, one panel per
-//! group loading its values when opened. The rows are [`crate::profile`]'s.
+//! group loading its values when opened; numeric groups and events in panels of their own
+//! ([`super::profile_kinds`]). The rows are [`crate::profile`]'s.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::Checked;
+use super::profile_kinds::{EventPanel, NumericPanel};
 use crate::catalog;
 use crate::charts;
 use crate::components::common::{Chart, Loading, ScrollTable};
@@ -19,7 +21,7 @@ use crate::profile;
 
 /// Members of the audience on a tier, compared by identity.
 #[derive(Debug, Clone)]
-struct Members(Tier, Arc<IdSet>);
+pub(super) struct Members(pub(super) Tier, pub(super) Arc<IdSet>);
 
 impl PartialEq for Members {
     fn eq(&self, other: &Self) -> bool {
@@ -62,11 +64,60 @@ pub(super) fn ProfileSection(
     let full_members = members(Tier::Full);
     let sample_members = members(Tier::Sample);
     let groups = move || {
-        state
-            .manifest
-            .get()
-            .and_then(Result::ok)
-            .map(|m| catalog::selectable(&m).map(|g| (g.name.clone(), g.values.len())).collect::<Vec<_>>())
+        state.manifest.get().and_then(Result::ok).map(|m| {
+            let tags = catalog::selectable(&m).map(|g| {
+                let n = g.values.len();
+                (format!("t:{}", g.name), g.name.clone(), format!("{n} value{}", if n == 1 { "" } else { "s" }))
+            });
+            let numbers = m.groups.iter().filter(|g| g.numeric.is_some()).map(|g| {
+                (format!("n:{}", g.name), g.name.clone(), "number".to_owned())
+            });
+            tags.chain(numbers).collect::<Vec<_>>()
+        })
+    };
+    let events = move || state.events.get().and_then(Result::ok).map(|w| w.event_names()).unwrap_or_default();
+    // One foldable panel; its body is built only while it is open.
+    let fold = move |key: String, name: String, detail: String, kind: &'static str| {
+        let is_open = {
+            let key = key.clone();
+            move || open.with(|o| o.contains(&key))
+        };
+        let toggle_key = key.clone();
+        let panel_name = name.clone();
+        view! {
+            <details
+                class="profile-group"
+                data-testid="profile-group"
+                data-group=name.clone()
+                data-kind=kind
+                on:toggle=move |ev| {
+                    let now_open = ev
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                        .is_some_and(|e| e.has_attribute("open"));
+                    open.update(|o| {
+                        if now_open {
+                            o.insert(toggle_key.clone());
+                        } else {
+                            o.remove(&toggle_key);
+                        }
+                    });
+                }
+            >
+                <summary>
+                    <span class="profile-group-name">{name.clone()}</span>
+                    <span class="muted small">{detail}</span>
+                </summary>
+                {move || {
+                    is_open()
+                        .then(|| match kind {
+                            "number" => view! { <NumericPanel group=panel_name.clone() checked full_members sample_members /> }.into_any(),
+                            "event" => view! { <EventPanel event=panel_name.clone() checked full_members sample_members /> }.into_any(),
+                            _ => view! { <ProfilePanel group=panel_name.clone() checked full_members sample_members /> }.into_any(),
+                        })
+                }}
+            </details>
+        }
     };
     view! {
         <section class="card profile" aria-labelledby="profile-title" data-testid="profile">
@@ -84,55 +135,26 @@ pub(super) fn ProfileSection(
                 None => view! { <Loading what="Loading the day's tags…" /> }.into_any(),
                 Some(list) => {
                     list.into_iter()
-                        .map(|(name, n)| {
-                            let is_open = {
-                                let name = name.clone();
-                                move || open.with(|o| o.contains(&name))
-                            };
-                            let toggle_name = name.clone();
-                            let panel_name = name.clone();
-                            view! {
-                                <details
-                                    class="profile-group"
-                                    data-testid="profile-group"
-                                    data-group=name.clone()
-                                    on:toggle=move |ev| {
-                                        let now_open = ev
-                                            .target()
-                                            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                                            .is_some_and(|e| e.has_attribute("open"));
-                                        open.update(|o| {
-                                            if now_open {
-                                                o.insert(toggle_name.clone());
-                                            } else {
-                                                o.remove(&toggle_name);
-                                            }
-                                        });
-                                    }
-                                >
-                                    <summary>
-                                        <span class="profile-group-name">{name.clone()}</span>
-                                        <span class="muted small">{format!("{n} value{}", if n == 1 { "" } else { "s" })}</span>
-                                    </summary>
-                                    {move || {
-                                        is_open()
-                                            .then(|| {
-                                                view! {
-                                                    <ProfilePanel
-                                                        group=panel_name.clone()
-                                                        checked
-                                                        full_members
-                                                        sample_members
-                                                    />
-                                                }
-                                            })
-                                    }}
-                                </details>
-                            }
+                        .map(|(key, name, detail)| {
+                            let kind = if key.starts_with("n:") { "number" } else { "tag" };
+                            fold(key, name, detail, kind)
                         })
                         .collect_view()
                         .into_any()
                 }
+            }}
+            {move || {
+                let events = events();
+                (!events.is_empty())
+                    .then(|| {
+                        view! {
+                            <h3 class="section-title profile-subtitle">"Events"</h3>
+                            {events
+                                .into_iter()
+                                .map(|e| fold(format!("e:{e}"), e, "event".to_owned(), "event"))
+                                .collect_view()}
+                        }
+                    })
             }}
         </section>
     }

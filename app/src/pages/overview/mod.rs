@@ -1,8 +1,25 @@
-//! The Overview page: is the server up, which version, and what each page is for.
+//! The Overview page, the analyst's landing view: for all users and each fixed population
+//! (the app's boolean `active_*`/`paid_*` groups, [`crate::overview`]) the size over the retained
+//! days and the distribution over chosen tag groups next to all users ([`populations`]); the
+//! segments that moved most since the previous day and each group's freshness ([`tables`]);
+//! the server's status and what each page is for.
 
+mod populations;
+mod tables;
+
+use std::sync::Arc;
+
+use engine::Manifest;
 use leptos::prelude::*;
 
 use crate::api;
+use crate::ctx::AppState;
+use crate::overview::Selection;
+
+/// The address's query string (with its `?`).
+fn current_query() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
 use crate::components::status::{Field, StatusBadge};
 use crate::health::{Tone, headline_of, server_status};
 use crate::nav::Page;
@@ -19,11 +36,68 @@ pub fn Overview() -> impl IntoView {
                     "and follow them day by day."
                 </p>
             </header>
+            {move || AppState::get().session.get().is_some().then(|| view! { <Analysis /> })}
             <div class="grid">
                 <ServerCard />
                 <UpcomingCard />
             </div>
         </section>
+    }
+}
+
+/// Every published day with its manifest (`None`: it could not be read), oldest first.
+pub(crate) type Series = Arc<Vec<(String, Option<Arc<Manifest>>)>>;
+
+/// The signed-in app's overview: populations, movers, freshness.
+#[component]
+fn Analysis() -> impl IntoView {
+    let state = AppState::get();
+    let series = LocalResource::new(move || {
+        let s = state.session.get();
+        let days = state.days.get();
+        async move {
+            let (Some(s), Some(Ok(days))) = (s, days) else { return None };
+            let calls = days.iter().map(|d| api::manifest_of_day(&s, d));
+            let manifests = futures::future::join_all(calls).await;
+            Some(Arc::new(days.into_iter().map(|d| d.ds).zip(manifests.into_iter().map(Result::ok)).collect::<Vec<_>>()))
+        }
+    });
+    let series = Memo::new(move |_| series.get().flatten());
+    let selection = RwSignal::new(Selection::from_query(&current_query()));
+    Effect::new(move |_| {
+        let url = selection.with(Selection::to_url);
+        if let Some(w) = web_sys::window()
+            && let Ok(h) = w.history()
+        {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    });
+    view! {
+        <populations::PopulationsCard series selection />
+        <populations::DistributionCard selection />
+        <div class="grid">
+            <tables::MoversCard series />
+            <tables::FreshnessCard />
+        </div>
+    }
+}
+
+/// A button that saves a table as a CSV file.
+#[component]
+pub(crate) fn CsvButton(name: String, rows: Vec<Vec<String>>, testid: &'static str) -> impl IntoView {
+    let text = crate::csv::table(&rows);
+    view! {
+        <button
+            class="button secondary small"
+            data-testid=testid
+            on:click=move |_| {
+                if let Err(e) = crate::components::common::save_file(&name, &text, "text/csv;charset=utf-8") {
+                    leptos::logging::warn!("download: {e}");
+                }
+            }
+        >
+            "Download CSV"
+        </button>
     }
 }
 
