@@ -247,7 +247,7 @@ fn TimelineCard(user: String) -> impl IntoView {
                                 " Only rows that changed"
                             </label>
                             <button
-                                class="button secondary small"
+                                class="button button-quiet button-small"
                                 data-testid="timeline-csv"
                                 on:click=move |_| {
                                     if let Err(e) = save_file(&file, &csv, "text/csv;charset=utf-8") {

@@ -88,7 +88,7 @@ pub(crate) fn CsvButton(name: String, rows: Vec<Vec<String>>, testid: &'static s
     let text = crate::csv::table(&rows);
     view! {
         <button
-            class="button secondary small"
+            class="button button-quiet button-small"
             data-testid=testid
             on:click=move |_| {
                 if let Err(e) = crate::components::common::save_file(&name, &text, "text/csv;charset=utf-8") {

@@ -118,7 +118,7 @@ pub(super) fn PopulationsCard(series: Memo<Option<Series>>, selection: RwSignal<
                                     </td>
                                     <td>
                                         <button
-                                            class="button secondary small"
+                                            class="button button-quiet button-small"
                                             data-testid="population-show"
                                             aria-pressed=move || chosen().to_string()
                                             on:click=move |_| {
