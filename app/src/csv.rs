@@ -12,8 +12,8 @@
 /// assert_eq!(app::csv::field("-3"), "-3");
 /// ```
 pub fn field(text: &str) -> String {
-    let looks_like_formula = text.starts_with(['=', '+', '@'])
-        || (text.starts_with('-') && text[1..].parse::<f64>().is_err());
+    let looks_like_formula =
+        text.starts_with(['=', '+', '@']) || (text.starts_with('-') && text[1..].parse::<f64>().is_err());
     let text = if looks_like_formula { format!("'{text}") } else { text.to_owned() };
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }

@@ -134,7 +134,8 @@ pub fn timeline(answers: &[(String, Option<&UserTags>)]) -> Timeline {
 impl Timeline {
     /// The grid as a table (header first) for CSV: kind, group, value, then one column per day.
     pub fn table(&self) -> Vec<Vec<String>> {
-        let mut out = vec![["kind", "group", "value"].into_iter().map(str::to_owned).chain(self.days.clone()).collect()];
+        let mut out =
+            vec![["kind", "group", "value"].into_iter().map(str::to_owned).chain(self.days.clone()).collect()];
         for r in &self.rows {
             let kind = match r.kind {
                 RowKind::Segment => "segment",
@@ -187,7 +188,13 @@ mod tests {
         let labels: Vec<(RowKind, &str)> = t.rows.iter().map(|r| (r.kind, r.label.as_str())).collect();
         assert_eq!(
             labels,
-            [(RowKind::Segment, "s1"), (RowKind::Segment, "s2"), (RowKind::Tag, "a"), (RowKind::Tag, "b"), (RowKind::Tag, "iOS")]
+            [
+                (RowKind::Segment, "s1"),
+                (RowKind::Segment, "s2"),
+                (RowKind::Tag, "a"),
+                (RowKind::Tag, "b"),
+                (RowKind::Tag, "iOS")
+            ]
         );
         // Each known cell says exactly what that day's answer says.
         for r in &t.rows {

@@ -7,10 +7,10 @@
 //! `paid_1d/7d/30d`): its members are the users holding `true`. They are listed activity first,
 //! then payment, each by its window (`1d` before `7d`), then by name.
 
-use engine::catalog::TagKind;
-use engine::manifest::GroupEntry;
 use engine::Manifest;
+use engine::catalog::TagKind;
 use engine::ds::Ds;
+use engine::manifest::GroupEntry;
 
 use crate::session::encode_component;
 
@@ -171,7 +171,12 @@ pub fn movers(before: Option<&Manifest>, today: &Manifest) -> Vec<Mover> {
         b.change()
             .unsigned_abs()
             .cmp(&a.change().unsigned_abs())
-            .then(b.relative().map(f64::abs).unwrap_or(f64::INFINITY).total_cmp(&a.relative().map(f64::abs).unwrap_or(f64::INFINITY)))
+            .then(
+                b.relative()
+                    .map(f64::abs)
+                    .unwrap_or(f64::INFINITY)
+                    .total_cmp(&a.relative().map(f64::abs).unwrap_or(f64::INFINITY)),
+            )
             .then(a.id.cmp(&b.id))
     });
     out

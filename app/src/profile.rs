@@ -311,7 +311,9 @@ mod tests {
     #[test]
     fn active_days_match_a_per_user_count() {
         let days: Vec<IdSet> = (0..30u64)
-            .map(|d| IdSet::from_sorted_iter(random_column(5_000, d + 10, 3).into_iter().filter(|p| p.1 == 0).map(|p| p.0)))
+            .map(|d| {
+                IdSet::from_sorted_iter(random_column(5_000, d + 10, 3).into_iter().filter(|p| p.1 == 0).map(|p| p.0))
+            })
             .collect();
         let refs: Vec<&IdSet> = days.iter().collect();
         let within = IdSet::from_sorted_iter((0..4_000u32).filter(|i| i % 2 == 0));

@@ -69,9 +69,11 @@ pub(super) fn ProfileSection(
                 let n = g.values.len();
                 (format!("t:{}", g.name), g.name.clone(), format!("{n} value{}", if n == 1 { "" } else { "s" }))
             });
-            let numbers = m.groups.iter().filter(|g| g.numeric.is_some()).map(|g| {
-                (format!("n:{}", g.name), g.name.clone(), "number".to_owned())
-            });
+            let numbers = m
+                .groups
+                .iter()
+                .filter(|g| g.numeric.is_some())
+                .map(|g| (format!("n:{}", g.name), g.name.clone(), "number".to_owned()));
             tags.chain(numbers).collect::<Vec<_>>()
         })
     };

@@ -55,7 +55,9 @@ fn scale_of(c: &Checked, universe_len: u64) -> f64 {
 fn tier_note(tier: Tier) -> &'static str {
     match tier {
         Tier::Full => "Exact, from the full tier.",
-        Tier::Sample => "Estimated from the sample tier (the full tier is over the download budget or not open to this token).",
+        Tier::Sample => {
+            "Estimated from the sample tier (the full tier is over the download budget or not open to this token)."
+        }
     }
 }
 

@@ -59,7 +59,9 @@ fn Analysis() -> impl IntoView {
             let (Some(s), Some(Ok(days))) = (s, days) else { return None };
             let calls = days.iter().map(|d| api::manifest_of_day(&s, d));
             let manifests = futures::future::join_all(calls).await;
-            Some(Arc::new(days.into_iter().map(|d| d.ds).zip(manifests.into_iter().map(Result::ok)).collect::<Vec<_>>()))
+            Some(Arc::new(
+                days.into_iter().map(|d| d.ds).zip(manifests.into_iter().map(Result::ok)).collect::<Vec<_>>(),
+            ))
         }
     });
     let series = Memo::new(move |_| series.get().flatten());
@@ -75,7 +77,7 @@ fn Analysis() -> impl IntoView {
     view! {
         <populations::PopulationsCard series selection />
         <populations::DistributionCard selection />
-        <div class="grid">
+        <div class="overview-pair">
             <tables::MoversCard series />
             <tables::FreshnessCard />
         </div>

@@ -41,7 +41,8 @@ pub(super) fn PopulationsCard(series: Memo<Option<Series>>, selection: RwSignal<
         let series = series.get()?;
         let i = day_index(&series, state.ds.get().as_deref())?;
         let today = series[i].1.clone()?;
-        let pops = std::iter::once(Population::All).chain(overview::populations(&today).into_iter().map(Population::Group));
+        let pops =
+            std::iter::once(Population::All).chain(overview::populations(&today).into_iter().map(Population::Group));
         let rows: Vec<PopRow> = pops
             .map(|p| {
                 let sizes: Vec<Option<u64>> = series.iter().map(|(_, m)| m.as_ref().and_then(|m| p.size(m))).collect();
@@ -167,7 +168,8 @@ pub(super) fn DistributionCard(selection: RwSignal<Selection>) -> impl IntoView 
         let m = manifest()?;
         Some(selection.with(|s| s.groups.clone()).unwrap_or_else(|| overview::default_groups(&m)))
     });
-    let population = Memo::new(move |_| Population::from_key(selection.with(|s| s.population.clone()).as_deref().unwrap_or("all")));
+    let population =
+        Memo::new(move |_| Population::from_key(selection.with(|s| s.population.clone()).as_deref().unwrap_or("all")));
     // The blobs on a tier: the universe, the population's members, every chosen group's values.
     let refs_on = move |tier: Tier| -> Vec<BlobRef> {
         let (Some(m), Some(groups)) = (manifest(), chosen.get()) else { return Vec::new() };
