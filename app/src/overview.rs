@@ -227,7 +227,8 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Reads a query string (with or without its `?`); unknown keys are ignored.
+    /// Reads a query string (with or without its `?`, or a whole `/?…` address); unknown keys
+    /// are ignored.
     ///
     /// ```
     /// use app::overview::Selection;
@@ -239,7 +240,8 @@ impl Selection {
     /// ```
     pub fn from_query(query: &str) -> Selection {
         let mut s = Selection::default();
-        for pair in query.trim_start_matches('?').split('&') {
+        let query = query.split_once('?').map_or(query, |(_, q)| q);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let decode = crate::session::decode_component;
             match k {
