@@ -74,7 +74,7 @@ impl Page {
     /// One line saying what the page is for.
     pub const fn summary(self) -> &'static str {
         match self {
-            Page::Overview => "Server status and what Sieve can do.",
+            Page::Overview => "All users and the fixed populations day by day, the segments that moved, freshness, server status.",
             Page::Tags => "Browse tag groups and values, with the number of users in each.",
             Page::Audience => "Build an audience from tags and behaviour; its size updates on every click.",
             Page::Segments => "Save audiences as segments, recomputed every day or frozen.",
