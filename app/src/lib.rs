@@ -23,6 +23,8 @@
 //! - [`split`]: the Split page's form checks, the in-browser preview of a split, the balance
 //!   check (sizes and tag mix: `engine::balance`, the server's own functions) and the outcome
 //!   table. Plain Rust.
+//! - [`analysis`]: the Funnels and Pivot pages' choices (in their addresses), rows, heat scale
+//!   and CSV. Plain Rust.
 //! - [`charts`]: plotters drawings (generic over the backend) and their data shaping.
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
@@ -36,6 +38,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod analysis;
 pub mod api;
 pub mod audience;
 pub mod blobs;

@@ -18,6 +18,10 @@ pub enum Page {
     Trends,
     /// A/B splits of a segment: preview, balance check, outcome.
     Split,
+    /// Ordered event funnels.
+    Funnels,
+    /// Cross-tabs of two tag groups.
+    Pivot,
     /// Which tags and segments one user has.
     Lookup,
     /// The app's tokens, privacy settings and audit log (app admins).
@@ -26,13 +30,15 @@ pub enum Page {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 10] = [
         Page::Overview,
         Page::Tags,
         Page::Audience,
         Page::Segments,
         Page::Trends,
         Page::Split,
+        Page::Funnels,
+        Page::Pivot,
         Page::Lookup,
         Page::Settings,
     ];
@@ -46,6 +52,8 @@ impl Page {
             Page::Segments => "Segments",
             Page::Trends => "Trends",
             Page::Split => "Split",
+            Page::Funnels => "Funnels",
+            Page::Pivot => "Pivot",
             Page::Lookup => "Lookup",
             Page::Settings => "Settings",
         }
@@ -66,6 +74,8 @@ impl Page {
             Page::Segments => "/segments",
             Page::Trends => "/trends",
             Page::Split => "/split",
+            Page::Funnels => "/funnels",
+            Page::Pivot => "/pivot",
             Page::Lookup => "/lookup",
             Page::Settings => "/settings",
         }
@@ -82,6 +92,10 @@ impl Page {
                 "Follow up to five segments day by day: size, entries and exits, metric rates vs all users."
             }
             Page::Split => "Split a segment into A/B groups that never reshuffle; check balance, read outcomes.",
+            Page::Funnels => {
+                "Users who did events in order: conversion, drop-off and time between steps, split by a group."
+            }
+            Page::Pivot => "Cross two tag groups: users, shares and TGI on a heat scale, as CSV.",
             Page::Lookup => "See which tags and segments one user has.",
             Page::Settings => "Tokens, privacy settings and the audit log of the app.",
         }

@@ -1,8 +1,10 @@
 //! One module per page.
 
 pub mod audience;
+pub mod funnels;
 pub mod lookup;
 pub mod overview;
+pub mod pivot;
 pub mod segments;
 pub mod settings;
 pub mod signin;
