@@ -6,7 +6,7 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
 use crate::analysis::FunnelRow;
-use crate::charts::{CHART_WIDTH, axis_max};
+use crate::charts::CHART_WIDTH;
 
 const REACHED: RGBColor = RGBColor(37, 99, 235);
 const LOST: RGBColor = RGBColor(219, 228, 247);
@@ -17,6 +17,20 @@ pub fn height(steps: usize) -> u32 {
     50 + 40 * steps.max(1) as u32
 }
 
+/// Upper end of the users axis: the largest count rounded up to 1, 2 or 5 times a power of ten.
+///
+/// ```
+/// use app::charts::funnel::count_axis_max;
+/// assert_eq!(count_axis_max(6_529), 10_000.0);
+/// assert_eq!(count_axis_max(1_800), 2_000.0);
+/// assert_eq!(count_axis_max(0), 10.0);
+/// ```
+pub fn count_axis_max(top: u64) -> f64 {
+    let top = top.max(1) as f64;
+    let power = 10f64.powf(top.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|v| *v >= top).unwrap_or(10.0 * power).max(10.0)
+}
+
 /// Draws the funnel: reached users per step, the previous step's users behind in light blue.
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -24,7 +38,7 @@ pub fn draw<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let n = rows.len().max(1) as i32;
-    let x_max = axis_max(&rows.iter().map(|r| r.count as f64).collect::<Vec<_>>());
+    let x_max = count_axis_max(rows.iter().map(|r| r.count).max().unwrap_or(0));
     let labels: Vec<String> = rows.iter().map(|r| r.label.chars().take(22).collect()).collect();
     let mut chart = ChartBuilder::on(root)
         .margin(8)
