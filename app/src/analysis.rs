@@ -372,3 +372,147 @@ mod tests {
         assert_eq!(PivotChoice::from_query("?show=nope").show, Show::Counts);
     }
 }
+
+/// The Compare page's choices, all in its address: two saved segments and a tag group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompareChoice {
+    /// Audience A (a segment id).
+    pub a: Option<String>,
+    /// Audience B.
+    pub b: Option<String>,
+    /// The tag group whose distribution is compared.
+    pub group: Option<String>,
+}
+
+impl CompareChoice {
+    /// Reads the choice from a query string.
+    pub fn from_query(query: &str) -> CompareChoice {
+        let mut c = CompareChoice::default();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "a" => c.a = some(value),
+                "b" => c.b = some(value),
+                "group" => c.group = some(value),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The page's address.
+    ///
+    /// ```
+    /// use app::analysis::CompareChoice;
+    /// let c = CompareChoice { a: Some("vip".into()), b: Some("new users".into()), group: Some("gender".into()) };
+    /// assert_eq!(c.to_url(), "/compare?a=vip&b=new%20users&group=gender");
+    /// assert_eq!(CompareChoice::from_query(c.to_url().trim_start_matches("/compare")), c);
+    /// ```
+    pub fn to_url(&self) -> String {
+        let parts: Vec<String> = [("a", &self.a), ("b", &self.b), ("group", &self.group)]
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode_component(v))))
+            .collect();
+        format!("/compare?{}", parts.join("&"))
+    }
+
+    /// The overlap request of A and B on `ds`.
+    pub fn overlap(&self, ds: &str) -> Option<wire::OverlapRequest> {
+        Some(wire::OverlapRequest {
+            ds: Some(ds.to_owned()),
+            segments: vec![wire::SetRef::Segment(self.a.clone()?), wire::SetRef::Segment(self.b.clone()?)],
+        })
+    }
+
+    /// The distribution of the group within `segment` on `ds`: the group crossed with itself
+    /// within the segment, whose diagonal is each value's users in the segment.
+    pub fn distribution(&self, ds: &str, segment: &str) -> Option<PivotRequest> {
+        let group = self.group.clone()?;
+        Some(PivotRequest {
+            ds: Some(ds.to_owned()),
+            rows: group.clone(),
+            columns: group,
+            audience: Some(Rule(json!({"segment": segment}))),
+        })
+    }
+}
+
+/// A and B's sizes and overlap from the overlap route's regions (`None` where withheld):
+/// `(only A, only B, both)`.
+pub fn overlap_parts(o: &wire::Overlap) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let get = |i: usize| o.regions.get(i).and_then(|r| r.count);
+    (get(0), get(1), get(2))
+}
+
+/// `x + y` when both are known.
+pub fn sum(x: Option<u64>, y: Option<u64>) -> Option<u64> {
+    Some(x? + y?)
+}
+
+/// Each value's users in the audience: the diagonal of a group crossed with itself.
+pub fn diagonal(p: &Pivot) -> Vec<(String, Option<u64>)> {
+    p.rows
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.clone(), p.counts.get(i).and_then(|r| r.get(i)).copied().flatten()))
+        .collect()
+}
+
+/// One value compared in A and B.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    /// The value.
+    pub value: String,
+    /// Users of A with it, and their share of A.
+    pub a: (Option<u64>, Option<f64>),
+    /// Users of B with it, and their share of B.
+    pub b: (Option<u64>, Option<f64>),
+    /// Share in A minus share in B.
+    pub difference: Option<f64>,
+    /// A's TGI against B: 100 × share in A / share in B.
+    pub tgi: Option<f64>,
+    /// The difference is beyond chance: the 95% interval of the difference of the two rates
+    /// (Newcombe's, `engine::stats::difference`, as the split page's outcomes) leaves out 0.
+    pub beyond_chance: bool,
+}
+
+/// The rows comparing a group's distribution in A (`a_total` users) and B.
+///
+/// ```
+/// use app::analysis::compare_rows;
+/// let a = vec![("x".to_owned(), Some(600)), ("y".to_owned(), Some(400))];
+/// let b = vec![("x".to_owned(), Some(400)), ("y".to_owned(), Some(600))];
+/// let rows = compare_rows(&a, Some(1000), &b, Some(1000));
+/// assert!((rows[0].tgi.unwrap() - 150.0).abs() < 1e-9);
+/// assert!(rows[0].beyond_chance);
+/// ```
+pub fn compare_rows(
+    a: &[(String, Option<u64>)],
+    a_total: Option<u64>,
+    b: &[(String, Option<u64>)],
+    b_total: Option<u64>,
+) -> Vec<CompareRow> {
+    a.iter()
+        .map(|(value, a_count)| {
+            let b_count = b.iter().find(|(v, _)| v == value).and_then(|(_, c)| *c);
+            let (sa, sb) = (engine::analysis::ratio(*a_count, a_total), engine::analysis::ratio(b_count, b_total));
+            let beyond_chance = match (a_count, a_total, b_count, b_total) {
+                (Some(ka), Some(na), Some(kb), Some(nb)) if na > 0 && nb > 0 => {
+                    let d = engine::stats::difference(engine::stats::rate(*ka, na), engine::stats::rate(kb, nb));
+                    d.lo > 0.0 || d.hi < 0.0
+                }
+                _ => false,
+            };
+            CompareRow {
+                value: value.clone(),
+                a: (*a_count, sa),
+                b: (b_count, sb),
+                difference: sa.zip(sb).map(|(x, y)| x - y),
+                tgi: match (sa, sb) {
+                    (Some(x), Some(y)) if y > 0.0 => Some(100.0 * x / y),
+                    _ => None,
+                },
+                beyond_chance,
+            }
+        })
+        .collect()
+}

@@ -161,6 +161,13 @@ pub async fn funnel(s: &Session, request: &wire::FunnelRequest) -> Result<wire::
     decode(&body)
 }
 
+/// The regions of up to five sets (`POST …/overlap`).
+pub async fn overlap(s: &Session, request: &wire::OverlapRequest) -> Result<wire::Overlap, Error> {
+    let body = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "POST", &app_path(s, "/overlap"), Some(body), None).await?;
+    decode(&body)
+}
+
 /// A cross-tab of two tag groups (`POST …/pivot`).
 pub async fn pivot(s: &Session, request: &wire::PivotRequest) -> Result<wire::Pivot, Error> {
     let body = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;

@@ -22,6 +22,8 @@ pub enum Page {
     Funnels,
     /// Cross-tabs of two tag groups.
     Pivot,
+    /// Two segments side by side.
+    Compare,
     /// Which tags and segments one user has.
     Lookup,
     /// The app's tokens, privacy settings and audit log (app admins).
@@ -30,7 +32,7 @@ pub enum Page {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 10] = [
+    pub const ALL: [Page; 11] = [
         Page::Overview,
         Page::Tags,
         Page::Audience,
@@ -39,6 +41,7 @@ impl Page {
         Page::Split,
         Page::Funnels,
         Page::Pivot,
+        Page::Compare,
         Page::Lookup,
         Page::Settings,
     ];
@@ -54,6 +57,7 @@ impl Page {
             Page::Split => "Split",
             Page::Funnels => "Funnels",
             Page::Pivot => "Pivot",
+            Page::Compare => "Compare",
             Page::Lookup => "Lookup",
             Page::Settings => "Settings",
         }
@@ -76,6 +80,7 @@ impl Page {
             Page::Split => "/split",
             Page::Funnels => "/funnels",
             Page::Pivot => "/pivot",
+            Page::Compare => "/compare",
             Page::Lookup => "/lookup",
             Page::Settings => "/settings",
         }
@@ -96,6 +101,7 @@ impl Page {
                 "Users who did events in order: conversion, drop-off and time between steps, split by a group."
             }
             Page::Pivot => "Cross two tag groups: users, shares and TGI on a heat scale, as CSV.",
+            Page::Compare => "Two segments side by side: sizes, overlap, a tag group's spread in each.",
             Page::Lookup => "See which tags and segments one user has.",
             Page::Settings => "Tokens, privacy settings and the audit log of the app.",
         }

@@ -22,6 +22,12 @@ const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch:
 /** `12,345` → 12345; `< 10` stays text. */
 const number = (text) => (/^[\d,]+$/.test(text.trim()) ? Number(text.trim().replaceAll(',', '')) : text.trim());
 
+const shot = async (page, name) => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: resolve(OUTPUT_DIR, `${name}.png`), fullPage: true });
+};
+const real = (problems) => problems.filter((p) => !p.includes('net::ERR_ABORTED'));
+
 describe('analysis pages with demo data', () => {
   let server;
   let browser;
@@ -45,12 +51,6 @@ describe('analysis pages with demo data', () => {
     await page.goto(`${server.url}/signin#app=demo&token=${tokens.editor}`);
     await page.waitForURL('**/audience', { timeout: TIMEOUT_MS });
   };
-  const shot = async (page, name) => {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: resolve(OUTPUT_DIR, `${name}.png`), fullPage: true });
-  };
-  const real = (problems) => problems.filter((p) => !p.includes('net::ERR_ABORTED'));
-
   for (const [name, options] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     test(`funnels: the page shows the route's numbers (${name})`, async () => {
       const { context, page, problems } = await openPage(browser, options);
@@ -122,4 +122,76 @@ describe('analysis pages with demo data', () => {
       }
     });
   }
+});
+
+describe('compare page with demo data', () => {
+  let server;
+  let browser;
+  let tokens;
+  let latest;
+
+  before(async () => {
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    server = await startServer({ adminToken: ADMIN_TOKEN });
+    tokens = await loadDemo(server.url, ADMIN_TOKEN, { users: 20000, days: 2 });
+    latest = (await api(server.url, tokens.editor, '/apps/demo/days')).days.map((d) => d.ds).sort().at(-1);
+    for (const [id, rule] of [
+      ['cmp-women', { tag: 'gender', in: ['female'] }],
+      ['cmp-visitors', { event: 'visit', last_days: 2, count: { '>=': 1 } }],
+    ]) {
+      await api(server.url, tokens.editor, '/apps/demo/segments', {
+        method: 'POST',
+        body: { id, name: id, kind: 'dynamic', rule },
+      });
+    }
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('compare: sizes from /overlap, the distribution from /pivot (desktop)', async () => {
+    const { context, page, problems } = await openPage(browser, DESKTOP);
+    try {
+      await page.goto(`${server.url}/signin#app=demo&token=${tokens.editor}`);
+      await page.waitForURL('**/audience', { timeout: TIMEOUT_MS });
+      // The segments are computed by the durable job: wait until the overlap route knows them.
+      let overlap;
+      for (let i = 0; i < 60; i++) {
+        try {
+          overlap = await api(server.url, tokens.editor, '/apps/demo/overlap', {
+            method: 'POST',
+            body: { ds: latest, segments: ['cmp-women', 'cmp-visitors'] },
+          });
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      assert.ok(overlap, 'the segments were computed');
+      await page.goto(`${server.url}/compare?a=cmp-women&b=cmp-visitors&group=member_level`);
+      await page.getByTestId('compare-distribution').waitFor({ timeout: TIMEOUT_MS });
+      const [onlyA, onlyB, both] = overlap.regions.map((r) => r.count);
+      const read = async (id) => number(await page.getByTestId(id).textContent());
+      assert.equal(await read('only-a'), onlyA);
+      assert.equal(await read('only-b'), onlyB);
+      assert.equal(await read('both'), both);
+      assert.equal(await read('size-a'), onlyA + both);
+      assert.equal(await read('size-b'), onlyB + both);
+      const pivot = await api(server.url, tokens.editor, '/apps/demo/pivot', {
+        method: 'POST',
+        body: { ds: latest, rows: 'member_level', columns: 'member_level', audience: { segment: 'cmp-women' } },
+      });
+      for (const [i, value] of pivot.rows.entries()) {
+        const cell = page.locator(`[data-testid="compare-row"][data-value="${value}"] [data-testid="a-users"]`);
+        assert.equal(number(await cell.textContent()), pivot.counts[i][i], value);
+      }
+      await shot(page, 'analysis-compare-desktop');
+      assert.deepEqual(real(problems), []);
+    } finally {
+      await context.close();
+    }
+  });
 });

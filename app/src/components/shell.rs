@@ -10,6 +10,7 @@ use crate::ctx::AppState;
 use crate::format;
 use crate::nav::Page;
 use crate::pages::audience::Audience;
+use crate::pages::compare::Compare;
 use crate::pages::funnels::Funnels;
 use crate::pages::lookup::Lookup;
 use crate::pages::overview::Overview;
@@ -41,6 +42,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/split") view=Split />
                         <Route path=path!("/funnels") view=Funnels />
                         <Route path=path!("/pivot") view=Pivot />
+                        <Route path=path!("/compare") view=Compare />
                         <Route path=path!("/lookup") view=Lookup />
                         <Route path=path!("/settings") view=Settings />
                     </Routes>

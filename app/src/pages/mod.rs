@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod audience;
+pub mod compare;
 pub mod funnels;
 pub mod lookup;
 pub mod overview;
