@@ -106,6 +106,7 @@ describe('analysis pages with demo data', () => {
           assert.equal(lines.length, 1 + want.rows.length * want.columns.length);
           assert.equal(Number(lines[1].split(',')[2]), want.counts[0][0]);
         }
+        await shot(page, `analysis-pivot-counts-${name}`);
         await page.getByTestId('pivot-show').selectOption('tgi');
         await page.waitForURL('**show=tgi', { timeout: TIMEOUT_MS });
         // Without an audience every defined TGI is 100 (the audience is everyone).
@@ -115,7 +116,7 @@ describe('analysis pages with demo data', () => {
           tgi,
           { timeout: TIMEOUT_MS },
         );
-        await shot(page, `analysis-pivot-${name}`);
+        await shot(page, `analysis-pivot-tgi-${name}`);
         assert.deepEqual(real(problems), []);
       } finally {
         await context.close();

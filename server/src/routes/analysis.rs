@@ -471,9 +471,10 @@ mod tests {
         }
     }
 
-    fn field(e: ApiError) -> &'static str {
-        match e {
-            ApiError::InvalidField { field, .. } => field,
+    /// The field of the error `check_funnel` gives.
+    fn field(r: Result<FunnelPlan, ApiError>) -> &'static str {
+        match r {
+            Err(ApiError::InvalidField { field, .. }) => field,
             other => panic!("not a field error: {other:?}"),
         }
     }
@@ -482,12 +483,12 @@ mod tests {
     fn funnel_limits_name_the_field() {
         let ok = check_funnel(&request(2, "2026-01-01", "2026-01-03", 2), 30).expect("valid");
         assert_eq!(ok.days, vec!["2026-01-01", "2026-01-02", "2026-01-03"]);
-        assert_eq!(field(check_funnel(&request(0, "2026-01-01", "2026-01-03", 2), 30).unwrap_err()), "steps");
-        assert_eq!(field(check_funnel(&request(9, "2026-01-01", "2026-01-03", 2), 30).unwrap_err()), "steps");
-        assert_eq!(field(check_funnel(&request(2, "2026-01-05", "2026-01-03", 2), 30).unwrap_err()), "to");
-        assert_eq!(field(check_funnel(&request(2, "2025-01-05", "2026-01-03", 2), 30).unwrap_err()), "from");
-        assert_eq!(field(check_funnel(&request(2, "2026-01-01", "2026-01-03", 31), 30).unwrap_err()), "within_days");
-        assert_eq!(field(check_funnel(&request(2, "x", "2026-01-03", 1), 30).unwrap_err()), "from");
+        assert_eq!(field(check_funnel(&request(0, "2026-01-01", "2026-01-03", 2), 30)), "steps");
+        assert_eq!(field(check_funnel(&request(9, "2026-01-01", "2026-01-03", 2), 30)), "steps");
+        assert_eq!(field(check_funnel(&request(2, "2026-01-05", "2026-01-03", 2), 30)), "to");
+        assert_eq!(field(check_funnel(&request(2, "2025-01-05", "2026-01-03", 2), 30)), "from");
+        assert_eq!(field(check_funnel(&request(2, "2026-01-01", "2026-01-03", 31), 30)), "within_days");
+        assert_eq!(field(check_funnel(&request(2, "x", "2026-01-03", 1), 30)), "from");
     }
 
     #[test]
