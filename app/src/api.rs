@@ -154,6 +154,27 @@ pub async fn estimate(s: &Session, ds: &str, rule: &serde_json::Value, tier: Tie
     decode(&body)
 }
 
+/// An ordered event funnel (`POST …/funnel`).
+pub async fn funnel(s: &Session, request: &wire::FunnelRequest) -> Result<wire::Funnel, Error> {
+    let body = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "POST", &app_path(s, "/funnel"), Some(body), None).await?;
+    decode(&body)
+}
+
+/// The regions of up to five sets (`POST …/overlap`).
+pub async fn overlap(s: &Session, request: &wire::OverlapRequest) -> Result<wire::Overlap, Error> {
+    let body = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "POST", &app_path(s, "/overlap"), Some(body), None).await?;
+    decode(&body)
+}
+
+/// A cross-tab of two tag groups (`POST …/pivot`).
+pub async fn pivot(s: &Session, request: &wire::PivotRequest) -> Result<wire::Pivot, Error> {
+    let body = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;
+    let (body, _) = call(s, "POST", &app_path(s, "/pivot"), Some(body), None).await?;
+    decode(&body)
+}
+
 /// Live segments.
 pub async fn segments(s: &Session) -> Result<Vec<Segment>, Error> {
     let (body, _) = call(s, "GET", &app_path(s, "/segments"), None, None).await?;

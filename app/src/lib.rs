@@ -27,6 +27,8 @@
 //!   from the manifests, the segments that moved most, freshness, the address. Plain Rust.
 //! - [`lookup`]: one user's tags and segments across the days as a timeline. Plain Rust.
 //! - [`csv`]: tables as CSV for the pages' downloads. Plain Rust.
+//! - [`analysis`]: the Funnels and Pivot pages' choices (in their addresses), rows, heat scale
+//!   and CSV. Plain Rust.
 //! - [`charts`]: plotters drawings (generic over the backend) and their data shaping.
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
@@ -40,6 +42,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod analysis;
 pub mod api;
 pub mod audience;
 pub mod blobs;

@@ -18,6 +18,12 @@ pub enum Page {
     Trends,
     /// A/B splits of a segment: preview, balance check, outcome.
     Split,
+    /// Ordered event funnels.
+    Funnels,
+    /// Cross-tabs of two tag groups.
+    Pivot,
+    /// Two segments side by side.
+    Compare,
     /// Which tags and segments one user has.
     Lookup,
     /// The app's tokens, privacy settings and audit log (app admins).
@@ -26,13 +32,16 @@ pub enum Page {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 11] = [
         Page::Overview,
         Page::Tags,
         Page::Audience,
         Page::Segments,
         Page::Trends,
         Page::Split,
+        Page::Funnels,
+        Page::Pivot,
+        Page::Compare,
         Page::Lookup,
         Page::Settings,
     ];
@@ -46,6 +55,9 @@ impl Page {
             Page::Segments => "Segments",
             Page::Trends => "Trends",
             Page::Split => "Split",
+            Page::Funnels => "Funnels",
+            Page::Pivot => "Pivot",
+            Page::Compare => "Compare",
             Page::Lookup => "Lookup",
             Page::Settings => "Settings",
         }
@@ -66,6 +78,9 @@ impl Page {
             Page::Segments => "/segments",
             Page::Trends => "/trends",
             Page::Split => "/split",
+            Page::Funnels => "/funnels",
+            Page::Pivot => "/pivot",
+            Page::Compare => "/compare",
             Page::Lookup => "/lookup",
             Page::Settings => "/settings",
         }
@@ -74,7 +89,9 @@ impl Page {
     /// One line saying what the page is for.
     pub const fn summary(self) -> &'static str {
         match self {
-            Page::Overview => "All users and the fixed populations day by day, the segments that moved, freshness, server status.",
+            Page::Overview => {
+                "All users and the fixed populations day by day, the segments that moved, freshness, server status."
+            }
             Page::Tags => "Browse tag groups and values, with the number of users in each.",
             Page::Audience => "Build an audience from tags and behaviour; its size updates on every click.",
             Page::Segments => "Save audiences as segments, recomputed every day or frozen.",
@@ -82,6 +99,11 @@ impl Page {
                 "Follow up to five segments day by day: size, entries and exits, metric rates vs all users."
             }
             Page::Split => "Split a segment into A/B groups that never reshuffle; check balance, read outcomes.",
+            Page::Funnels => {
+                "Users who did events in order: conversion, drop-off and time between steps, split by a group."
+            }
+            Page::Pivot => "Cross two tag groups: users, shares and TGI on a heat scale, as CSV.",
+            Page::Compare => "Two segments side by side: sizes, overlap, a tag group's spread in each.",
             Page::Lookup => "See which tags and segments one user has.",
             Page::Settings => "Tokens, privacy settings and the audit log of the app.",
         }

@@ -26,6 +26,7 @@
 //! | `api.rs` | tokens and roles, app isolation, path ids, segment CRUD with ETags, sync versions and tombstones, idempotency keys, body limits, load shedding, the OpenAPI document |
 //! | `data.rs` | uploads, hot publish, carry-forward and backfill, retention, snapshots and blobs, estimates, membership, static members |
 //! | `behaviour.rs` | numeric tags and daily event counts over several days, and the conditions on them |
+//! | `analysis.rs` | funnels, overlaps and pivots (issue 16) against naive recomputations from the uploaded rows and the engine on downloaded bitmaps; their 400s; aggregate tokens' noisy, withheld counts |
 //! | `history.rs` | a segment's history per day, backfilled by the durable job |
 //! | `freeze.rs` | "save as static (frozen now)" against a naive recomputation |
 //! | `experiments.rs` | A/B splits against `engine::split`, their balance and outcomes |

@@ -3,6 +3,8 @@
 //! server link the same code and give the same answers.
 //!
 //! # Layout
+//! - [`analysis`]: ordered event funnels, overlaps of up to five sets, pivots of two groups
+//!   (issue 16), by set operations per day, per set, per value.
 //! - [`idset`]: [`IdSet`], the chunked id set (roaring layout) that evaluation walks.
 //! - [`portable`]: the roaring portable format, read with full checks and written compactly.
 //! - [`rank`]: each id's position in a set, for per-user tables over ids that are not `0..n`.
@@ -27,6 +29,7 @@
 //!   preview and the server's answer alike.
 //! - [`error`]: the error types.
 
+pub mod analysis;
 pub mod balance;
 pub mod blob;
 pub mod bsi;

@@ -2,6 +2,7 @@
 //! drawing ([`draw_profile`]) is generic over plotters' `DrawingBackend`, so the same code
 //! renders to SVG in the browser ([`profile_svg`]) and in native tests.
 
+pub mod funnel;
 pub mod overview;
 pub mod split;
 pub mod trends;

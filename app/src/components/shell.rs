@@ -10,8 +10,11 @@ use crate::ctx::AppState;
 use crate::format;
 use crate::nav::Page;
 use crate::pages::audience::Audience;
+use crate::pages::compare::Compare;
+use crate::pages::funnels::Funnels;
 use crate::pages::lookup::Lookup;
 use crate::pages::overview::Overview;
+use crate::pages::pivot::Pivot;
 use crate::pages::segments::Segments;
 use crate::pages::settings::Settings;
 use crate::pages::signin::SignIn;
@@ -37,6 +40,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/segments") view=Segments />
                         <Route path=path!("/trends") view=Trends />
                         <Route path=path!("/split") view=Split />
+                        <Route path=path!("/funnels") view=Funnels />
+                        <Route path=path!("/pivot") view=Pivot />
+                        <Route path=path!("/compare") view=Compare />
                         <Route path=path!("/lookup") view=Lookup />
                         <Route path=path!("/settings") view=Settings />
                     </Routes>

@@ -1,8 +1,11 @@
 //! One module per page.
 
 pub mod audience;
+pub mod compare;
+pub mod funnels;
 pub mod lookup;
 pub mod overview;
+pub mod pivot;
 pub mod segments;
 pub mod settings;
 pub mod signin;

@@ -18,6 +18,7 @@
 //! | [`error`] | [`ErrorBody`]: the body of every error answer (`error` code, `message`, `field`/`path`/`line`) |
 //! | [`meta`] | [`Health`] |
 //! | [`apps`] | apps, their settings and roles: [`App`], [`AppPatch`], [`AppSettings`], [`IdKind`], [`Role`] |
+//! | [`analysis`] | funnels, overlaps, pivots (issue 16): [`FunnelRequest`] → [`Funnel`], [`OverlapRequest`] → [`Overlap`], [`PivotRequest`] → [`Pivot`] |
 //! | [`access`] | tokens and the audit log: [`NewToken`], [`Token`], [`TokenCreated`], [`TokenList`], [`Rotate`], [`AuditEntry`], [`AuditPage`], [`LookupCounts`] |
 //! | [`data`] | published days, uploads, event days: [`Day`], [`IngestResult`], [`EventDays`] |
 //! | [`estimate`] | [`EstimateRequest`] → [`Estimate`], with the funnel [`Step`]s and [`Warning`]s; [`Tier`] |
@@ -38,6 +39,7 @@
 //! 3. The app's client (`app/src/api.rs`) gets a function that sends and decodes the same types.
 
 pub mod access;
+pub mod analysis;
 pub mod apps;
 pub mod data;
 pub mod error;
@@ -52,6 +54,10 @@ pub mod segments;
 pub use access::{
     Actor, AuditAction, AuditEntry, AuditPage, LookupCount, LookupCounts, NewToken, Rotate, Token, TokenCreated,
     TokenList,
+};
+pub use analysis::{
+    Funnel, FunnelBy, FunnelRequest, FunnelStep, FunnelStepRequest, Overlap, OverlapRequest, Pivot, PivotRequest,
+    Region, SetRef,
 };
 pub use apps::{App, AppPatch, AppSettings, IdKind, Role};
 pub use data::{Day, DayList, EventDay, EventDays, IngestResult};

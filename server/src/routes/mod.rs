@@ -19,6 +19,7 @@
 //! | [`ingest`] | tag and event uploads |
 //! | [`snapshots`] | published days, manifests, event days, blobs |
 //! | [`estimate`] | a rule's size on a day |
+//! | [`analysis`] | ordered event funnels, overlaps of up to five sets, pivots of two groups (issue 16) |
 //! | [`segments`], [`members`], [`history`] | segment definitions, member uploads and exports, history |
 //! | [`freeze`] | a rule's or a segment's members on a day, saved as a new static segment |
 //! | [`jobs`] | the durable background jobs of an app (recomputing days after a segment change) |
@@ -48,6 +49,7 @@ use crate::error::ApiError;
 use crate::limits;
 use crate::state::{AppState, Config};
 
+pub mod analysis;
 pub mod apps;
 pub mod audit;
 pub mod estimate;
@@ -223,6 +225,9 @@ pub fn table() -> Vec<Route> {
         Route::new(Get, "/v1/apps/{app}/days/{ds}/events", Json, App(Read), snapshots::event_days, doc::get_event_days),
         Route::new(Get, "/v1/apps/{app}/blobs/{hash}", Json, App(Read), snapshots::blob, doc::get_blob),
         Route::new(Post, "/v1/apps/{app}/estimate", Json, App(Read), estimate::estimate, doc::estimate),
+        Route::new(Post, "/v1/apps/{app}/funnel", Json, App(Read), analysis::funnel, doc::funnel),
+        Route::new(Post, "/v1/apps/{app}/overlap", Json, App(Read), analysis::overlap, doc::overlap),
+        Route::new(Post, "/v1/apps/{app}/pivot", Json, App(Read), analysis::pivot, doc::pivot),
         // Segments.
         Route::new(Get, "/v1/apps/{app}/segments", Json, App(SegmentRead), segments::list, doc::list_segments),
         Route::new(Post, "/v1/apps/{app}/segments", Json, App(SegmentWrite), segments::create, doc::create_segment),

@@ -323,7 +323,7 @@ pub fn document() -> OpenApi {
         .info(info)
         .servers(Some([Server::new("/")]))
         .security(Some([from_json(json!({"bearer": []}))]))
-        .tags(Some(["meta", "apps", "data", "segments", "membership"].map(Tag::new)))
+        .tags(Some(["meta", "apps", "data", "analysis", "segments", "membership"].map(Tag::new)))
         .paths(paths)
         .components(Some(components))
         .build()

@@ -7,8 +7,9 @@ use engine::manifest::EventEntry;
 use serde_json::json;
 use wire::{
     App, AppPatch, AuditPage, Day, DayList, Estimate, EstimateRequest, EventDays, ExperimentList, ExperimentView,
-    FreezeInput, Frozen, Health, History, IngestResult, Job, LookupCounts, MembersReport, NewExperiment, NewToken,
-    Outcome, Rotate, Segment, SegmentInput, SegmentList, TokenCreated, TokenList, UserTags, WriteResult,
+    FreezeInput, Frozen, Funnel, FunnelRequest, Health, History, IngestResult, Job, LookupCounts, MembersReport,
+    NewExperiment, NewToken, Outcome, Overlap, OverlapRequest, Pivot, PivotRequest, Rotate, Segment, SegmentInput,
+    SegmentList, TokenCreated, TokenList, UserTags, WriteResult,
 };
 
 use super::openapi::Op;
@@ -242,6 +243,36 @@ pub fn estimate() -> Op {
         .body::<EstimateRequest>()
         .answer::<Estimate>(200, "The estimate")
         .errors(&[400, 401, 403, 404, 413, 503])
+}
+
+/// `POST /v1/apps/{app}/funnel`.
+pub fn funnel() -> Op {
+    Op::new("funnel", "analysis", "Ordered event funnel over the days from `from` to `to`")
+        .describe("Day-granular: a user enters step 1 on the earliest day in [from, to] with the event (count ≥ 1) and, with `audience`, in the audience that day; reaches step k on the earliest day on or after the day of step k−1 (strictly after when the two steps are the same event) with the event, no more than `within_days` days after their step-1 day and no later than `to`. Per step: users, conversion from the previous step and from step 1, the median days from the previous step; with `by`, the same per value of that tag group (its values on the latest published day of the range). At most 8 steps; `from` to `to` and `within_days` at most the retained days. Aggregate tokens get noisy counts (withheld below the app's minimum audience), charged to their daily budget.")
+        .params(&["app"])
+        .body::<FunnelRequest>()
+        .answer::<Funnel>(200, "The funnel")
+        .errors(&[400, 401, 403, 404, 413, 429, 503])
+}
+
+/// `POST /v1/apps/{app}/overlap`.
+pub fn overlap() -> Op {
+    Op::new("overlap", "analysis", "Sizes of every region of up to 5 segments or rules")
+        .describe("Region `in: [a, b]` counts the users in a and b and in none of the other sets; all 2^n − 1 regions are listed, in the order of their bit masks. A set is a segment id (its members on the day) or a rule (named `segments[i]`). Aggregate tokens get noisy counts, charged to their daily budget.")
+        .params(&["app"])
+        .body::<OverlapRequest>()
+        .answer::<Overlap>(200, "The regions")
+        .errors(&[400, 401, 403, 404, 413, 429, 503])
+}
+
+/// `POST /v1/apps/{app}/pivot`.
+pub fn pivot() -> Op {
+    Op::new("pivot", "analysis", "Cross-tab of two tag groups, optionally within an audience")
+        .describe("Counts `[row][column]` of the users (of the audience) holding both values, each cell's share of its row and of its column, and TGI: 100 × (cell / audience) / (cell among all users / all users). Groups of at most 200 values. Aggregate tokens get noisy counts (shares and TGI from them), charged to their daily budget.")
+        .params(&["app"])
+        .body::<PivotRequest>()
+        .answer::<Pivot>(200, "The cross-tab")
+        .errors(&[400, 401, 403, 404, 413, 429, 503])
 }
 
 /// `GET /v1/apps/{app}/segments`.

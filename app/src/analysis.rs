@@ -1,0 +1,518 @@
+//! The analysis pages' logic (issue 16): the Funnels and Pivot pages' choices and their
+//! addresses, the rows they show, the pivot's heat scale and CSV. Plain Rust, tested natively;
+//! the numbers themselves come from the server's routes (`…/funnel`, `…/pivot`), which run
+//! `engine::analysis`.
+
+use serde_json::json;
+use wire::{Funnel, FunnelRequest, FunnelStep, FunnelStepRequest, Pivot, PivotRequest, Rule};
+
+use crate::format;
+use crate::session::{encode_component, parse_query};
+
+/// The most steps a funnel takes (the server's limit).
+pub const MAX_STEPS: usize = engine::analysis::funnel::MAX_STEPS;
+
+/// The Funnels page's choices, all in its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunnelChoice {
+    /// The steps' events, in order.
+    pub events: Vec<String>,
+    /// First day (the first published day when absent).
+    pub from: Option<String>,
+    /// Last day (the latest published day when absent).
+    pub to: Option<String>,
+    /// Days to convert after step 1.
+    pub within_days: u32,
+    /// A saved segment users must be in on their step-1 day.
+    pub segment: Option<String>,
+    /// A tag group to split by.
+    pub by: Option<String>,
+}
+
+fn list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+}
+
+fn some(value: String) -> Option<String> {
+    let v = value.trim().to_owned();
+    (!v.is_empty()).then_some(v)
+}
+
+impl FunnelChoice {
+    /// Reads the choice from a query string (`?steps=visit,buy&within=7`).
+    pub fn from_query(query: &str) -> FunnelChoice {
+        let mut c = FunnelChoice { within_days: 7, ..FunnelChoice::default() };
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "steps" => c.events = list(&value).into_iter().take(MAX_STEPS).collect(),
+                "from" => c.from = some(value),
+                "to" => c.to = some(value),
+                "within" => c.within_days = value.trim().parse().unwrap_or(7),
+                "segment" => c.segment = some(value),
+                "by" => c.by = some(value),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The page's address for this choice.
+    ///
+    /// ```
+    /// use app::analysis::FunnelChoice;
+    /// let c = FunnelChoice { events: vec!["visit".into(), "buy".into()], within_days: 3, by: Some("region".into()), ..Default::default() };
+    /// assert_eq!(c.to_url(), "/funnels?steps=visit,buy&within=3&by=region");
+    /// assert_eq!(FunnelChoice::from_query(c.to_url().trim_start_matches("/funnels")), c);
+    /// ```
+    pub fn to_url(&self) -> String {
+        let mut parts =
+            vec![format!("steps={}", self.events.iter().map(|e| encode_component(e)).collect::<Vec<_>>().join(","))];
+        for (key, value) in [("from", &self.from), ("to", &self.to)] {
+            if let Some(v) = value {
+                parts.push(format!("{key}={}", encode_component(v)));
+            }
+        }
+        parts.push(format!("within={}", self.within_days));
+        for (key, value) in [("segment", &self.segment), ("by", &self.by)] {
+            if let Some(v) = value {
+                parts.push(format!("{key}={}", encode_component(v)));
+            }
+        }
+        format!("/funnels?{}", parts.join("&"))
+    }
+
+    /// The request for the server, over `from`..`to` (defaults filled in), or `None` while
+    /// there is no step.
+    ///
+    /// ```
+    /// use app::analysis::FunnelChoice;
+    /// let c = FunnelChoice { events: vec!["visit".into()], segment: Some("vip".into()), ..Default::default() };
+    /// let r = c.request("2026-01-01", "2026-01-07").unwrap();
+    /// assert_eq!(r.audience.unwrap().0, serde_json::json!({"segment": "vip"}));
+    /// ```
+    pub fn request(&self, first_day: &str, last_day: &str) -> Option<FunnelRequest> {
+        if self.events.is_empty() {
+            return None;
+        }
+        Some(FunnelRequest {
+            steps: self.events.iter().map(|e| FunnelStepRequest { event: e.clone() }).collect(),
+            from: self.from.clone().unwrap_or_else(|| first_day.to_owned()),
+            to: self.to.clone().unwrap_or_else(|| last_day.to_owned()),
+            within_days: self.within_days,
+            audience: self.segment.as_ref().map(|s| Rule(json!({"segment": s}))),
+            by: self.by.clone(),
+        })
+    }
+}
+
+/// One bar of the funnel, as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelRow {
+    /// `1. visit`.
+    pub label: String,
+    /// Users, formatted (`< k` when withheld).
+    pub users: String,
+    /// The count (0 when withheld), for the bar.
+    pub count: u64,
+    /// Conversion from the previous step (`–` when undefined).
+    pub from_previous: String,
+    /// Conversion from step 1.
+    pub from_first: String,
+    /// Users lost since the previous step, formatted (empty for step 1).
+    pub dropped: String,
+    /// Median days from the previous step.
+    pub median_days: String,
+}
+
+fn pct(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".to_owned(), format::percent)
+}
+
+/// The rows of a funnel's steps; `min_audience` says what a withheld count shows.
+///
+/// ```
+/// use app::analysis::funnel_rows;
+/// use wire::FunnelStep;
+/// let step = |e: &str, c: u64, p: f64| FunnelStep { event: e.into(), count: Some(c), suppressed: false, from_previous: Some(p), from_first: Some(p), median_days: None };
+/// let rows = funnel_rows(&[step("visit", 100, 1.0), step("buy", 25, 0.25)], 0);
+/// assert_eq!(rows[1].label, "2. buy");
+/// assert_eq!(rows[1].dropped, "75");
+/// ```
+pub fn funnel_rows(steps: &[FunnelStep], min_audience: u64) -> Vec<FunnelRow> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(k, s)| FunnelRow {
+            label: format!("{}. {}", k + 1, s.event),
+            users: s.count.map_or_else(|| format!("< {}", format::int(min_audience)), format::int),
+            count: s.count.unwrap_or(0),
+            from_previous: if k == 0 { String::new() } else { pct(s.from_previous) },
+            from_first: pct(s.from_first),
+            dropped: match (k, s.count, k.checked_sub(1).and_then(|p| steps[p].count)) {
+                (0, _, _) => String::new(),
+                (_, Some(c), Some(p)) => format::int(p.saturating_sub(c)),
+                _ => "–".to_owned(),
+            },
+            median_days: s.median_days.map_or_else(String::new, |m| format!("{m} d")),
+        })
+        .collect()
+}
+
+/// The table rows of a funnel split by a group: per value, its counts per step.
+pub fn by_rows(funnel: &Funnel, min_audience: u64) -> Vec<(String, Vec<FunnelRow>)> {
+    funnel.by.iter().flatten().map(|b| (b.value.clone(), funnel_rows(&b.steps, min_audience))).collect()
+}
+
+/// The Pivot page's choices, all in its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PivotChoice {
+    /// Row group.
+    pub rows: Option<String>,
+    /// Column group.
+    pub columns: Option<String>,
+    /// A saved segment to count within.
+    pub segment: Option<String>,
+    /// What the cells show.
+    pub show: Show,
+}
+
+/// What a pivot's cells show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Show {
+    /// Users.
+    #[default]
+    Counts,
+    /// Share of the row.
+    RowShares,
+    /// Share of the column.
+    ColumnShares,
+    /// TGI against all users.
+    Tgi,
+}
+
+impl Show {
+    /// Every choice, in the order offered.
+    pub const ALL: [Show; 4] = [Show::Counts, Show::RowShares, Show::ColumnShares, Show::Tgi];
+
+    /// Its name in the address.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Show::Counts => "counts",
+            Show::RowShares => "row",
+            Show::ColumnShares => "column",
+            Show::Tgi => "tgi",
+        }
+    }
+
+    /// Its label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Show::Counts => "Users",
+            Show::RowShares => "% of row",
+            Show::ColumnShares => "% of column",
+            Show::Tgi => "TGI",
+        }
+    }
+}
+
+impl PivotChoice {
+    /// Reads the choice from a query string.
+    pub fn from_query(query: &str) -> PivotChoice {
+        let mut c = PivotChoice::default();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "rows" => c.rows = some(value),
+                "columns" => c.columns = some(value),
+                "segment" => c.segment = some(value),
+                "show" => c.show = Show::ALL.into_iter().find(|s| s.key() == value.trim()).unwrap_or_default(),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The page's address.
+    ///
+    /// ```
+    /// use app::analysis::{PivotChoice, Show};
+    /// let c = PivotChoice { rows: Some("region".into()), columns: Some("plan".into()), segment: None, show: Show::Tgi };
+    /// assert_eq!(c.to_url(), "/pivot?rows=region&columns=plan&show=tgi");
+    /// assert_eq!(PivotChoice::from_query(c.to_url().trim_start_matches("/pivot")), c);
+    /// ```
+    pub fn to_url(&self) -> String {
+        let mut parts = Vec::new();
+        for (key, value) in [("rows", &self.rows), ("columns", &self.columns), ("segment", &self.segment)] {
+            if let Some(v) = value {
+                parts.push(format!("{key}={}", encode_component(v)));
+            }
+        }
+        parts.push(format!("show={}", self.show.key()));
+        format!("/pivot?{}", parts.join("&"))
+    }
+
+    /// The request for day `ds`, once both groups are chosen.
+    pub fn request(&self, ds: &str) -> Option<PivotRequest> {
+        Some(PivotRequest {
+            ds: Some(ds.to_owned()),
+            rows: self.rows.clone()?,
+            columns: self.columns.clone()?,
+            audience: self.segment.as_ref().map(|s| Rule(json!({"segment": s}))),
+        })
+    }
+}
+
+/// A cell's text and its heat (0 to 1, for the background) under `show`.
+///
+/// ```
+/// use app::analysis::{Show, cell};
+/// let p: wire::Pivot = serde_json::from_value(serde_json::json!({"ds": "d", "rows": ["a"], "columns": ["x", "y"],
+///     "counts": [[3, 1]], "row_shares": [[0.75, 0.25]], "column_shares": [[1.0, 1.0]], "tgi": [[100.0, 100.0]],
+///     "audience": 4, "universe": 4})).unwrap();
+/// assert_eq!(cell(&p, Show::Counts, 0, 0, 0), ("3".to_owned(), 1.0));
+/// assert_eq!(cell(&p, Show::RowShares, 0, 1, 0).0, "25.0%");
+/// ```
+pub fn cell(p: &Pivot, show: Show, i: usize, j: usize, min_audience: u64) -> (String, f64) {
+    let max_count = p.counts.iter().flatten().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    match show {
+        Show::Counts => match p.counts[i][j] {
+            Some(c) => (format::int(c), c as f64 / max_count),
+            None => (format!("< {}", format::int(min_audience)), 0.0),
+        },
+        Show::RowShares => share_cell(p.row_shares[i][j]),
+        Show::ColumnShares => share_cell(p.column_shares[i][j]),
+        Show::Tgi => {
+            let t = p.tgi[i][j];
+            // 100 is neutral; 200 and above is full heat.
+            (format::tgi(t), t.map_or(0.0, |t| ((t - 100.0) / 100.0).clamp(0.0, 1.0)))
+        }
+    }
+}
+
+fn share_cell(s: Option<f64>) -> (String, f64) {
+    (pct(s), s.unwrap_or(0.0))
+}
+
+/// The heat scale: white to the accent blue, as a CSS colour.
+///
+/// ```
+/// assert_eq!(app::analysis::heat_color(0.0), "rgb(255, 255, 255)");
+/// assert_eq!(app::analysis::heat_color(1.0), "rgb(96, 143, 240)");
+/// ```
+pub fn heat_color(heat: f64) -> String {
+    let h = heat.clamp(0.0, 1.0);
+    let mix = |full: f64| (255.0 - (255.0 - full) * h).round() as u8;
+    format!("rgb({}, {}, {})", mix(96.0), mix(143.0), mix(240.0))
+}
+
+/// Quotes a CSV field when it needs it, and defuses a formula-looking one with `'`.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+/// The pivot as CSV: one line per cell (row, column, users, row share, column share, TGI);
+/// a withheld count is empty.
+///
+/// ```
+/// let p: wire::Pivot = serde_json::from_value(serde_json::json!({"ds": "d", "rows": ["a"], "columns": ["x"],
+///     "counts": [[3]], "row_shares": [[1.0]], "column_shares": [[1.0]], "tgi": [[null]],
+///     "audience": 3, "universe": 3})).unwrap();
+/// assert_eq!(app::analysis::pivot_csv(&p, "region", "plan"), "region,plan,users,row_share,column_share,tgi\na,x,3,1,1,\n");
+/// ```
+pub fn pivot_csv(p: &Pivot, rows: &str, columns: &str) -> String {
+    let num = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    let mut out = format!("{},{},users,row_share,column_share,tgi\n", csv_field(rows), csv_field(columns));
+    for (i, r) in p.rows.iter().enumerate() {
+        for (j, c) in p.columns.iter().enumerate() {
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                csv_field(r),
+                csv_field(c),
+                p.counts[i][j].map_or_else(String::new, |n| n.to_string()),
+                num(p.row_shares[i][j]),
+                num(p.column_shares[i][j]),
+                num(p.tgi[i][j]),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_withheld_step_reads_as_below_k_and_breaks_the_drop() {
+        let s = |c: Option<u64>| FunnelStep {
+            event: "e".into(),
+            count: c,
+            suppressed: c.is_none(),
+            from_previous: None,
+            from_first: None,
+            median_days: Some(1.5),
+        };
+        let rows = funnel_rows(&[s(Some(50)), s(None), s(Some(20))], 10);
+        assert_eq!(rows[1].users, "< 10");
+        assert_eq!((rows[1].dropped.as_str(), rows[2].dropped.as_str()), ("–", "–"));
+        assert_eq!(rows[0].median_days, "1.5 d");
+        assert_eq!(rows[0].from_previous, "");
+    }
+
+    #[test]
+    fn csv_defuses_formulas_and_quotes() {
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+
+    #[test]
+    fn choices_survive_odd_addresses() {
+        let c = FunnelChoice::from_query("?steps=a,,b&within=x&by=");
+        assert_eq!((c.events.len(), c.within_days, c.by), (2, 7, None));
+        assert_eq!(PivotChoice::from_query("?show=nope").show, Show::Counts);
+    }
+}
+
+/// The Compare page's choices, all in its address: two saved segments and a tag group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompareChoice {
+    /// Audience A (a segment id).
+    pub a: Option<String>,
+    /// Audience B.
+    pub b: Option<String>,
+    /// The tag group whose distribution is compared.
+    pub group: Option<String>,
+}
+
+impl CompareChoice {
+    /// Reads the choice from a query string.
+    pub fn from_query(query: &str) -> CompareChoice {
+        let mut c = CompareChoice::default();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "a" => c.a = some(value),
+                "b" => c.b = some(value),
+                "group" => c.group = some(value),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The page's address.
+    ///
+    /// ```
+    /// use app::analysis::CompareChoice;
+    /// let c = CompareChoice { a: Some("vip".into()), b: Some("new users".into()), group: Some("gender".into()) };
+    /// assert_eq!(c.to_url(), "/compare?a=vip&b=new%20users&group=gender");
+    /// assert_eq!(CompareChoice::from_query(c.to_url().trim_start_matches("/compare")), c);
+    /// ```
+    pub fn to_url(&self) -> String {
+        let parts: Vec<String> = [("a", &self.a), ("b", &self.b), ("group", &self.group)]
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode_component(v))))
+            .collect();
+        format!("/compare?{}", parts.join("&"))
+    }
+
+    /// The overlap request of A and B on `ds`.
+    pub fn overlap(&self, ds: &str) -> Option<wire::OverlapRequest> {
+        Some(wire::OverlapRequest {
+            ds: Some(ds.to_owned()),
+            segments: vec![wire::SetRef::Segment(self.a.clone()?), wire::SetRef::Segment(self.b.clone()?)],
+        })
+    }
+
+    /// The distribution of the group within `segment` on `ds`: the group crossed with itself
+    /// within the segment, whose diagonal is each value's users in the segment.
+    pub fn distribution(&self, ds: &str, segment: &str) -> Option<PivotRequest> {
+        let group = self.group.clone()?;
+        Some(PivotRequest {
+            ds: Some(ds.to_owned()),
+            rows: group.clone(),
+            columns: group,
+            audience: Some(Rule(json!({"segment": segment}))),
+        })
+    }
+}
+
+/// A and B's sizes and overlap from the overlap route's regions (`None` where withheld):
+/// `(only A, only B, both)`.
+pub fn overlap_parts(o: &wire::Overlap) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let get = |i: usize| o.regions.get(i).and_then(|r| r.count);
+    (get(0), get(1), get(2))
+}
+
+/// `x + y` when both are known.
+pub fn sum(x: Option<u64>, y: Option<u64>) -> Option<u64> {
+    Some(x? + y?)
+}
+
+/// Each value's users in the audience: the diagonal of a group crossed with itself.
+pub fn diagonal(p: &Pivot) -> Vec<(String, Option<u64>)> {
+    p.rows
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.clone(), p.counts.get(i).and_then(|r| r.get(i)).copied().flatten()))
+        .collect()
+}
+
+/// One value compared in A and B.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    /// The value.
+    pub value: String,
+    /// Users of A with it, and their share of A.
+    pub a: (Option<u64>, Option<f64>),
+    /// Users of B with it, and their share of B.
+    pub b: (Option<u64>, Option<f64>),
+    /// Share in A minus share in B.
+    pub difference: Option<f64>,
+    /// A's TGI against B: 100 × share in A / share in B.
+    pub tgi: Option<f64>,
+    /// The difference is beyond chance: the 95% interval of the difference of the two rates
+    /// (Newcombe's, `engine::stats::difference`, as the split page's outcomes) leaves out 0.
+    pub beyond_chance: bool,
+}
+
+/// The rows comparing a group's distribution in A (`a_total` users) and B.
+///
+/// ```
+/// use app::analysis::compare_rows;
+/// let a = vec![("x".to_owned(), Some(600)), ("y".to_owned(), Some(400))];
+/// let b = vec![("x".to_owned(), Some(400)), ("y".to_owned(), Some(600))];
+/// let rows = compare_rows(&a, Some(1000), &b, Some(1000));
+/// assert!((rows[0].tgi.unwrap() - 150.0).abs() < 1e-9);
+/// assert!(rows[0].beyond_chance);
+/// ```
+pub fn compare_rows(
+    a: &[(String, Option<u64>)],
+    a_total: Option<u64>,
+    b: &[(String, Option<u64>)],
+    b_total: Option<u64>,
+) -> Vec<CompareRow> {
+    a.iter()
+        .map(|(value, a_count)| {
+            let b_count = b.iter().find(|(v, _)| v == value).and_then(|(_, c)| *c);
+            let (sa, sb) = (engine::analysis::ratio(*a_count, a_total), engine::analysis::ratio(b_count, b_total));
+            let beyond_chance = match (a_count, a_total, b_count, b_total) {
+                (Some(ka), Some(na), Some(kb), Some(nb)) if na > 0 && nb > 0 => {
+                    let d = engine::stats::difference(engine::stats::rate(*ka, na), engine::stats::rate(kb, nb));
+                    d.lo > 0.0 || d.hi < 0.0
+                }
+                _ => false,
+            };
+            CompareRow {
+                value: value.clone(),
+                a: (*a_count, sa),
+                b: (b_count, sb),
+                difference: sa.zip(sb).map(|(x, y)| x - y),
+                tgi: match (sa, sb) {
+                    (Some(x), Some(y)) if y > 0.0 => Some(100.0 * x / y),
+                    _ => None,
+                },
+                beyond_chance,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,231 @@
+//! Funnels: an ordered event funnel over a range of days (the server's `…/funnel`, which runs
+//! `engine::analysis::funnel`), with an optional saved segment as the audience and a split by a
+//! tag group. The choice lives in the address; the logic is in [`crate::analysis`].
+//!
+//! No "save this step's audience": a step's users (reached step k, on days in order, within
+//! the window of their own step-1 day) are not a rule, and a static freeze takes a rule or a
+//! segment (see ARCHITECTURE, "Analysis").
+
+use leptos::prelude::*;
+
+use crate::analysis::{self, FunnelChoice};
+use crate::api::{self, Segment};
+use crate::charts::funnel as chart;
+use crate::components::common::{Chart, ErrorNote, Loading, Page, ScrollTable};
+use crate::ctx::AppState;
+
+/// The Funnels page.
+#[component]
+pub fn Funnels() -> impl IntoView {
+    view! {
+        <Page title="Funnels" lede="Users who did the steps in order, day by day: who entered, who converted within the window, how long it took.">
+            <FunnelsBody />
+        </Page>
+    }
+}
+
+fn write_url(url: &str) {
+    if let Some(w) = web_sys::window()
+        && let Ok(h) = w.history()
+    {
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+}
+
+#[component]
+fn FunnelsBody() -> impl IntoView {
+    let state = AppState::get();
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    let choice = RwSignal::new(FunnelChoice::from_query(&search));
+    Effect::new(move |_| choice.with(|c| write_url(&c.to_url())));
+    let days = Memo::new(move |_| {
+        state.days.get().and_then(Result::ok).map(|d| {
+            let mut v: Vec<String> = d.into_iter().map(|d| d.ds).collect();
+            v.sort();
+            v
+        })
+    });
+    let manifest = Memo::new(move |_| state.manifest.get().and_then(Result::ok));
+    let events = Memo::new(move |_| {
+        manifest.get().map(|m| m.events.iter().map(|e| e.name.clone()).collect::<Vec<_>>()).unwrap_or_default()
+    });
+    let groups = Memo::new(move |_| {
+        manifest
+            .get()
+            .map(|m| m.groups.iter().filter(|g| g.numeric.is_none()).map(|g| g.name.clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    });
+    // The first events of the day when the address names none, so the page opens on a funnel.
+    Effect::new(move |_| {
+        let names = events.get();
+        if choice.with_untracked(|c| c.events.is_empty()) && !names.is_empty() {
+            choice.update(|c| c.events = names.iter().take(3).cloned().collect());
+        }
+    });
+    let segments = LocalResource::new(move || {
+        let s = state.session.get();
+        async move {
+            match s {
+                Some(s) => api::segments(&s).await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        }
+    });
+    let answer = LocalResource::new(move || {
+        let s = state.session.get();
+        let days = days.get();
+        let request = choice.with(|c| {
+            let d = days.as_ref()?;
+            let (first, last) = (d.first()?, d.last()?);
+            // A week back from the latest day by default.
+            let from_default = d.get(d.len().saturating_sub(7)).unwrap_or(first);
+            c.request(from_default, last)
+        });
+        async move {
+            let (Some(s), Some(r)) = (s, request) else { return None };
+            Some(api::funnel(&s, &r).await)
+        }
+    });
+    let min_audience = move || state.access.get().map_or(0, |a| a.min_audience());
+    let day_options = move |pick: fn(&FunnelChoice) -> Option<String>, default_last: bool| {
+        let d = days.get().unwrap_or_default();
+        let chosen = choice
+            .with(pick)
+            .or_else(|| if default_last { d.last().cloned() } else { d.get(d.len().saturating_sub(7)).cloned() });
+        d.into_iter()
+            .map(|ds| {
+                let selected = chosen.as_deref() == Some(ds.as_str());
+                view! { <option value=ds.clone() selected=selected>{ds.clone()}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <div class="card analysis-controls">
+            <label class="form-field analysis-steps">
+                <span class="form-label">"Steps (events in order, comma-separated)"</span>
+                <input
+                    class="input"
+                    data-testid="funnel-steps"
+                    list="funnel-events"
+                    prop:value=move || choice.with(|c| c.events.join(", "))
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        choice.update(|c| c.events = v.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).take(analysis::MAX_STEPS).collect());
+                    }
+                />
+                <datalist id="funnel-events">
+                    {move || events.get().into_iter().map(|e| view! { <option value=e.clone()></option> }).collect_view()}
+                </datalist>
+                <span class="muted small">{move || format!("Events of the day: {}", events.get().join(", "))}</span>
+            </label>
+            <div class="analysis-filters">
+                <label class="form-field">
+                    <span class="form-label">"From"</span>
+                    <select class="select" data-testid="funnel-from" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.from = Some(v)); }>
+                        {move || day_options(|c| c.from.clone(), false)}
+                    </select>
+                </label>
+                <label class="form-field">
+                    <span class="form-label">"To"</span>
+                    <select class="select" data-testid="funnel-to" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.to = Some(v)); }>
+                        {move || day_options(|c| c.to.clone(), true)}
+                    </select>
+                </label>
+                <label class="form-field">
+                    <span class="form-label">"Within days"</span>
+                    <input
+                        class="input input-narrow"
+                        type="number"
+                        min="0"
+                        data-testid="funnel-within"
+                        prop:value=move || choice.with(|c| c.within_days.to_string())
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev).parse().unwrap_or(7);
+                            choice.update(|c| c.within_days = v);
+                        }
+                    />
+                </label>
+                <label class="form-field">
+                    <span class="form-label">"Audience"</span>
+                    <select class="select" data-testid="funnel-segment" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.segment = (!v.is_empty()).then_some(v)); }>
+                        <option value="">"All users"</option>
+                        {move || {
+                            let chosen = choice.with(|c| c.segment.clone());
+                            segments.get().unwrap_or_default().into_iter().map(|s: Segment| {
+                                let selected = chosen.as_deref() == Some(s.id.as_str());
+                                view! { <option value=s.id.clone() selected=selected>{s.name.clone()}</option> }
+                            }).collect_view()
+                        }}
+                    </select>
+                </label>
+                <label class="form-field">
+                    <span class="form-label">"Split by"</span>
+                    <select class="select" data-testid="funnel-by" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.by = (!v.is_empty()).then_some(v)); }>
+                        <option value="">"Nothing"</option>
+                        {move || {
+                            let chosen = choice.with(|c| c.by.clone());
+                            groups.get().into_iter().map(|g| {
+                                let selected = chosen.as_deref() == Some(g.as_str());
+                                view! { <option value=g.clone() selected=selected>{g.clone()}</option> }
+                            }).collect_view()
+                        }}
+                    </select>
+                </label>
+            </div>
+        </div>
+        {move || match answer.get() {
+            None => view! { <Loading what="Computing the funnel…" /> }.into_any(),
+            Some(None) => view! { <p class="card muted empty-state">"Name at least one event."</p> }.into_any(),
+            Some(Some(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
+            Some(Some(Ok(f))) => {
+                let k = min_audience();
+                let rows = analysis::funnel_rows(&f.steps, k);
+                let label = rows.iter().map(|r| format!("{}: {} users ({} of step 1)", r.label, r.users, r.from_first)).collect::<Vec<_>>().join("; ");
+                let by = analysis::by_rows(&f, k);
+                let table_rows = rows.clone();
+                view! {
+                    <section class="card" data-testid="funnel-result">
+                        <header class="card-head">
+                            <h2 class="card-title">{format!("{} to {}", f.from, f.to)}</h2>
+                            {f.noisy.then(|| view! { <span class="muted small">"Counts are noisy (aggregate token)."</span> })}
+                        </header>
+                        <Chart svg=chart::svg(&rows) label=label />
+                        <ScrollTable testid="funnel-table">
+                            <thead><tr><th>"Step"</th><th class="num">"Users"</th><th class="num">"From previous"</th><th class="num">"Dropped"</th><th class="num">"From step 1"</th><th class="num">"Median time"</th></tr></thead>
+                            <tbody>
+                                {table_rows.into_iter().map(|r| view! {
+                                    <tr data-testid="funnel-step">
+                                        <td>{r.label}</td>
+                                        <td class="num" data-testid="step-users">{r.users}</td>
+                                        <td class="num">{r.from_previous}</td>
+                                        <td class="num">{r.dropped}</td>
+                                        <td class="num">{r.from_first}</td>
+                                        <td class="num">{r.median_days}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </ScrollTable>
+                    </section>
+                    {(!by.is_empty()).then(|| view! {
+                        <section class="card" data-testid="funnel-by">
+                            <h2 class="card-title">"By value"</h2>
+                            <ScrollTable>
+                                <thead><tr><th>"Value"</th>{rows.iter().map(|r| view! { <th class="num">{r.label.clone()}</th> }).collect_view()}</tr></thead>
+                                <tbody>
+                                    {by.into_iter().map(|(value, steps)| view! {
+                                        <tr data-testid="funnel-by-row" data-value=value.clone()>
+                                            <td>{value.clone()}</td>
+                                            {steps.into_iter().enumerate().map(|(i, s)| view! {
+                                                <td class="num" data-testid="by-users">{s.users}{(i > 0).then(|| view! { <span class="muted small">{format!(" ({})", s.from_first)}</span> })}</td>
+                                            }).collect_view()}
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </ScrollTable>
+                        </section>
+                    })}
+                }.into_any()
+            }
+        }}
+    }
+}
