@@ -99,7 +99,7 @@ impl FunnelChoice {
             from: self.from.clone().unwrap_or_else(|| first_day.to_owned()),
             to: self.to.clone().unwrap_or_else(|| last_day.to_owned()),
             within_days: self.within_days,
-            audience: self.segment.as_ref().map(|s| Rule(json!({"segment": s}))),
+            audience: self.segment.as_deref().map(audience_rule),
             by: self.by.clone(),
         })
     }
@@ -256,7 +256,7 @@ impl PivotChoice {
             ds: Some(ds.to_owned()),
             rows: self.rows.clone()?,
             columns: self.columns.clone()?,
-            audience: self.segment.as_ref().map(|s| Rule(json!({"segment": s}))),
+            audience: self.segment.as_deref().map(audience_rule),
         })
     }
 }
@@ -304,38 +304,97 @@ pub fn heat_color(heat: f64) -> String {
     format!("rgb({}, {}, {})", mix(96.0), mix(143.0), mix(240.0))
 }
 
-/// Quotes a CSV field when it needs it, and defuses a formula-looking one with `'`.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
-}
-
-/// The pivot as CSV: one line per cell (row, column, users, row share, column share, TGI);
-/// a withheld count is empty.
+/// The pivot as CSV ([`crate::csv`]): one line per cell (row, column, users, row share,
+/// column share, TGI); a withheld count is empty.
 ///
 /// ```
 /// let p: wire::Pivot = serde_json::from_value(serde_json::json!({"ds": "d", "rows": ["a"], "columns": ["x"],
 ///     "counts": [[3]], "row_shares": [[1.0]], "column_shares": [[1.0]], "tgi": [[null]],
 ///     "audience": 3, "universe": 3})).unwrap();
-/// assert_eq!(app::analysis::pivot_csv(&p, "region", "plan"), "region,plan,users,row_share,column_share,tgi\na,x,3,1,1,\n");
+/// assert_eq!(app::analysis::pivot_csv(&p, "region", "plan"), "region,plan,users,row_share,column_share,tgi\r\na,x,3,1,1,\r\n");
 /// ```
 pub fn pivot_csv(p: &Pivot, rows: &str, columns: &str) -> String {
-    let num = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
-    let mut out = format!("{},{},users,row_share,column_share,tgi\n", csv_field(rows), csv_field(columns));
+    let mut table = vec![vec![
+        rows.to_owned(),
+        columns.to_owned(),
+        "users".into(),
+        "row_share".into(),
+        "column_share".into(),
+        "tgi".into(),
+    ]];
     for (i, r) in p.rows.iter().enumerate() {
         for (j, c) in p.columns.iter().enumerate() {
-            out.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                csv_field(r),
-                csv_field(c),
-                p.counts[i][j].map_or_else(String::new, |n| n.to_string()),
-                num(p.row_shares[i][j]),
-                num(p.column_shares[i][j]),
-                num(p.tgi[i][j]),
-            ));
+            table.push(vec![
+                r.clone(),
+                c.clone(),
+                count_field(p.counts[i][j]),
+                number_field(p.row_shares[i][j]),
+                number_field(p.column_shares[i][j]),
+                number_field(p.tgi[i][j]),
+            ]);
         }
     }
-    out
+    crate::csv::table(&table)
+}
+
+/// A count for a CSV field: empty when withheld.
+fn count_field(n: Option<u64>) -> String {
+    n.map_or_else(String::new, |n| n.to_string())
+}
+
+/// A number for a CSV field: empty when missing.
+fn number_field(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
+/// The funnel's steps as CSV: step, event, users, conversion from the previous step and from
+/// step 1 (fractions), dropped users, median days; withheld counts empty.
+///
+/// ```
+/// let f: wire::Funnel = serde_json::from_value(serde_json::json!({"from": "a", "to": "b", "within_days": 7,
+///     "steps": [{"event": "visit", "count": 4, "suppressed": false, "from_previous": 1.0,
+///     "from_first": 1.0, "median_days": null}, {"event": "buy", "count": 1, "from_previous": 0.25,
+///     "from_first": 0.25, "median_days": 2.0}]})).unwrap();
+/// assert_eq!(app::analysis::funnel_csv(&f.steps),
+///     "step,event,users,from_previous,from_first,dropped,median_days\r\n1,visit,4,1,1,,\r\n2,buy,1,0.25,0.25,3,2\r\n");
+/// ```
+pub fn funnel_csv(steps: &[FunnelStep]) -> String {
+    let mut table = vec![
+        ["step", "event", "users", "from_previous", "from_first", "dropped", "median_days"].map(str::to_owned).to_vec(),
+    ];
+    for (i, s) in steps.iter().enumerate() {
+        let dropped = match (i.checked_sub(1).and_then(|p| steps[p].count), s.count) {
+            (Some(before), Some(now)) => before.saturating_sub(now).to_string(),
+            _ => String::new(),
+        };
+        table.push(vec![
+            (i + 1).to_string(),
+            s.event.clone(),
+            count_field(s.count),
+            number_field(s.from_previous),
+            number_field(s.from_first),
+            dropped,
+            number_field(s.median_days),
+        ]);
+    }
+    crate::csv::table(&table)
+}
+
+/// The funnel by value as CSV: one line per value and step.
+pub fn funnel_by_csv(funnel: &Funnel, by: &str) -> String {
+    let mut table = vec![vec![by.to_owned(), "step".into(), "event".into(), "users".into(), "from_first".into()]];
+    for v in funnel.by.iter().flatten() {
+        for (i, s) in v.steps.iter().enumerate() {
+            table.push(vec![
+                v.value.clone(),
+                (i + 1).to_string(),
+                s.event.clone(),
+                count_field(s.count),
+                number_field(s.from_first),
+            ]);
+        }
+    }
+    crate::csv::table(&table)
 }
 
 #[cfg(test)]
@@ -360,16 +419,46 @@ mod tests {
     }
 
     #[test]
-    fn csv_defuses_formulas_and_quotes() {
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-    }
-
-    #[test]
     fn choices_survive_odd_addresses() {
         let c = FunnelChoice::from_query("?steps=a,,b&within=x&by=");
         assert_eq!((c.events.len(), c.within_days, c.by), (2, 7, None));
         assert_eq!(PivotChoice::from_query("?show=nope").show, Show::Counts);
+    }
+}
+
+/// An audience chosen on an analysis page is a saved segment's id or, when it starts with `{`,
+/// a rule in JSON (the Audience page's "Analyse this audience" links carry the builder's rule).
+///
+/// ```
+/// assert!(app::analysis::is_rule(r#"{"tag": ["plan", "pro"]}"#));
+/// assert!(!app::analysis::is_rule("vip"));
+/// ```
+pub fn is_rule(audience: &str) -> bool {
+    audience.trim_start().starts_with('{')
+}
+
+/// The audience as a rule: the rule itself, or `{"segment": id}`. A rule that is not JSON is
+/// sent as a string, for the server to refuse with its path.
+///
+/// ```
+/// use app::analysis::audience_rule;
+/// assert_eq!(audience_rule("vip").0, serde_json::json!({"segment": "vip"}));
+/// assert_eq!(audience_rule(r#"{"event": "buy"}"#).0, serde_json::json!({"event": "buy"}));
+/// ```
+pub fn audience_rule(audience: &str) -> Rule {
+    if is_rule(audience) {
+        Rule(serde_json::from_str(audience).unwrap_or_else(|_| serde_json::Value::String(audience.to_owned())))
+    } else {
+        Rule(json!({"segment": audience}))
+    }
+}
+
+/// The audience as one set of an overlap: a segment by id, or the rule.
+pub fn set_ref(audience: &str) -> wire::SetRef {
+    if is_rule(audience) {
+        wire::SetRef::Rule(audience_rule(audience))
+    } else {
+        wire::SetRef::Segment(audience.to_owned())
     }
 }
 
@@ -419,7 +508,7 @@ impl CompareChoice {
     pub fn overlap(&self, ds: &str) -> Option<wire::OverlapRequest> {
         Some(wire::OverlapRequest {
             ds: Some(ds.to_owned()),
-            segments: vec![wire::SetRef::Segment(self.a.clone()?), wire::SetRef::Segment(self.b.clone()?)],
+            segments: vec![set_ref(self.a.as_deref()?), set_ref(self.b.as_deref()?)],
         })
     }
 
@@ -431,7 +520,7 @@ impl CompareChoice {
             ds: Some(ds.to_owned()),
             rows: group.clone(),
             columns: group,
-            audience: Some(Rule(json!({"segment": segment}))),
+            audience: Some(audience_rule(segment)),
         })
     }
 }
@@ -515,4 +604,43 @@ pub fn compare_rows(
             }
         })
         .collect()
+}
+
+/// The Compare page's sizes as CSV: A, B, only A, both, only B (withheld counts empty).
+///
+/// ```
+/// assert_eq!(app::analysis::compare_sizes_csv([Some(5), Some(4), Some(3), Some(2), None]),
+///     "a,b,only_a,both,only_b\r\n5,4,3,2,\r\n");
+/// ```
+pub fn compare_sizes_csv(sizes: [Option<u64>; 5]) -> String {
+    let header = ["a", "b", "only_a", "both", "only_b"].map(str::to_owned).to_vec();
+    crate::csv::table(&[header, sizes.map(count_field).to_vec()])
+}
+
+/// The Compare page's distribution as CSV: one line per value of `group`.
+///
+/// ```
+/// use app::analysis::{compare_rows, compare_rows_csv};
+/// let rows = compare_rows(&[("x".to_owned(), Some(6))], Some(10), &[("x".to_owned(), Some(3))], Some(10));
+/// assert!(compare_rows_csv(&rows, "plan").starts_with("plan,a_users,a_share,b_users,b_share,difference,tgi_a_vs_b,beyond_chance\r\nx,6,0.6,3,0.3,"));
+/// ```
+pub fn compare_rows_csv(rows: &[CompareRow], group: &str) -> String {
+    let mut table = vec![
+        [group, "a_users", "a_share", "b_users", "b_share", "difference", "tgi_a_vs_b", "beyond_chance"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for r in rows {
+        table.push(vec![
+            r.value.clone(),
+            count_field(r.a.0),
+            number_field(r.a.1),
+            count_field(r.b.0),
+            number_field(r.b.1),
+            number_field(r.difference),
+            number_field(r.tgi),
+            r.beyond_chance.to_string(),
+        ]);
+    }
+    crate::csv::table(&table)
 }

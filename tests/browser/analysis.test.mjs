@@ -53,7 +53,7 @@ describe('analysis pages with demo data', () => {
   };
   for (const [name, options] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     test(`funnels: the page shows the route's numbers (${name})`, async () => {
-      const { context, page, problems } = await openPage(browser, options);
+      const { context, page, problems } = await openPage(browser, { ...options, acceptDownloads: true });
       try {
         await signIn(page);
         const [from, to] = [days[0], days.at(-1)];
@@ -71,6 +71,16 @@ describe('analysis pages with demo data', () => {
         for (const b of want.by) {
           const cells = await page.locator(`[data-testid="funnel-by-row"][data-value="${b.value}"] [data-testid="by-users"]`).allTextContents();
           assert.deepEqual(cells.map((c) => number(c.replace(/\(.*\)/, ''))), b.steps.map((s) => s.count), b.value);
+        }
+        if (name === 'desktop') {
+          const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('funnel-csv').click()]);
+          const lines = (await readFile(await download.path(), 'utf8')).trim().split('\r\n');
+          assert.equal(lines[0], 'step,event,users,from_previous,from_first,dropped,median_days');
+          assert.deepEqual(lines.slice(1).map((l) => Number(l.split(',')[2])), want.steps.map((s) => s.count));
+          const [byDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('funnel-by-csv').click()]);
+          const byLines = (await readFile(await byDownload.path(), 'utf8')).trim().split('\r\n');
+          assert.equal(byLines[0], 'gender,step,event,users,from_first');
+          assert.equal(byLines.length, 1 + want.by.length * want.steps.length);
         }
         // The address holds the choice: a reload shows the same funnel.
         assert.match(page.url(), /steps=visit,add_to_cart,purchase/);
@@ -101,7 +111,7 @@ describe('analysis pages with demo data', () => {
         if (name === 'desktop') {
           const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('pivot-csv').click()]);
           const csv = await readFile(await download.path(), 'utf8');
-          const lines = csv.trim().split('\n');
+          const lines = csv.trim().split('\r\n');
           assert.equal(lines[0], 'gender,member_level,users,row_share,column_share,tgi');
           assert.equal(lines.length, 1 + want.rows.length * want.columns.length);
           assert.equal(Number(lines[1].split(',')[2]), want.counts[0][0]);
@@ -190,6 +200,46 @@ describe('compare page with demo data', () => {
         assert.equal(number(await cell.textContent()), pivot.counts[i][i], value);
       }
       await shot(page, 'analysis-compare-desktop');
+      assert.deepEqual(real(problems), []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("compare: the builder's rule as A, from the Audience page's link, equals /overlap; tables download (desktop)", async () => {
+    const { context, page, problems } = await openPage(browser, { ...DESKTOP, acceptDownloads: true });
+    try {
+      await page.goto(`${server.url}/signin#app=demo&token=${tokens.editor}`);
+      await page.waitForURL('**/audience', { timeout: TIMEOUT_MS });
+      const rule = { tag: 'gender', in: ['male'] };
+      await page.goto(`${server.url}/audience?rule=${encodeURIComponent(JSON.stringify(rule))}`);
+      await page.getByTestId('analyse-compare').click({ timeout: TIMEOUT_MS });
+      await page.waitForURL('**/compare?**', { timeout: TIMEOUT_MS });
+      await page.getByTestId('compare-sizes').waitFor({ timeout: TIMEOUT_MS });
+      // The builder's compiled rule (its conditions under an `all`).
+      const a = JSON.parse(await page.getByTestId('compare-a').inputValue());
+      assert.deepEqual(a, { all: [rule] });
+      const b = await page.getByTestId('compare-b').inputValue();
+      assert.ok(b, 'B defaults to a saved segment');
+      const overlap = await api(server.url, tokens.editor, '/apps/demo/overlap', {
+        method: 'POST',
+        body: { ds: latest, segments: [a, b] },
+      });
+      const [onlyA, onlyB, both] = overlap.regions.map((r) => r.count);
+      const read = async (id) => number(await page.getByTestId(id).textContent());
+      assert.equal(await read('only-a'), onlyA);
+      assert.equal(await read('only-b'), onlyB);
+      assert.equal(await read('both'), both);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-sizes-csv').click()]);
+      const lines = (await readFile(await download.path(), 'utf8')).trim().split('\r\n');
+      assert.equal(lines[0], 'a,b,only_a,both,only_b');
+      assert.deepEqual(lines[1].split(',').map(Number), [onlyA + both, onlyB + both, onlyA, both, onlyB]);
+      await page.getByTestId('compare-distribution').waitFor({ timeout: TIMEOUT_MS });
+      const [rowsDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-csv').click()]);
+      const rows = (await readFile(await rowsDownload.path(), 'utf8')).trim().split('\r\n');
+      assert.match(rows[0], /,a_users,a_share,b_users,b_share,difference,tgi_a_vs_b,beyond_chance$/);
+      assert.equal(rows.length, 1 + (await page.getByTestId('compare-row').count()));
+      await shot(page, 'analysis-compare-rule-desktop');
       assert.deepEqual(real(problems), []);
     } finally {
       await context.close();

@@ -1,4 +1,4 @@
-//! Compare: two saved segments side by side on the day — their sizes and overlap (the server's
+//! Compare: two audiences (saved segments, or a rule opened from the Audience page) side by side on the day — their sizes and overlap (the server's
 //! `…/overlap`), and a tag group's distribution in A and in B (the group crossed with itself
 //! within each, `…/pivot`), with the difference, A's TGI against B, and differences beyond
 //! chance flagged. The choice lives in the address; the logic is in [`crate::analysis`].
@@ -6,16 +6,19 @@
 use leptos::prelude::*;
 
 use crate::analysis::{self, CompareChoice};
-use crate::api::{self, Segment};
+use crate::api;
 use crate::components::common::{ErrorNote, Loading, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
+use crate::pages::analysis_common::{
+    AudienceSelect, CsvButton, NameSelect, keep_in_address, pivotable_groups, query, saved_segments,
+};
 
 /// The Compare page.
 #[component]
 pub fn Compare() -> impl IntoView {
     view! {
-        <Page title="Compare" lede="Two segments side by side: sizes, overlap, and how a tag group is spread in each; differences beyond chance are marked." day_picker=true>
+        <Page title="Compare" lede="Two audiences (saved segments, or a rule from the Audience page) side by side: sizes, overlap, and how a tag group is spread in each; differences beyond chance are marked." day_picker=true>
             <CompareBody />
         </Page>
     }
@@ -24,39 +27,10 @@ pub fn Compare() -> impl IntoView {
 #[component]
 fn CompareBody() -> impl IntoView {
     let state = AppState::get();
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let choice = RwSignal::new(CompareChoice::from_query(&search));
-    Effect::new(move |_| {
-        let url = choice.with(CompareChoice::to_url);
-        if let Some(w) = web_sys::window()
-            && let Ok(h) = w.history()
-        {
-            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-        }
-    });
-    let groups = Memo::new(move |_| {
-        state
-            .manifest
-            .get()
-            .and_then(Result::ok)
-            .map(|m| {
-                m.groups
-                    .iter()
-                    .filter(|g| g.numeric.is_none() && g.values.len() <= engine::analysis::pivot::MAX_VALUES)
-                    .map(|g| g.name.clone())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    });
-    let segments = LocalResource::new(move || {
-        let s = state.session.get();
-        async move {
-            match s {
-                Some(s) => api::segments(&s).await.unwrap_or_default(),
-                None => Vec::new(),
-            }
-        }
-    });
+    let choice = RwSignal::new(CompareChoice::from_query(&query()));
+    keep_in_address(choice, CompareChoice::to_url);
+    let groups = pivotable_groups(state);
+    let segments = saved_segments(state);
     // Defaults: the first two segments and the first group.
     Effect::new(move |_| {
         let list = segments.get().unwrap_or_default();
@@ -65,6 +39,11 @@ fn CompareBody() -> impl IntoView {
             if c.a.is_none() && c.b.is_none() && list.len() >= 2 {
                 c.a = Some(list[0].id.clone());
                 c.b = Some(list[1].id.clone());
+            } else if c.b.is_none()
+                && let Some(other) = list.iter().find(|s| c.a.as_deref() != Some(s.id.as_str()))
+            {
+                // Opened with A only (a rule from the Audience page): B is the first other segment.
+                c.b = Some(other.id.clone());
             }
             if c.group.is_none() {
                 c.group = g.first().cloned();
@@ -98,37 +77,18 @@ fn CompareBody() -> impl IntoView {
     });
     let min_audience = move || state.access.get().map_or(0, |a| a.min_audience());
     let count = move |n: Option<u64>| n.map_or_else(|| format!("< {}", format::int(min_audience())), format::int);
-    let segment_select = move |testid: &'static str,
-                               pick: fn(&CompareChoice) -> Option<String>,
-                               set: fn(&mut CompareChoice, String)| {
-        view! {
-            <select class="select" data-testid=testid on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| set(c, v)); }>
-                {move || {
-                    let chosen = choice.with(pick);
-                    segments.get().unwrap_or_default().into_iter().map(|s: Segment| {
-                        let selected = chosen.as_deref() == Some(s.id.as_str());
-                        view! { <option value=s.id.clone() selected=selected>{s.name.clone()}</option> }
-                    }).collect_view()
-                }}
-            </select>
-        }
-    };
     view! {
         <div class="card analysis-controls">
             <div class="analysis-filters">
-                <label class="form-field"><span class="form-label">"A"</span>{segment_select("compare-a", |c| c.a.clone(), |c, v| c.a = Some(v))}</label>
-                <label class="form-field"><span class="form-label">"B"</span>{segment_select("compare-b", |c| c.b.clone(), |c, v| c.b = Some(v))}</label>
+                <label class="form-field"><span class="form-label">"A"</span>
+                    <AudienceSelect testid="compare-a" segments=segments chosen=Signal::derive(move || choice.with(|c| c.a.clone())) on_pick=move |v| choice.update(|c| c.a = Some(v)) />
+                </label>
+                <label class="form-field"><span class="form-label">"B"</span>
+                    <AudienceSelect testid="compare-b" segments=segments chosen=Signal::derive(move || choice.with(|c| c.b.clone())) on_pick=move |v| choice.update(|c| c.b = Some(v)) />
+                </label>
                 <label class="form-field">
                     <span class="form-label">"Tag group"</span>
-                    <select class="select" data-testid="compare-group" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.group = Some(v)); }>
-                        {move || {
-                            let chosen = choice.with(|c| c.group.clone());
-                            groups.get().into_iter().map(|g| {
-                                let selected = chosen.as_deref() == Some(g.as_str());
-                                view! { <option value=g.clone() selected=selected>{g.clone()}</option> }
-                            }).collect_view()
-                        }}
-                    </select>
+                    <NameSelect testid="compare-group" names=groups chosen=Signal::derive(move || choice.with(|c| c.group.clone())) on_pick=move |v| choice.update(|c| c.group = Some(v)) />
                 </label>
             </div>
         </div>
@@ -141,9 +101,16 @@ fn CompareBody() -> impl IntoView {
                 let (size_a, size_b) = (analysis::sum(only_a, both), analysis::sum(only_b, both));
                 let rows = analysis::compare_rows(&da, size_a, &db, size_b);
                 let pct = |s: Option<f64>| s.map_or_else(|| "–".to_owned(), format::percent);
+                let group = choice.with_untracked(|c| c.group.clone().unwrap_or_default());
+                let sizes_csv = analysis::compare_sizes_csv([size_a, size_b, only_a, both, only_b]);
+                let rows_csv = analysis::compare_rows_csv(&rows, &group);
+                let (sizes_file, rows_file) = (format!("compare-sizes-{}.csv", o.ds), format!("compare-{group}-{}.csv", o.ds));
                 view! {
                     <section class="card" data-testid="compare-sizes">
-                        <h2 class="card-title">{format!("Sizes on {}", o.ds)}</h2>
+                        <header class="card-head">
+                            <h2 class="card-title">{format!("Sizes on {}", o.ds)}</h2>
+                            <CsvButton testid="compare-sizes-csv" file=sizes_file csv=sizes_csv />
+                        </header>
                         <ScrollTable>
                             <thead><tr><th class="num">"A"</th><th class="num">"B"</th><th class="num">"Only A"</th><th class="num">"Both"</th><th class="num">"Only B"</th></tr></thead>
                             <tbody><tr>
@@ -156,7 +123,10 @@ fn CompareBody() -> impl IntoView {
                         </ScrollTable>
                     </section>
                     <section class="card" data-testid="compare-distribution">
-                        <h2 class="card-title">{choice.with_untracked(|c| c.group.clone().unwrap_or_default())}</h2>
+                        <header class="card-head">
+                            <h2 class="card-title">{group.clone()}</h2>
+                            <CsvButton testid="compare-csv" file=rows_file csv=rows_csv />
+                        </header>
                         <ScrollTable>
                             <thead><tr><th>"Value"</th><th class="num">"A"</th><th class="num">"% of A"</th><th class="num">"B"</th><th class="num">"% of B"</th><th class="num">"Difference"</th><th class="num">"TGI A vs B"</th></tr></thead>
                             <tbody>

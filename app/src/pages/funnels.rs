@@ -9,10 +9,11 @@
 use leptos::prelude::*;
 
 use crate::analysis::{self, FunnelChoice};
-use crate::api::{self, Segment};
+use crate::api;
 use crate::charts::funnel as chart;
 use crate::components::common::{Chart, ErrorNote, Loading, Page, ScrollTable};
 use crate::ctx::AppState;
+use crate::pages::analysis_common::{AudienceSelect, CsvButton, NameSelect, keep_in_address, query, saved_segments};
 
 /// The Funnels page.
 #[component]
@@ -24,20 +25,11 @@ pub fn Funnels() -> impl IntoView {
     }
 }
 
-fn write_url(url: &str) {
-    if let Some(w) = web_sys::window()
-        && let Ok(h) = w.history()
-    {
-        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
-}
-
 #[component]
 fn FunnelsBody() -> impl IntoView {
     let state = AppState::get();
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let choice = RwSignal::new(FunnelChoice::from_query(&search));
-    Effect::new(move |_| choice.with(|c| write_url(&c.to_url())));
+    let choice = RwSignal::new(FunnelChoice::from_query(&query()));
+    keep_in_address(choice, FunnelChoice::to_url);
     let days = Memo::new(move |_| {
         state.days.get().and_then(Result::ok).map(|d| {
             let mut v: Vec<String> = d.into_iter().map(|d| d.ds).collect();
@@ -62,15 +54,7 @@ fn FunnelsBody() -> impl IntoView {
             choice.update(|c| c.events = names.iter().take(3).cloned().collect());
         }
     });
-    let segments = LocalResource::new(move || {
-        let s = state.session.get();
-        async move {
-            match s {
-                Some(s) => api::segments(&s).await.unwrap_or_default(),
-                None => Vec::new(),
-            }
-        }
-    });
+    let segments = saved_segments(state);
     let answer = LocalResource::new(move || {
         let s = state.session.get();
         let days = days.get();
@@ -147,29 +131,11 @@ fn FunnelsBody() -> impl IntoView {
                 </label>
                 <label class="form-field">
                     <span class="form-label">"Audience"</span>
-                    <select class="select" data-testid="funnel-segment" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.segment = (!v.is_empty()).then_some(v)); }>
-                        <option value="">"All users"</option>
-                        {move || {
-                            let chosen = choice.with(|c| c.segment.clone());
-                            segments.get().unwrap_or_default().into_iter().map(|s: Segment| {
-                                let selected = chosen.as_deref() == Some(s.id.as_str());
-                                view! { <option value=s.id.clone() selected=selected>{s.name.clone()}</option> }
-                            }).collect_view()
-                        }}
-                    </select>
+                    <AudienceSelect testid="funnel-segment" none="All users" segments=segments chosen=Signal::derive(move || choice.with(|c| c.segment.clone())) on_pick=move |v: String| choice.update(|c| c.segment = (!v.is_empty()).then_some(v)) />
                 </label>
                 <label class="form-field">
                     <span class="form-label">"Split by"</span>
-                    <select class="select" data-testid="funnel-by" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.by = (!v.is_empty()).then_some(v)); }>
-                        <option value="">"Nothing"</option>
-                        {move || {
-                            let chosen = choice.with(|c| c.by.clone());
-                            groups.get().into_iter().map(|g| {
-                                let selected = chosen.as_deref() == Some(g.as_str());
-                                view! { <option value=g.clone() selected=selected>{g.clone()}</option> }
-                            }).collect_view()
-                        }}
-                    </select>
+                    <NameSelect testid="funnel-by" none="Nothing" names=groups chosen=Signal::derive(move || choice.with(|c| c.by.clone())) on_pick=move |v: String| choice.update(|c| c.by = (!v.is_empty()).then_some(v)) />
                 </label>
             </div>
         </div>
@@ -183,11 +149,17 @@ fn FunnelsBody() -> impl IntoView {
                 let label = rows.iter().map(|r| format!("{}: {} users ({} of step 1)", r.label, r.users, r.from_first)).collect::<Vec<_>>().join("; ");
                 let by = analysis::by_rows(&f, k);
                 let table_rows = rows.clone();
+                let steps_csv = analysis::funnel_csv(&f.steps);
+                let steps_file = format!("funnel-{}-{}.csv", f.from, f.to);
+                let by_name = choice.with_untracked(|c| c.by.clone().unwrap_or_default());
+                let by_csv = analysis::funnel_by_csv(&f, &by_name);
+                let by_file = format!("funnel-{}-{}-by-{by_name}.csv", f.from, f.to);
                 view! {
                     <section class="card" data-testid="funnel-result">
                         <header class="card-head">
                             <h2 class="card-title">{format!("{} to {}", f.from, f.to)}</h2>
                             {f.noisy.then(|| view! { <span class="muted small">"Counts are noisy (aggregate token)."</span> })}
+                            <CsvButton testid="funnel-csv" file=steps_file csv=steps_csv />
                         </header>
                         <Chart svg=chart::svg(&rows) label=label />
                         <ScrollTable testid="funnel-table">
@@ -208,7 +180,10 @@ fn FunnelsBody() -> impl IntoView {
                     </section>
                     {(!by.is_empty()).then(|| view! {
                         <section class="card" data-testid="funnel-by">
-                            <h2 class="card-title">"By value"</h2>
+                            <header class="card-head">
+                                <h2 class="card-title">"By value"</h2>
+                                <CsvButton testid="funnel-by-csv" file=by_file csv=by_csv />
+                            </header>
                             <ScrollTable>
                                 <thead><tr><th>"Value"</th>{rows.iter().map(|r| view! { <th class="num">{r.label.clone()}</th> }).collect_view()}</tr></thead>
                                 <tbody>

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod analysis_common;
 pub mod audience;
 pub mod compare;
 pub mod funnels;

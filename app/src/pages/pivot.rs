@@ -6,9 +6,12 @@
 use leptos::prelude::*;
 
 use crate::analysis::{self, PivotChoice, Show};
-use crate::api::{self, Segment};
-use crate::components::common::{ErrorNote, Loading, Page, ScrollTable, save_file};
+use crate::api;
+use crate::components::common::{ErrorNote, Loading, Page, ScrollTable};
 use crate::ctx::AppState;
+use crate::pages::analysis_common::{
+    AudienceSelect, CsvButton, NameSelect, keep_in_address, pivotable_groups, query, saved_segments,
+};
 
 /// The Pivot page.
 #[component]
@@ -23,30 +26,9 @@ pub fn Pivot() -> impl IntoView {
 #[component]
 fn PivotBody() -> impl IntoView {
     let state = AppState::get();
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let choice = RwSignal::new(PivotChoice::from_query(&search));
-    Effect::new(move |_| {
-        let url = choice.with(PivotChoice::to_url);
-        if let Some(w) = web_sys::window()
-            && let Ok(h) = w.history()
-        {
-            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-        }
-    });
-    let groups = Memo::new(move |_| {
-        state
-            .manifest
-            .get()
-            .and_then(Result::ok)
-            .map(|m| {
-                m.groups
-                    .iter()
-                    .filter(|g| g.numeric.is_none() && g.values.len() <= engine::analysis::pivot::MAX_VALUES)
-                    .map(|g| g.name.clone())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    });
+    let choice = RwSignal::new(PivotChoice::from_query(&query()));
+    keep_in_address(choice, PivotChoice::to_url);
+    let groups = pivotable_groups(state);
     // The first two groups when the address names none.
     Effect::new(move |_| {
         let g = groups.get();
@@ -57,15 +39,7 @@ fn PivotBody() -> impl IntoView {
             });
         }
     });
-    let segments = LocalResource::new(move || {
-        let s = state.session.get();
-        async move {
-            match s {
-                Some(s) => api::segments(&s).await.unwrap_or_default(),
-                None => Vec::new(),
-            }
-        }
-    });
+    let segments = saved_segments(state);
     let answer = LocalResource::new(move || {
         let s = state.session.get();
         let ds = state.ds.get();
@@ -76,44 +50,20 @@ fn PivotBody() -> impl IntoView {
         }
     });
     let min_audience = move || state.access.get().map_or(0, |a| a.min_audience());
-    let group_select = move |testid: &'static str,
-                             pick: fn(&PivotChoice) -> Option<String>,
-                             set: fn(&mut PivotChoice, String)| {
-        view! {
-            <select class="select" data-testid=testid on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| set(c, v)); }>
-                {move || {
-                    let chosen = choice.with(pick);
-                    groups.get().into_iter().map(|g| {
-                        let selected = chosen.as_deref() == Some(g.as_str());
-                        view! { <option value=g.clone() selected=selected>{g.clone()}</option> }
-                    }).collect_view()
-                }}
-            </select>
-        }
-    };
     view! {
         <div class="card analysis-controls">
             <div class="analysis-filters">
                 <label class="form-field">
                     <span class="form-label">"Rows"</span>
-                    {group_select("pivot-rows", |c| c.rows.clone(), |c, v| c.rows = Some(v))}
+                    <NameSelect testid="pivot-rows" names=groups chosen=Signal::derive(move || choice.with(|c| c.rows.clone())) on_pick=move |v| choice.update(|c| c.rows = Some(v)) />
                 </label>
                 <label class="form-field">
                     <span class="form-label">"Columns"</span>
-                    {group_select("pivot-columns", |c| c.columns.clone(), |c, v| c.columns = Some(v))}
+                    <NameSelect testid="pivot-columns" names=groups chosen=Signal::derive(move || choice.with(|c| c.columns.clone())) on_pick=move |v| choice.update(|c| c.columns = Some(v)) />
                 </label>
                 <label class="form-field">
                     <span class="form-label">"Within"</span>
-                    <select class="select" data-testid="pivot-segment" on:change=move |ev| { let v = event_target_value(&ev); choice.update(|c| c.segment = (!v.is_empty()).then_some(v)); }>
-                        <option value="">"All users"</option>
-                        {move || {
-                            let chosen = choice.with(|c| c.segment.clone());
-                            segments.get().unwrap_or_default().into_iter().map(|s: Segment| {
-                                let selected = chosen.as_deref() == Some(s.id.as_str());
-                                view! { <option value=s.id.clone() selected=selected>{s.name.clone()}</option> }
-                            }).collect_view()
-                        }}
-                    </select>
+                    <AudienceSelect testid="pivot-segment" none="All users" segments=segments chosen=Signal::derive(move || choice.with(|c| c.segment.clone())) on_pick=move |v: String| choice.update(|c| c.segment = (!v.is_empty()).then_some(v)) />
                 </label>
                 <label class="form-field">
                     <span class="form-label">"Show"</span>
@@ -144,7 +94,7 @@ fn PivotBody() -> impl IntoView {
                     <section class="card" data-testid="pivot-result">
                         <header class="card-head">
                             <h2 class="card-title">{format!("{rows_name} × {columns_name} on {}", p.ds)}</h2>
-                            <button class="button" data-testid="pivot-csv" on:click=move |_| { let _ = save_file(&file, &csv, "text/csv"); }>"Download CSV"</button>
+                            <CsvButton testid="pivot-csv" file=file csv=csv />
                         </header>
                         {p.noisy.then(|| view! { <p class="muted small">"Counts are noisy (aggregate token)."</p> })}
                         <ScrollTable class="pivot-table" testid="pivot-table">

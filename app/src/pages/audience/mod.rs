@@ -132,6 +132,27 @@ fn read_url() -> (Option<Rule>, Option<String>, Option<String>) {
     (rule, get("segment"), problem)
 }
 
+/// Links opening the analysis pages on the builder's rule (a valid one), which they carry
+/// in their address as the audience (see [`crate::analysis::audience_rule`]).
+#[component]
+fn AnalyseCard(checked: Memo<Option<Checked>>) -> impl IntoView {
+    move || {
+        checked.with(|c| c.as_ref().map(|c| c.key.clone())).map(|rule| {
+            let rule = encode_component(&rule);
+            view! {
+                <section class="card" data-testid="analyse-audience">
+                    <h2 class="card-title">"Analyse this audience"</h2>
+                    <p class="analyse-links">
+                        <a class="button" data-testid="analyse-compare" href=format!("/compare?a={rule}")>"Compare"</a>" "
+                        <a class="button" data-testid="analyse-funnel" href=format!("/funnels?segment={rule}")>"Funnel"</a>" "
+                        <a class="button" data-testid="analyse-pivot" href=format!("/pivot?segment={rule}")>"Pivot"</a>
+                    </p>
+                </section>
+            }
+        })
+    }
+}
+
 #[component]
 fn Builder() -> impl IntoView {
     let state = AppState::get();
@@ -258,6 +279,7 @@ fn Builder() -> impl IntoView {
             <aside class="builder-side">
                 <EstimateCard sample exact server_exact full_tier full_missing full_total />
                 <FunnelCard tree sample exact server_exact />
+                <AnalyseCard checked />
                 {move || {
                     if state.access_or_default().writes() {
                         view! { <SaveCard compiled editing draft /> }.into_any()
