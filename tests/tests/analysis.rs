@@ -372,3 +372,67 @@ fn funnels_overlaps_and_pivots_equal_naive_recomputations() -> Result<(), Error>
     assert_eq!(ok(&t, &token, "funnel", &funnel_body)?, ef);
     Ok(())
 }
+
+/// The member export of a segment on a day, as sorted ids.
+fn export(t: &TestServer, token: &str, id: &str, ds: &str) -> Result<Vec<String>, Error> {
+    let r = t.call("GET", &format!("/api/v1/apps/an/segments/{id}/members?ds={ds}"), token, None)?;
+    if r.status != 200 {
+        return Err(format!("export {id}: {} {}", r.status, r.body).into());
+    }
+    let mut ids: Vec<String> = r.body.lines().skip(1).map(str::to_owned).collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[test]
+fn freezing_a_funnel_step_keeps_exactly_its_users() -> Result<(), Error> {
+    let t = TestServer::start(ADMIN, &[])?;
+    let token = t.app_with_token("an", "editor")?;
+    let d = data();
+    upload(&t, &token, &d)?;
+    let (steps, from, to, within) = ([0, 1, 2], 1, 5, 2);
+    let funnel = json!({"steps": [{"event": "visit"}, {"event": "cart"}, {"event": "buy"}], "from": DAYS[from],
+        "to": DAYS[to], "within_days": within, "audience": {"tag": "plan", "in": ["pro"]}});
+    let pro = |day: usize, u: usize| d.plan[day][u] == 1;
+    let per_user: Vec<Vec<usize>> = (0..USERS).map(|u| naive_user(&d, &steps, from..to + 1, within, &pro, u)).collect();
+    // Reached step 1 (cart), and "added to cart but did not buy".
+    for (id, step, dropped) in [("carted", 1, false), ("cart-no-buy", 1, true), ("visited", 0, false)] {
+        let body = json!({"name": id, "funnel": funnel, "step": step, "dropped": dropped});
+        let r = post(&t, &token, &format!("segments/{id}/freeze"), &body)?;
+        assert_eq!(r.status, 201, "{id}: {}", r.body);
+        let v = r.json()?;
+        let want: Vec<String> = (0..USERS)
+            .filter(|&u| if dropped { per_user[u].len() == step + 1 } else { per_user[u].len() > step })
+            .map(user)
+            .collect();
+        assert!(want.len() > 20, "{id}: a real audience ({})", want.len());
+        assert_eq!((v["ds"].as_str(), v["members"].as_u64()), (Some(DAYS[to]), Some(want.len() as u64)), "{id}: {v}");
+        assert_eq!(export(&t, &token, id, DAYS[to])?, want, "{id}");
+    }
+    // The step's count on the funnel route is the frozen size.
+    let v = ok(&t, &token, "funnel", &funnel)?;
+    assert_eq!(v["steps"][1]["count"].as_u64(), Some(export(&t, &token, "carted", DAYS[to])?.len() as u64));
+    // Errors name the field; an aggregate token may not write.
+    let freeze = |body: Value| bad(&t, &token, "segments/x/freeze", body);
+    assert_eq!(freeze(json!({"name": "x", "funnel": funnel, "step": 3}))?, "step");
+    assert_eq!(freeze(json!({"name": "x", "funnel": funnel, "step": 2, "dropped": true}))?, "dropped");
+    assert_eq!(freeze(json!({"name": "x", "funnel": funnel}))?, "step");
+    assert_eq!(freeze(json!({"name": "x", "step": 1}))?, "step");
+    assert_eq!(
+        freeze(json!({"name": "x", "funnel": funnel, "step": 0, "rule": {"tag": "plan", "in": ["pro"]}}))?,
+        "rule"
+    );
+    let mut bad_steps = funnel.clone();
+    bad_steps["steps"] = json!([]);
+    assert_eq!(freeze(json!({"name": "x", "funnel": bad_steps, "step": 0}))?, "steps");
+    let agg = t.token("an", "aggregate")?;
+    let body = json!({"name": "x", "funnel": funnel, "step": 0});
+    assert_eq!(post(&t, &agg, "segments/x/freeze", &body)?.status, 403);
+    // Below min_audience: refused, as any freeze.
+    let admin = t.token("an", "admin")?;
+    let patch = json!({"min_audience": 1_000_000}).to_string();
+    assert_eq!(t.call("PATCH", "/api/v1/apps/an", &admin, Some(patch.as_bytes()))?.status, 200);
+    let r = post(&t, &token, "segments/small/freeze", &json!({"name": "small", "funnel": funnel, "step": 2}))?;
+    assert!(r.status >= 400 && r.status < 500, "{}: {}", r.status, r.body);
+    Ok(())
+}

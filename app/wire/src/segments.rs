@@ -173,9 +173,19 @@ pub struct FreezeInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::Rule>))]
     pub rule: Option<serde_json::Value>,
-    /// …or the members of this segment.
+    /// …or the members of this segment…
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// …or the users of a funnel's step (`step`, and `dropped`), computed as `POST …/funnel`
+    /// computes them. The day defaults to the funnel's `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<crate::FunnelRequest>,
+    /// With `funnel`: the step, counted from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// With `funnel`: only the step's users who did not reach the next step (who dropped).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 /// The answer of a freeze: the write's result, the day frozen and how many members.

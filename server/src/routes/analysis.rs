@@ -183,7 +183,9 @@ pub async fn funnel(
     Ok(Json(blocking(work).await?))
 }
 
-fn compute_funnel(st: &AppState, app: &str, plan: &FunnelPlan, counter: &mut Counter) -> Result<Funnel, ApiError> {
+/// Who reached each step of a checked funnel on which day, and the latest published day of
+/// its range (whose groups `by` reads).
+fn reach_funnel(st: &AppState, app: &str, plan: &FunnelPlan) -> Result<(funnels::Reached, Arc<Manifest>), ApiError> {
     let snaps = &st.snapshots;
     let mut manifests: Vec<Option<Arc<Manifest>>> = Vec::with_capacity(plan.days.len());
     for ds in &plan.days {
@@ -231,10 +233,6 @@ fn compute_funnel(st: &AppState, app: &str, plan: &FunnelPlan, counter: &mut Cou
             Some(sets)
         }
     };
-    let by = match &plan.by {
-        None => None,
-        Some(group) => Some(group_values(snaps, &latest, group, "by")?),
-    };
     let steps: Vec<funnels::StepDays<'_>> = plan
         .events
         .iter()
@@ -242,7 +240,39 @@ fn compute_funnel(st: &AppState, app: &str, plan: &FunnelPlan, counter: &mut Cou
         .map(|(event, days)| funnels::StepDays { event, days: days.iter().map(|s| &**s).collect() })
         .collect();
     let audience_refs: Option<Vec<&IdSet>> = audience.as_ref().map(|a| a.iter().collect());
-    let reached = funnels::reach(&steps, audience_refs.as_deref(), plan.within_days);
+    Ok((funnels::reach(&steps, audience_refs.as_deref(), plan.within_days), latest))
+}
+
+/// The users of step `step` (from 0) of the funnel `req`, exactly (with `dropped`, those of
+/// them who did not reach the next step): the freeze route's `funnel` source. Errors as the
+/// funnel route's, and `step` or `dropped` out of range.
+pub(crate) fn funnel_step_users(
+    st: &AppState,
+    app: &str,
+    req: &FunnelRequest,
+    step: usize,
+    dropped: bool,
+) -> Result<IdSet, ApiError> {
+    let plan = check_funnel(req, st.config.retention_days)?;
+    let n = plan.events.len();
+    if step >= n {
+        return Err(ApiError::invalid_field("step", format!("the funnel has steps 0 to {}", n - 1)));
+    }
+    if dropped && step + 1 == n {
+        return Err(ApiError::invalid_field("dropped", "nobody drops after the last step"));
+    }
+    let (reached, _) = reach_funnel(st, app, &plan)?;
+    let users = reached.users(step);
+    Ok(if dropped { users.and_not(&reached.users(step + 1)) } else { users })
+}
+
+fn compute_funnel(st: &AppState, app: &str, plan: &FunnelPlan, counter: &mut Counter) -> Result<Funnel, ApiError> {
+    let snaps = &st.snapshots;
+    let (reached, latest) = reach_funnel(st, app, plan)?;
+    let by = match &plan.by {
+        None => None,
+        Some(group) => Some(group_values(snaps, &latest, group, "by")?),
+    };
     let mut answer_of = |restrict: Option<(&str, &IdSet)>| {
         let summary = funnels::summarise(&reached, plan.within_days, restrict.map(|r| r.1));
         if !counter.noisy() {

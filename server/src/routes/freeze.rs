@@ -1,8 +1,10 @@
 //! `POST /api/v1/apps/{app}/segments/{id}/freeze`: a rule's or an existing segment's members on
 //! a day become the new static segment `id`, in one request ("save as static, frozen now").
 //!
-//! Body: `{"name", "description"?, "ds"?, "rule": <rule>}` or `{…, "segment": "<id>"}` (exactly
-//! one of the two). Answers 201 `{"applied": true, "result": "created", "version": null,
+//! Body: `{"name", "description"?, "ds"?, "rule": <rule>}`, `{…, "segment": "<id>"}` or
+//! `{…, "funnel": <funnel request>, "step": k, "dropped"?: bool}` (exactly one of the three):
+//! a funnel step's users (who reached step k, counted from 0; with `dropped`, who reached k but
+//! not k + 1), computed as `POST …/funnel` computes them, the day defaulting to the funnel's `to`. Answers 201 `{"applied": true, "result": "created", "version": null,
 //! "segment": {…}, "ds", "members"}` with the segment's `ETag`; 409 when the id is taken or the
 //! source segment has no members that day; 400 naming the field or the rule's path. The domain
 //! work is [`crate::segments::freeze`].
@@ -18,6 +20,7 @@ use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
 use crate::privacy;
+use crate::routes::analysis::funnel_step_users;
 use crate::routes::blocking;
 use crate::routes::ids::parse_ds;
 use crate::segments::freeze::{FreezeRequest, Source, freeze};
@@ -37,14 +40,25 @@ pub async fn freeze_segment(
     if let Some(ds) = &body.ds {
         parse_ds(ds)?;
     }
-    let source = match (body.rule, body.segment) {
-        (Some(rule), None) => Source::Rule(engine::Rule::from_json(&rule)?),
-        (None, Some(segment)) => {
+    if (body.step.is_some() || body.dropped) && body.funnel.is_none() {
+        return Err(ApiError::invalid_field("step", "`step` and `dropped` go with `funnel`"));
+    }
+    // A funnel step's users are computed below, with the funnel route's code.
+    let (source, funnel) = match (body.rule, body.segment, body.funnel) {
+        (Some(rule), None, None) => (Source::Rule(engine::Rule::from_json(&rule)?), None),
+        (None, Some(segment), None) => {
             validate_id("segment", &segment)?;
-            Source::Segment(segment)
+            (Source::Segment(segment), None)
         }
-        _ => return Err(ApiError::invalid_field("rule", "give exactly one of `rule` and `segment`")),
+        (None, None, Some(funnel)) => {
+            let step = body.step.ok_or_else(|| ApiError::invalid_field("step", "give the funnel's `step`"))?;
+            (Source::Users(engine::IdSet::new()), Some((funnel, step, body.dropped)))
+        }
+        _ => {
+            return Err(ApiError::invalid_field("rule", "give exactly one of `rule`, `segment` and `funnel`"));
+        }
     };
+    let ds = body.ds.or_else(|| funnel.as_ref().map(|(f, _, _)| f.to.clone()));
     // The same name and description rules as any segment, through the same validation.
     let definition: SegmentInput = serde_json::from_value(serde_json::json!({
         "name": body.name, "description": body.description, "kind": "static"
@@ -54,7 +68,11 @@ pub async fn freeze_segment(
     let (st, app2, actor) = (state.clone(), app.clone(), auth.actor());
     let frozen = blocking(move || -> Result<_, ApiError> {
         let min_audience = privacy::settings(&st.meta, &app2)?.min_audience;
-        let req = FreezeRequest { id: id.clone(), spec, source, ds: body.ds, min_audience };
+        let source = match funnel {
+            Some((funnel, step, dropped)) => Source::Users(funnel_step_users(&st, &app2, &funnel, step, dropped)?),
+            None => source,
+        };
+        let req = FreezeRequest { id: id.clone(), spec, source, ds, min_audience };
         let frozen = freeze(&st.snapshots, st.config.retention_days, &app2, &req, now_ms())?;
         let users = frozen.record.live().and_then(|l| l.members.as_ref()).map_or(0, |m| m.count);
         let event = Event::new(AuditAction::Freeze, id).on(frozen.ds.clone()).users(users);

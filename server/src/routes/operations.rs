@@ -359,8 +359,8 @@ pub fn segment_history() -> Op {
 
 /// `POST /v1/apps/{app}/segments/{id}/freeze`.
 pub fn freeze_segment() -> Op {
-    Op::new("freezeSegment", "segments", "Freeze a rule's or a segment's members on a day into a new static segment")
-        .describe("One step: the segment is created with its members, or not at all (nothing temporary is left when a step fails). 409 when the id is taken or the source segment has no members that day. Editors only.")
+    Op::new("freezeSegment", "segments", "Freeze a rule's, a segment's or a funnel step's members into a new static segment")
+        .describe("One step: the segment is created with its members, or not at all (nothing temporary is left when a step fails). The source is exactly one of `rule` (its members on the day), `segment` (its members on the day) and `funnel` with `step` (from 0) and `dropped`: the users who reached the step (with `dropped`, who reached it but not the next), computed as `POST …/funnel` computes them; the day defaults to the funnel's `to`. Fewer members than the app's `min_audience` are refused. 409 when the id is taken or the source segment has no members that day. Editors only.")
         .params(&["app", "segment"])
         .body::<FreezeInput>()
         .answer::<Frozen>(201, "The new static segment, with its members")

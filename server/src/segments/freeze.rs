@@ -20,6 +20,8 @@ pub enum Source {
     Rule(Rule),
     /// The members of this segment on the day.
     Segment(String),
+    /// Users the caller computed (a funnel step's, by `routes::analysis::funnel_step_users`).
+    Users(IdSet),
 }
 
 /// Why a freeze failed.
@@ -117,6 +119,7 @@ pub fn freeze(
             let src = snaps.source(&manifest, Tier::Exact, &plan.needs(), &earlier)?;
             engine::members(&plan, &src).map_err(|e| FreezeError::Eval(e.to_string()))?
         }
+        Source::Users(users) => users.clone(),
     };
     crate::privacy::check_audience(req.min_audience, members.len(), "the frozen audience")?;
     let blob = snaps.blobs().put(&engine::blob::encode(&members))?;
