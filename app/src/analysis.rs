@@ -644,3 +644,51 @@ pub fn compare_rows_csv(rows: &[CompareRow], group: &str) -> String {
     }
     crate::csv::table(&table)
 }
+
+/// A default name for the segment of a funnel step's users: the step's event (and, for those
+/// who dropped, the next one they did not do) and the range.
+///
+/// ```
+/// use app::analysis::step_segment_name;
+/// let events = ["visit".to_owned(), "cart".to_owned(), "buy".to_owned()];
+/// assert_eq!(step_segment_name(&events, 1, false, "2026-11-01", "2026-11-07"), "Funnel: cart (2026-11-01 to 2026-11-07)");
+/// assert_eq!(step_segment_name(&events, 1, true, "2026-11-01", "2026-11-07"), "Funnel: cart, not buy (2026-11-01 to 2026-11-07)");
+/// ```
+pub fn step_segment_name(events: &[String], step: usize, dropped: bool, from: &str, to: &str) -> String {
+    let event = events.get(step).map_or("", String::as_str);
+    match events.get(step + 1).filter(|_| dropped) {
+        Some(next) => format!("Funnel: {event}, not {next} ({from} to {to})"),
+        None => format!("Funnel: {event} ({from} to {to})"),
+    }
+}
+
+/// The freeze of a funnel step's users (reached `step`, or with `dropped` reached it but not
+/// the next) as a new static segment named `name`: its id and the body of `…/freeze`.
+///
+/// ```
+/// let f = app::analysis::FunnelChoice { events: vec!["visit".into(), "buy".into()], ..Default::default() };
+/// let r = f.request("2026-11-01", "2026-11-07").unwrap();
+/// let (id, body) = app::analysis::step_freeze(&r, 0, true, "Visit, not buy");
+/// assert_eq!((id.as_str(), body.step, body.dropped), ("visit-not-buy", Some(0), true));
+/// assert!(body.rule.is_none() && body.funnel.is_some());
+/// ```
+pub fn step_freeze(request: &FunnelRequest, step: usize, dropped: bool, name: &str) -> (String, wire::FreezeInput) {
+    let input = wire::FreezeInput {
+        name: name.to_owned(),
+        description: Some(format!(
+            "Frozen from the Funnels page: {} of step {} ({}), {} to {}",
+            if dropped { "dropped users" } else { "users" },
+            step + 1,
+            request.steps.iter().map(|s| s.event.as_str()).collect::<Vec<_>>().join(" → "),
+            request.from,
+            request.to
+        )),
+        ds: None,
+        rule: None,
+        segment: None,
+        funnel: Some(request.clone()),
+        step: Some(step),
+        dropped,
+    };
+    (crate::draft::slug(name), input)
+}

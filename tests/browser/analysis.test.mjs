@@ -82,6 +82,16 @@ describe('analysis pages with demo data', () => {
           assert.equal(byLines[0], 'gender,step,event,users,from_first');
           assert.equal(byLines.length, 1 + want.by.length * want.steps.length);
         }
+        if (name === 'desktop') {
+          // "Added to cart but did not buy", saved as a static segment: step 2's users minus step 3's.
+          page.once('dialog', (d) => d.accept('Cart, no purchase'));
+          await page.locator('[data-testid="funnel-step"]').nth(1).getByTestId('save-dropped').click();
+          await page.getByTestId('step-saved').waitFor({ timeout: TIMEOUT_MS });
+          const segments = (await api(server.url, tokens.editor, '/apps/demo/segments')).segments;
+          const saved = segments.find((s) => s.id === 'cart-no-purchase');
+          assert.ok(saved, 'the segment exists');
+          assert.equal(saved.members.count, want.steps[1].count - want.steps[2].count);
+        }
         // The address holds the choice: a reload shows the same funnel.
         assert.match(page.url(), /steps=visit,add_to_cart,purchase/);
         assert.match(page.url(), /by=gender/);

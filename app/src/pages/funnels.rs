@@ -2,17 +2,18 @@
 //! `engine::analysis::funnel`), with an optional saved segment as the audience and a split by a
 //! tag group. The choice lives in the address; the logic is in [`crate::analysis`].
 //!
-//! No "save this step's audience": a step's users (reached step k, on days in order, within
-//! the window of their own step-1 day) are not a rule, and a static freeze takes a rule or a
-//! segment (see ARCHITECTURE, "Analysis").
+//! A step's users (who reached it, or who reached it but not the next) are saved as a static
+//! segment through the freeze route's `funnel` source (editors only).
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::analysis::{self, FunnelChoice};
 use crate::api;
 use crate::charts::funnel as chart;
 use crate::components::common::{Chart, ErrorNote, Loading, Page, ScrollTable};
 use crate::ctx::AppState;
+use crate::format;
 use crate::pages::analysis_common::{AudienceSelect, CsvButton, NameSelect, keep_in_address, query, saved_segments};
 
 /// The Funnels page.
@@ -55,21 +56,45 @@ fn FunnelsBody() -> impl IntoView {
         }
     });
     let segments = saved_segments(state);
-    let answer = LocalResource::new(move || {
-        let s = state.session.get();
+    let request = Memo::new(move |_| {
         let days = days.get();
-        let request = choice.with(|c| {
+        choice.with(|c| {
             let d = days.as_ref()?;
             let (first, last) = (d.first()?, d.last()?);
             // A week back from the latest day by default.
             let from_default = d.get(d.len().saturating_sub(7)).unwrap_or(first);
             c.request(from_default, last)
-        });
+        })
+    });
+    let answer = LocalResource::new(move || {
+        let s = state.session.get();
+        let request = request.get();
         async move {
             let (Some(s), Some(r)) = (s, request) else { return None };
             Some(api::funnel(&s, &r).await)
         }
     });
+    // A step's users saved as a static segment (editors; aggregate tokens cannot write).
+    let saved = RwSignal::new(None::<Result<String, api::Error>>);
+    let save_step = move |step: usize, dropped: bool| {
+        let (Some(r), Some(s)) = (request.get_untracked(), state.session.get_untracked()) else { return };
+        let events: Vec<String> = r.steps.iter().map(|s| s.event.clone()).collect();
+        let default = analysis::step_segment_name(&events, step, dropped, &r.from, &r.to);
+        let Some(name) = web_sys::window()
+            .and_then(|w| w.prompt_with_message_and_default("Name of the new static segment", &default).ok().flatten())
+            .filter(|n| !n.trim().is_empty())
+        else {
+            return;
+        };
+        let (id, input) = analysis::step_freeze(&r, step, dropped, name.trim());
+        spawn_local(async move {
+            let done = api::freeze_segment(&s, &id, &input)
+                .await
+                .map(|(f, _)| format!("Saved “{}”: {} users frozen on {}.", input.name, format::int(f.members), f.ds));
+            saved.set(Some(done));
+        });
+    };
+    let writes = move || state.access_or_default().writes();
     let min_audience = move || state.access.get().map_or(0, |a| a.min_audience());
     let day_options = move |pick: fn(&FunnelChoice) -> Option<String>, default_last: bool| {
         let d = days.get().unwrap_or_default();
@@ -139,6 +164,10 @@ fn FunnelsBody() -> impl IntoView {
                 </label>
             </div>
         </div>
+        {move || saved.get().map(|r| match r {
+            Ok(message) => view! { <div class="banner banner-good" role="status" data-testid="step-saved">{message}" "<a href="/segments">"Segments"</a></div> }.into_any(),
+            Err(e) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
+        })}
         {move || match answer.get() {
             None => view! { <Loading what="Computing the funnel…" /> }.into_any(),
             Some(None) => view! { <p class="card muted empty-state">"Name at least one event."</p> }.into_any(),
@@ -149,6 +178,7 @@ fn FunnelsBody() -> impl IntoView {
                 let label = rows.iter().map(|r| format!("{}: {} users ({} of step 1)", r.label, r.users, r.from_first)).collect::<Vec<_>>().join("; ");
                 let by = analysis::by_rows(&f, k);
                 let table_rows = rows.clone();
+                let n_steps = rows.len();
                 let steps_csv = analysis::funnel_csv(&f.steps);
                 let steps_file = format!("funnel-{}-{}.csv", f.from, f.to);
                 let by_name = choice.with_untracked(|c| c.by.clone().unwrap_or_default());
@@ -163,9 +193,9 @@ fn FunnelsBody() -> impl IntoView {
                         </header>
                         <Chart svg=chart::svg(&rows) label=label />
                         <ScrollTable testid="funnel-table">
-                            <thead><tr><th>"Step"</th><th class="num">"Users"</th><th class="num">"From previous"</th><th class="num">"Dropped"</th><th class="num">"From step 1"</th><th class="num">"Median time"</th></tr></thead>
+                            <thead><tr><th>"Step"</th><th class="num">"Users"</th><th class="num">"From previous"</th><th class="num">"Dropped"</th><th class="num">"From step 1"</th><th class="num">"Median time"</th>{writes().then(|| view! { <th>"Save as segment"</th> })}</tr></thead>
                             <tbody>
-                                {table_rows.into_iter().map(|r| view! {
+                                {table_rows.into_iter().enumerate().map(|(i, r)| view! {
                                     <tr data-testid="funnel-step">
                                         <td>{r.label}</td>
                                         <td class="num" data-testid="step-users">{r.users}</td>
@@ -173,6 +203,14 @@ fn FunnelsBody() -> impl IntoView {
                                         <td class="num">{r.dropped}</td>
                                         <td class="num">{r.from_first}</td>
                                         <td class="num">{r.median_days}</td>
+                                        {writes().then(|| view! {
+                                            <td class="save-step">
+                                                <button class="button button-small" data-testid="save-step" title="The users who reached this step" on:click=move |_| save_step(i, false)>"Reached"</button>
+                                                {(i + 1 < n_steps).then(|| view! {
+                                                    <button class="button button-small" data-testid="save-dropped" title="The users who reached this step but not the next" on:click=move |_| save_step(i, true)>"Stopped here"</button>
+                                                })}
+                                            </td>
+                                        })}
                                     </tr>
                                 }).collect_view()}
                             </tbody>
