@@ -6,6 +6,7 @@ pub mod funnel;
 pub mod overview;
 pub mod split;
 pub mod trends;
+pub mod upset;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 
 use crate::analysis::{self, CompareChoice};
 use crate::api;
-use crate::components::common::{ErrorNote, Loading, Page, ScrollTable};
+use crate::charts::upset;
+use crate::components::common::{Chart, ErrorNote, Loading, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
 use crate::pages::analysis_common::{
@@ -102,6 +103,9 @@ fn CompareBody() -> impl IntoView {
                 let rows = analysis::compare_rows(&da, size_a, &db, size_b);
                 let pct = |s: Option<f64>| s.map_or_else(|| "–".to_owned(), format::percent);
                 let group = choice.with_untracked(|c| c.group.clone().unwrap_or_default());
+                let names = vec!["A".to_owned(), "B".to_owned()];
+                let bars = upset::bars(2, &o.regions.iter().map(|r| r.count).collect::<Vec<_>>());
+                let upset_label = format!("Overlap: only A {}, both {}, only B {}", count(only_a), count(both), count(only_b));
                 let sizes_csv = analysis::compare_sizes_csv([size_a, size_b, only_a, both, only_b]);
                 let rows_csv = analysis::compare_rows_csv(&rows, &group);
                 let (sizes_file, rows_file) = (format!("compare-sizes-{}.csv", o.ds), format!("compare-{group}-{}.csv", o.ds));
@@ -121,6 +125,7 @@ fn CompareBody() -> impl IntoView {
                                 <td class="num" data-testid="only-b">{count(only_b)}</td>
                             </tr></tbody>
                         </ScrollTable>
+                        <Chart svg=upset::svg(&names, &bars, &format!("< {}", format::int(min_audience()))) label=upset_label />
                     </section>
                     <section class="card" data-testid="compare-distribution">
                         <header class="card-head">
