@@ -686,7 +686,7 @@ pub fn step_freeze(request: &FunnelRequest, step: usize, dropped: bool, name: &s
         ds: None,
         rule: None,
         segment: None,
-        funnel: Some(request.clone()),
+        funnel: Some(Box::new(request.clone())),
         step: Some(step),
         dropped,
     };

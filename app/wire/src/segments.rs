@@ -179,7 +179,7 @@ pub struct FreezeInput {
     /// …or the users of a funnel's step (`step`, and `dropped`), computed as `POST …/funnel`
     /// computes them. The day defaults to the funnel's `to`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub funnel: Option<crate::FunnelRequest>,
+    pub funnel: Option<Box<crate::FunnelRequest>>,
     /// With `funnel`: the step, counted from 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
