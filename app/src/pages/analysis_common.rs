@@ -56,8 +56,31 @@ pub fn saved_segments(state: AppState) -> LocalResource<Vec<Segment>> {
     })
 }
 
-/// A `<select>` of plain choices (value = label), the chosen one selected, with an optional
+/// A `<select>` of `(value, label)` options, the chosen value selected, with an optional
 /// first "none" entry whose value is empty.
+#[component]
+fn OptionSelect(
+    testid: &'static str,
+    #[prop(into)] options: Signal<Vec<(String, String)>>,
+    #[prop(into)] chosen: Signal<Option<String>>,
+    #[prop(into)] on_pick: Callback<String>,
+    none: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <select class="select" data-testid=testid on:change=move |ev| on_pick.run(event_target_value(&ev))>
+            {none.map(|label| view! { <option value="">{label}</option> })}
+            {move || {
+                let chosen = chosen.get();
+                options.get().into_iter().map(|(value, label)| {
+                    let selected = chosen.as_deref() == Some(value.as_str());
+                    view! { <option value=value selected=selected>{label}</option> }
+                }).collect_view()
+            }}
+        </select>
+    }
+}
+
+/// A `<select>` of plain choices (value = label).
 #[component]
 pub fn NameSelect(
     testid: &'static str,
@@ -66,18 +89,8 @@ pub fn NameSelect(
     #[prop(into)] on_pick: Callback<String>,
     #[prop(optional)] none: Option<&'static str>,
 ) -> impl IntoView {
-    view! {
-        <select class="select" data-testid=testid on:change=move |ev| on_pick.run(event_target_value(&ev))>
-            {none.map(|label| view! { <option value="">{label}</option> })}
-            {move || {
-                let chosen = chosen.get();
-                names.get().into_iter().map(|g| {
-                    let selected = chosen.as_deref() == Some(g.as_str());
-                    view! { <option value=g.clone() selected=selected>{g.clone()}</option> }
-                }).collect_view()
-            }}
-        </select>
-    }
+    let options = Signal::derive(move || names.get().into_iter().map(|n| (n.clone(), n)).collect::<Vec<_>>());
+    view! { <OptionSelect testid options chosen on_pick none /> }
 }
 
 /// A `<select>` of audiences: the saved segments, and the rule the address carries when the
@@ -90,21 +103,13 @@ pub fn AudienceSelect(
     #[prop(into)] on_pick: Callback<String>,
     #[prop(optional)] none: Option<&'static str>,
 ) -> impl IntoView {
-    view! {
-        <select class="select" data-testid=testid on:change=move |ev| on_pick.run(event_target_value(&ev))>
-            {none.map(|label| view! { <option value="">{label}</option> })}
-            {move || {
-                let chosen = chosen.get();
-                let rule = chosen.clone().filter(|c| crate::analysis::is_rule(c));
-                let rule = rule.map(|r| view! { <option value=r.clone() selected=true>"The builder's audience (rule)"</option> });
-                let list = segments.get().unwrap_or_default().into_iter().map(|s: Segment| {
-                    let selected = chosen.as_deref() == Some(s.id.as_str());
-                    view! { <option value=s.id.clone() selected=selected>{s.name.clone()}</option> }
-                }).collect_view();
-                (rule, list)
-            }}
-        </select>
-    }
+    let options = Signal::derive(move || {
+        let rule = chosen.get().filter(|c| crate::analysis::is_rule(c));
+        let rule = rule.map(|r| (r, "The builder's audience (rule)".to_owned()));
+        let list = segments.get().unwrap_or_default().into_iter().map(|s| (s.id, s.name));
+        rule.into_iter().chain(list).collect::<Vec<_>>()
+    });
+    view! { <OptionSelect testid options chosen on_pick none /> }
 }
 
 /// A "Download CSV" button saving `csv` as `file`.
