@@ -49,8 +49,21 @@ impl Weighter<String, Arc<IdSet>> for SetWeight {
     }
 }
 
-/// The blobs an app's published days name, with the day listing they were built from.
-type OwnedBlobs = (String, Arc<HashSet<String>>);
+/// The blobs an app's published days name (all, and the sample-tier ones), with the day listing
+/// they were built from.
+type OwnedBlobs = (String, Arc<(HashSet<String>, HashSet<String>)>);
+
+/// Whether a blob is one of an app's, and on which tier ([`Snapshots::owned_blob`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    /// No published day of the app names it.
+    No,
+    /// A published day names it, not only as a sample-tier bitmap (a full-tier bitmap or a
+    /// manifest).
+    Full,
+    /// A published day names it as a sample-tier bitmap (what an `aggregate` token may read).
+    Sample,
+}
 
 /// Cached access to published snapshots.
 pub struct Snapshots {
@@ -79,10 +92,11 @@ impl Snapshots {
         }
     }
 
-    /// Whether one of the app's published days names this blob (manifests included). Blobs
-    /// are tenant data: an address alone must not open another app's bitmap, even though
-    /// identical content is stored once.
-    pub fn app_owns_blob(&self, app: &str, hash: &str) -> Result<bool, SnapshotError> {
+    /// Whether one of the app's published days names this blob (manifests included), and as
+    /// what. Blobs are tenant data: an address alone must not open another app's bitmap, even
+    /// though identical content is stored once. Both sets are built in one pass and cached per
+    /// day listing.
+    pub fn owned_blob(&self, app: &str, hash: &str) -> Result<Owned, SnapshotError> {
         let days = self.meta.days(app)?;
         let listing = days.iter().map(|(_, r)| r.manifest.as_str()).collect::<Vec<_>>().join(",");
         let cached = {
@@ -92,29 +106,25 @@ impl Snapshots {
         let set = match cached {
             Some(set) => set,
             None => {
-                let mut set = HashSet::new();
+                let (mut all, mut sample) = (HashSet::new(), HashSet::new());
                 for (_, r) in &days {
                     let m = self.manifest(&r.manifest)?;
-                    set.insert(r.manifest.clone());
-                    set.extend(m.blob_hashes().into_iter().map(str::to_owned));
+                    all.insert(r.manifest.clone());
+                    all.extend(m.blob_hashes().into_iter().map(str::to_owned));
+                    sample.extend(m.sample_blob_hashes().into_iter().map(str::to_owned));
                 }
-                let set = Arc::new(set);
+                let set = Arc::new((all, sample));
                 self.owned.lock().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), (listing, set.clone()));
                 set
             }
         };
-        Ok(set.contains(hash))
-    }
-
-    /// Whether one of the app's published days names this blob as a sample-tier bitmap (what
-    /// an `aggregate` token may download).
-    pub fn app_sample_blob(&self, app: &str, hash: &str) -> Result<bool, SnapshotError> {
-        for (_, r) in self.meta.days(app)? {
-            if crate::privacy::views::is_sample_blob(self.manifest(&r.manifest)?.as_ref(), hash) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(if set.1.contains(hash) {
+            Owned::Sample
+        } else if set.0.contains(hash) {
+            Owned::Full
+        } else {
+            Owned::No
+        })
     }
 
     /// The metadata store.

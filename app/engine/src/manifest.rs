@@ -280,6 +280,26 @@ impl Manifest {
         out
     }
 
+    /// Every sample-tier blob the manifest names: what a caller allowed the sample tier only
+    /// (an `aggregate` token) may download.
+    pub fn sample_blob_hashes(&self) -> Vec<&str> {
+        fn bsi(b: &BsiEntry) -> impl Iterator<Item = &str> {
+            std::iter::once(&b.exists).chain(&b.slices).map(|t| t.sample.blob.as_str())
+        }
+        let mut out = vec![self.sample.universe.blob.as_str()];
+        for g in &self.groups {
+            out.extend(g.values.iter().map(|v| v.sample.blob.as_str()));
+            if let Some(n) = &g.numeric {
+                out.extend(bsi(&n.bsi));
+            }
+        }
+        for e in &self.events {
+            out.extend(bsi(&e.bsi));
+        }
+        out.extend(self.segments.iter().map(|s| s.members.sample.blob.as_str()));
+        out
+    }
+
     /// An event by name.
     pub fn event(&self, name: &str) -> Option<&EventEntry> {
         self.events.iter().find(|e| e.name == name)

@@ -43,18 +43,6 @@ pub fn manifest(m: &Manifest, noise: &Noise) -> Manifest {
     out
 }
 
-/// Whether `hash` is one of the blobs an `aggregate` token may download from this manifest:
-/// a sample-tier bitmap.
-pub fn is_sample_blob(m: &Manifest, hash: &str) -> bool {
-    let bsi = |b: &BsiEntry| b.exists.sample.blob == hash || b.slices.iter().any(|s| s.sample.blob == hash);
-    m.sample.universe.blob == hash
-        || m.groups
-            .iter()
-            .any(|g| g.values.iter().any(|v| v.sample.blob == hash) || g.numeric.as_ref().is_some_and(|n| bsi(&n.bsi)))
-        || m.events.iter().any(|e| bsi(&e.bsi))
-        || m.segments.iter().any(|s| s.members.sample.blob == hash)
-}
-
 /// A segment as an `aggregate` token sees it: the size of an uploaded member list noisy.
 pub fn segment(s: &mut wire::Segment, noise: &Noise) {
     if let Some(m) = &mut s.members {

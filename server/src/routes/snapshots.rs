@@ -20,6 +20,7 @@ use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::privacy;
 use crate::routes::ids::parse_ds;
+use crate::snapshots::Owned;
 use crate::state::AppState;
 use engine::manifest::EventEntry;
 
@@ -150,19 +151,15 @@ pub async fn blob(
     let etag = format!("\"{hash}\"");
     let snaps = state.snapshots.clone();
     let aggregate = scope.role == Some(Role::Aggregate);
-    let (owned, sample) = {
+    let owned = {
         let (app, hash) = (app.clone(), hash.clone());
         let snaps = snaps.clone();
-        blocking(move || -> Result<_, ApiError> {
-            let owned = snaps.app_owns_blob(&app, &hash)?;
-            Ok((owned, owned && aggregate && snaps.app_sample_blob(&app, &hash)?))
-        })
-        .await?
+        blocking(move || snaps.owned_blob(&app, &hash)).await?
     };
-    if !owned {
+    if owned == Owned::No {
         return Err(ApiError::Missing("no such blob in this app".into()));
     }
-    if aggregate && !sample {
+    if aggregate && owned != Owned::Sample {
         return Err(ApiError::Forbidden(
             "an aggregate token may download sample-tier bitmaps only: it sees counts, never members".into(),
         ));
