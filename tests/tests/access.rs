@@ -149,9 +149,12 @@ fn an_aggregate_token_sees_noisy_counts_and_never_a_member() -> Result<(), Error
         "groups": [{"name": "control", "percent": 50}, {"name": "treatment", "percent": 50}]});
     let r = post(&t, "/api/v1/apps/agg/experiments", &editor, split)?;
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = t.call("PATCH", "/api/v1/apps/agg", &admin, Some(json!({"min_audience": 20}).to_string().as_bytes()))?;
+    // k = 40: a count of one user shows only if its noise reaches 38.5, which Laplace noise of
+    // scale 2 does with probability 0.5·e^(−19.25) ≈ 2e-9; over the 3,000 one-user values
+    // below, about 7e-6. (At k = 20 it was 5e-5 a value, 14% over 3,000: a run once showed one.)
+    let r = t.call("PATCH", "/api/v1/apps/agg", &admin, Some(json!({"min_audience": 40}).to_string().as_bytes()))?;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()?["settings"]["min_audience"], 20);
+    assert_eq!(r.json()?["settings"]["min_audience"], 40);
 
     // Large counts: close to the exact ones, the same every time, and the same for the same
     // users asked in other words.
