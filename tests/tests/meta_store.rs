@@ -83,12 +83,21 @@ fn script(m: &Meta) -> Result<Vec<String>, StoreError> {
         universe: None,
         days: vec![("2026-11-21".into(), 0, day('a', 1)), ("2026-11-20".into(), 0, day('b', 1))],
         recompute: vec![],
+        records: vec![],
     };
     say(format!("{:?}", m.publish(&first)));
     // A stale version and a dictionary that moved are both refused, changing nothing.
     say(format!("{:?}", m.publish(&Publish { new_ids: &[], ..first.clone() }).map_err(|e| e.to_string())));
     let more = vec!["u9".to_owned()];
-    let moved = Publish { app: "b", first_new_id: 3, new_ids: &more, universe: None, days: vec![], recompute: vec![] };
+    let moved = Publish {
+        app: "b",
+        first_new_id: 3,
+        new_ids: &more,
+        universe: None,
+        days: vec![],
+        recompute: vec![],
+        records: vec![],
+    };
     say(format!("{:?}", m.publish(&moved).map_err(|e| e.to_string())));
     let next = Publish {
         app: "b",
@@ -97,6 +106,7 @@ fn script(m: &Meta) -> Result<Vec<String>, StoreError> {
         universe: None,
         days: vec![("2026-11-21".into(), 1, day('c', 2))],
         recompute: vec!["2026-11-21".into()],
+        records: vec![],
     };
     say(format!("{:?}", m.publish(&next)));
     say(format!("{:?}", m.days("b")?));
@@ -200,6 +210,7 @@ fn a_row_damaged_behind_the_servers_back_is_refused_not_served() -> Result<(), E
         universe: None,
         days: vec![("2026-11-20".into(), 0, day('a', 1))],
         recompute: vec![],
+        records: vec![],
     })?;
     // Id 2's reverse entry now holds id 3's (valid, sealed) bytes: another real user.
     psql(

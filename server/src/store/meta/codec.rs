@@ -84,6 +84,10 @@ pub struct Publish<'a> {
     /// Days whose segments must be recomputed because of this publish (queued on the app's
     /// segments job in the same transaction).
     pub recompute: Vec<String>,
+    /// Records of the `access` table stored (or replaced) with the publish: the day's version
+    /// log and a held upload's decision (issue 15), so neither can be lost or written for a
+    /// publish that did not happen.
+    pub records: Vec<(String, Vec<u8>)>,
 }
 
 pub(super) fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {

@@ -4,7 +4,7 @@
 
 use redb::ReadableTable;
 
-use super::{APPS, DAYS, DICT, DICT_REV, Embedded, StoreError, app_rows, encode, jobs, name, seal};
+use super::{ACCESS, APPS, DAYS, DICT, DICT_REV, Embedded, StoreError, app_rows, encode, jobs, name, seal};
 use crate::jobs::JobKind;
 use crate::store::meta::codec::{DayRecord, Publish, app_record, day_record, dict_entries};
 use crate::store::records::KeyPart;
@@ -80,6 +80,11 @@ impl Embedded {
                 apps.insert(p.app, seal(name::APPS, &[KeyPart::Text(p.app)], &encode(&record)).as_slice())?;
             }
             jobs::enqueue(txn, p.app, JobKind::Segments, &p.recompute)?;
+            let mut access = txn.open_table(ACCESS)?;
+            for (id, value) in &p.records {
+                let key = [KeyPart::Text(p.app), KeyPart::Text(id)];
+                access.insert((p.app, id.as_str()), seal(name::ACCESS, &key, value).as_slice())?;
+            }
             Ok(((), true))
         })
     }

@@ -40,6 +40,7 @@ fn publish_is_atomic_and_checks_versions() {
         universe: None,
         days: vec![("2026-11-20".into(), 0, rec(1))],
         recompute: Vec::new(),
+        records: Vec::new(),
     })
     .expect("first publish");
     assert_eq!(m.dict_lookup("x", "u2").expect("lookup"), Some(1));
@@ -53,6 +54,7 @@ fn publish_is_atomic_and_checks_versions() {
         universe: None,
         days: vec![("2026-11-20".into(), 0, rec(2))],
         recompute: Vec::new(),
+        records: Vec::new(),
     };
     assert!(matches!(m.publish(&stale), Err(StoreError::Conflict { .. })));
     assert_eq!(m.dict_lookup("x", "u3").expect("lookup"), None);
@@ -124,6 +126,7 @@ pub(super) fn published() -> (tempfile::TempDir, Meta) {
         universe: None,
         days: vec![("2026-11-20".into(), 0, rec)],
         recompute: Vec::new(),
+        records: Vec::new(),
     })
     .expect("publish");
     (d, m)
@@ -172,6 +175,7 @@ fn a_day_pointer_with_one_hex_digit_changed_is_refused() {
         universe: None,
         days: vec![("2026-11-20".into(), 1, rec)],
         recompute: Vec::new(),
+        records: Vec::new(),
     };
     assert!(m.publish(&p).expect_err("publish").is_damage());
     assert_eq!(m.verify_records(false).expect("verify").damaged.len(), 1);

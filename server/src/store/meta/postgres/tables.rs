@@ -193,6 +193,15 @@ pub(super) async fn publish(c: &mut Client, p: &Publish<'_>) -> Result<(), Store
         t.execute("UPDATE apps SET record = $2 WHERE app = $1", &[&p.app, &sealed]).await?;
     }
     enqueue(&t, p.app, JobKind::Segments, &p.recompute).await?;
+    for (id, value) in &p.records {
+        let sealed = seal(name::ACCESS, &[KeyPart::Text(p.app), KeyPart::Text(id)], value);
+        t.execute(
+            "INSERT INTO access (app, id, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (app, id) DO UPDATE SET record = EXCLUDED.record",
+            &[&p.app, id, &sealed],
+        )
+        .await?;
+    }
     t.commit().await?;
     Ok(())
 }
