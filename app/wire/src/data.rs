@@ -27,7 +27,7 @@ pub struct DayList {
 
 /// What an upload did; `changed` is false for an identical re-upload (same manifest, same
 /// version).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestResult {
     /// The day.
@@ -50,6 +50,9 @@ pub struct IngestResult {
     pub days_updated: Vec<String>,
     /// Address of the day's manifest.
     pub manifest: String,
+    /// The quality checks of a tag group upload against the group's previous version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::governance::Quality>,
 }
 
 /// `GET …/days/{ds}/events`: the event uploads of the published days of a window ending with

@@ -25,6 +25,7 @@
 //! | [`rule`] | [`Rule`]: a rule in its JSON form (parsed and checked by `engine::Rule`) |
 //! | [`segments`] | segments, writes, member uploads, freezes, history: [`SegmentInput`], [`Segment`], [`WriteResult`], [`MembersReport`], [`FreezeInput`] → [`Frozen`], [`History`] |
 //! | [`experiments`] | A/B splits: [`NewExperiment`], [`Experiment`], [`ExperimentView`] (with [`Balance`]), [`Outcome`], [`Rate`] |
+//! | [`governance`] | tag governance (issue 15): the catalog [`GroupInfo`], [`GroupPatch`] → [`GroupChange`]; quality [`QualityCheck`]s, [`HeldUpload`], [`Hold`]; a day's [`DayVersion`]s, [`RestoreRequest`] |
 //! | [`jobs`] | durable background jobs: [`Job`] with its [`JobKind`], [`JobState`], [`Lease`], [`Problem`]s |
 //! | [`membership`] | [`UserTags`] |
 //!
@@ -45,6 +46,7 @@ pub mod data;
 pub mod error;
 pub mod estimate;
 pub mod experiments;
+pub mod governance;
 pub mod jobs;
 pub mod membership;
 pub mod meta;
@@ -66,6 +68,11 @@ pub use estimate::{Estimate, EstimateRequest, Step, Tier, Warning};
 pub use experiments::{
     Balance, Experiment, ExperimentGroup, ExperimentList, ExperimentView, GroupOutcome, MixRow, NewExperiment, Outcome,
     Rate, SplitGroup,
+};
+pub use governance::{
+    Affected, Cadence, CheckKind, DayVersion, DayVersions, GovernanceHealth, GroupChange, GroupInfo, GroupList,
+    GroupPatch, GroupStatus, HeldUpload, Hold, HoldList, HoldState, Quality, QualityAction, QualityCheck,
+    QualityPolicy, RestoreRequest, Usage, ValueInfo, Verdict, VersionCause,
 };
 pub use jobs::{Job, JobKind, JobState, Lease, Problem};
 pub use membership::UserTags;

@@ -34,6 +34,9 @@ pub struct Health {
     pub version: String,
     /// What the storage layer has found.
     pub storage: StorageHealth,
+    /// Held uploads and flagged tag groups (issue 15).
+    #[serde(default)]
+    pub governance: crate::governance::GovernanceHealth,
 }
 
 /// The storage part of [`Health`].
