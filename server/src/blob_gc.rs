@@ -6,7 +6,8 @@
 //! files. This module finds and deletes them, safely:
 //!
 //! - **Referenced** = the manifest of every day pointer of every app and every blob that
-//!   manifest names, plus every `blob` field of every segment and experiment record. If any
+//!   manifest names, plus every `blob` field of every segment and experiment record, the
+//!   manifests (and their blobs) of each day's restorable versions, and held uploads' chunks. If any
 //!   of that cannot be read (a damaged manifest, a record that does not parse), nothing is
 //!   collected: what it refers to is unknown. Nor when nothing at all is referenced while blob
 //!   files exist (an empty or replaced metadata store must not cost the data).
@@ -80,6 +81,32 @@ pub fn referenced(meta: &Meta, blobs: &dyn BlobStore) -> Result<HashSet<String>,
             let m = engine::Manifest::from_json(&bytes).map_err(|e| manifest(e.to_string()))?;
             refs.extend(m.blob_hashes().into_iter().map(str::to_owned));
             refs.insert(day.manifest);
+        }
+        // Issue 15: the manifests of a day's restorable versions and what they name, and the
+        // bytes of uploads held for a decision.
+        for hash in crate::governance::versions::kept_manifests(meta, &app)? {
+            if refs.contains(&hash) {
+                continue;
+            }
+            let bytes = blobs.get(&hash)?.ok_or_else(|| GcError::Manifest {
+                app: app.clone(),
+                ds: "(a restorable version)".into(),
+                hash: hash.clone(),
+                reason: "missing".into(),
+            })?;
+            let m = engine::Manifest::from_json(&bytes).map_err(|e| GcError::Manifest {
+                app: app.clone(),
+                ds: "(a restorable version)".into(),
+                hash: hash.clone(),
+                reason: e.to_string(),
+            })?;
+            refs.extend(m.blob_hashes().into_iter().map(str::to_owned));
+            refs.insert(hash);
+        }
+        for record in crate::governance::holds::records(meta, &app)? {
+            if record.hold.state == wire::HoldState::Held {
+                refs.extend(record.chunks.into_iter().map(|c| c.blob));
+            }
         }
         for (what, records) in [("segment", meta.segment_list(&app)?), ("experiment", meta.experiment_list(&app)?)] {
             for (id, bytes) in records {

@@ -458,6 +458,21 @@ impl From<crate::ingest::spool::SpoolError> for ApiError {
     }
 }
 
+impl From<crate::governance::GovernanceError> for ApiError {
+    fn from(err: crate::governance::GovernanceError) -> Self {
+        use crate::governance::GovernanceError;
+        match err {
+            GovernanceError::InvalidField { field, message } => Self::InvalidField { field, message },
+            GovernanceError::NotFound(m) => Self::Missing(m),
+            GovernanceError::Conflict(m) => Self::Conflict(m),
+            GovernanceError::Snapshot(e) => e.into(),
+            GovernanceError::Store(e) => e.into(),
+            GovernanceError::Blob(e) => e.into(),
+            GovernanceError::Publish(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::segments::SegmentError> for ApiError {
     fn from(err: crate::segments::SegmentError) -> Self {
         use crate::segments::SegmentError;

@@ -22,6 +22,7 @@
 //! | [`membership`] | one user's tag values, segments and groups on a published day (the reverse index) |
 //! | [`segments`] | segment definitions and their sync rules (versions, tombstones, ETags), cycles, freezing |
 //! | [`experiments`] | A/B splits: the frozen record, freezing a segment's members into groups, balance and outcome |
+//! | [`governance`] | tag governance (issue 15): the catalog of tag groups, quality checks and held uploads, usage counts, the version log of every day and restores |
 //! | [`jobs`] | durable background work (segment backfills, recomputes after late uploads): records in the metadata store, one worker per process |
 //! | [`idempotency`] | `Idempotency-Key` replay and misuse rules |
 //! | [`store`] | blobs and metadata: files and redb in the data directory (default) or S3-compatible storage and PostgreSQL shared by replicas; checksummed records, start-up and offline checks ([`store::check`]) |
@@ -79,6 +80,7 @@ pub use engine::ds;
 pub mod error;
 pub mod experiments;
 pub mod extract;
+pub mod governance;
 pub mod idempotency;
 pub mod ids;
 pub mod ingest;

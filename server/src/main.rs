@@ -174,6 +174,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server::jobs::worker::spawn(state.clone());
         tokio::spawn(server::blob_gc::periodic(state.clone(), collector));
         tokio::spawn(server::audit::flush_periodically(state.clone()));
+        tokio::spawn(server::governance::usage::flush_periodically(state.clone()));
         let last_state = state.clone();
         let socket = state.config.data_dir.join(server::backup::CONTROL_SOCKET);
         let app = server::router(state);
@@ -181,6 +182,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // The lookups counted since the last flush.
         if let Err(e) = last_state.lookups.flush(&last_state.meta) {
             tracing::warn!(error = %e, "could not write the last membership lookup counts");
+        }
+        if let Err(e) = last_state.usage.flush(&last_state.meta) {
+            tracing::warn!(error = %e, "could not write the last estimate counts");
         }
         // Not needed past this process (a stale one is replaced at the next start anyway).
         let _ = std::fs::remove_file(socket);

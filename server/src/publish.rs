@@ -12,7 +12,9 @@
 //!   earlier (`loaded_ds ≤ D`), so a backfill flows forward until a newer upload takes over;
 //! - every day's universe is the app's whole dictionary: all users ever seen;
 //! - dynamic segments are recomputed on every new version of a day, static ones keep members;
-//! - re-publishing identical content changes nothing (same manifest, same version).
+//! - re-publishing identical content changes nothing (same manifest, same version);
+//! - a tag group upload is checked against the group's previous version and may be held, and
+//!   every changed day gets a version-log record in the same transaction (`governed`, issue 15).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +33,10 @@ use crate::ids::{AppIds, NewUsers, sample_scheme};
 use crate::ingest::{Staged, StagedData, Upload};
 use crate::snapshots::{SnapshotError, Snapshots, Tier};
 use crate::store::{DayRecord, Publish, StoreError};
+
+mod governed;
+pub use governed::{Context, Gate, Outcome};
+use governed::{Log, Note, new_group_side};
 
 /// Why a publish failed.
 #[derive(Debug, thiserror::Error)]
@@ -135,11 +141,14 @@ struct Draft {
     expected_version: u64,
     current: Option<String>,
     manifest: Manifest,
+    note: Note,
 }
 
 impl Publisher {
     /// Publishes a staged upload to day `ds` (and the later days that carry the group).
-    /// `specs` are the app's live segments. The caller holds the app's publish lock.
+    /// `specs` are the app's live segments. The caller holds the app's publish lock. A tag
+    /// group is checked against its previous version as `ctx.gate` says, and under a `hold`
+    /// policy a failed check publishes nothing ([`Outcome::Held`]).
     pub fn publish_upload(
         &self,
         app: &str,
@@ -147,7 +156,8 @@ impl Publisher {
         staged: Staged,
         ids: &mut AppIds,
         specs: &[SegmentDef],
-    ) -> Result<PublishReport, PublishError> {
+        ctx: Context,
+    ) -> Result<Outcome, PublishError> {
         if let Some(today) = today_utc() {
             check_horizon(ds, today, self.max_future_days)?;
         }
@@ -158,6 +168,9 @@ impl Publisher {
         let universe = ids.universe_with(&staged.new_users);
         let sample = SampleMap::with_scheme(&universe, self.sample_rate, sample_scheme(ids.kind()));
         let mut blobs = Blobs::new();
+        let offline = crate::governance::offline_on(meta, app, &ds_text)?;
+        let rows = staged.rows;
+        let mut new_side: Option<crate::governance::quality::Side> = None;
 
         // The new piece of data, built once and placed in every affected day.
         enum Piece {
@@ -189,6 +202,7 @@ impl Publisher {
                     }
                     StagedData::Counts(_) | StagedData::Bsi(_) => {}
                 }
+                new_side = Some(new_group_side(&g, universe.len()));
                 Piece::Group(build_group(&g, &sample, &mut blobs))
             }
             (Upload::Event { name }, StagedData::Counts(counts)) => {
@@ -209,24 +223,77 @@ impl Publisher {
                 .find(|(d, _)| d.as_str() < ds_text.as_str())
                 .map(|(_, r)| self.snapshots.manifest(&r.manifest))
                 .transpose()?
-                .map(|m| carried_forward(&m)),
+                .map(|m| carried_forward(&m, &offline)),
         };
+        let name = match &piece {
+            Piece::Group(g) => g.name.clone(),
+            Piece::Event(e) => e.name.clone(),
+        };
+        let base = base.unwrap_or_else(|| empty_manifest(app, &ds_text));
+        // The quality checks compare with the group as this day has it now (its own load or
+        // the one it carried), and run before anything is written.
+        let mut quality = None;
+        let mut holders_before = None;
+        if let (Some(new_side), Piece::Group(_)) = (&new_side, &piece) {
+            let previous = match base.group(&name) {
+                Some(g) => Some(crate::governance::side(&self.snapshots, g, base.universe.count)?),
+                None => None,
+            };
+            holders_before = previous.as_ref().map(|p| p.holders);
+            let (policy, approved) = match ctx.gate {
+                Gate::Skip => (None, false),
+                Gate::Check(p) => (Some(p), false),
+                Gate::Approved => (Some(wire::QualityPolicy::default()), true),
+            };
+            if let Some(policy) = policy {
+                let checks = crate::governance::quality::run(previous.as_ref(), new_side, rows, &policy);
+                let failed = crate::governance::quality::failed(&checks);
+                if failed && !approved && policy.policy == wire::QualityAction::Hold {
+                    return Ok(Outcome::Held(checks));
+                }
+                let verdict = match (failed, approved) {
+                    (_, true) => wire::Verdict::Approved,
+                    (true, false) => wire::Verdict::Warn,
+                    (false, false) => wire::Verdict::Pass,
+                };
+                quality = Some(wire::Quality { verdict, checks });
+            }
+        }
+        let holders_after = new_side.as_ref().map(|s| s.holders);
         drafts.push(Draft {
             ds: ds_text.clone(),
             expected_version: existing.get(ds_text.as_str()).map_or(0, |r| r.version),
             current: existing.get(ds_text.as_str()).map(|r| r.manifest.clone()),
-            manifest: base.unwrap_or_else(|| empty_manifest(app, &ds_text)),
+            manifest: base,
+            note: Note { cause: ctx.cause, group: Some(name.clone()), rows: Some(rows), holders_before, holders_after },
         });
         if let Piece::Group(entry) = &piece {
             for (d, r) in days.iter().filter(|(d, _)| d.as_str() > ds_text.as_str()) {
                 let m = self.snapshots.manifest(&r.manifest)?;
-                let carries = m.group(&entry.name).is_none_or(|g| g.loaded_ds.as_str() <= ds_text.as_str());
+                // An offline group is not brought back into days it was left out of.
+                let left_out = offline.contains_key(&entry.name)
+                    || crate::governance::offline_on(meta, app, d)?.contains_key(&entry.name);
+                let carries = match m.group(&entry.name) {
+                    Some(g) => g.loaded_ds.as_str() <= ds_text.as_str(),
+                    None => !left_out,
+                };
                 if carries {
+                    let before = match m.group(&entry.name) {
+                        Some(g) => Some(crate::governance::side(&self.snapshots, g, m.universe.count)?.holders),
+                        None => None,
+                    };
                     drafts.push(Draft {
                         ds: d.clone(),
                         expected_version: r.version,
                         current: Some(r.manifest.clone()),
                         manifest: (*m).clone(),
+                        note: Note {
+                            cause: wire::VersionCause::Backfill,
+                            group: Some(entry.name.clone()),
+                            rows: None,
+                            holders_before: before,
+                            holders_after,
+                        },
                     });
                 }
             }
@@ -257,9 +324,16 @@ impl Publisher {
         };
         // A `u32` app's universe moves with the publish that adds users (its blob is written).
         let moved = (ids.kind() == IdKind::U32 && !staged.new_users.is_empty()).then(|| universe_ref.blob.clone());
-        let report = self.commit(app, &staged.new_users, moved.as_deref(), drafts, recompute)?;
+        let mut records = ctx.records.clone();
+        if let (Some(q), Piece::Group(_)) = (&quality, &piece) {
+            let failed = q.checks.iter().filter(|c| !c.ok).cloned().collect();
+            let flags = crate::governance::Flags { ds: ds_text.clone(), failed };
+            records.push((crate::governance::flags_key(&name), serde_json::to_vec(&flags).unwrap_or_default()));
+        }
+        let log = Log { ctx: &ctx, quality: quality.as_ref(), records };
+        let report = self.commit(app, &staged.new_users, moved.as_deref(), drafts, recompute, log)?;
         ids.commit(staged.new_users, universe);
-        Ok(report)
+        Ok(Outcome::Published(report, quality))
     }
 
     /// Recomputes segments on one day (after a segment changed) and publishes it if its
@@ -279,9 +353,24 @@ impl Publisher {
         let sample = SampleMap::with_scheme(&universe, manifest.sample.rate, manifest.sample.scheme);
         (manifest.segments, manifest.segment_errors) = self.compute_segments(&manifest, &sample, specs)?;
         let errors = manifest.segment_errors.clone();
-        let draft = Draft { ds: ds.to_owned(), expected_version: r.version, current: Some(r.manifest), manifest };
+        let note = Note {
+            cause: wire::VersionCause::Segments,
+            group: None,
+            rows: None,
+            holders_before: None,
+            holders_after: None,
+        };
+        let draft = Draft { ds: ds.to_owned(), expected_version: r.version, current: Some(r.manifest), manifest, note };
         // No new users: the dictionary (or universe) does not change.
-        let report = self.commit(app, &NewUsers::U32(IdSet::new()), None, vec![draft], Vec::new())?;
+        let ctx = Context {
+            by: None,
+            cause: wire::VersionCause::Segments,
+            gate: Gate::Skip,
+            restored_from: None,
+            records: Vec::new(),
+        };
+        let log = Log { ctx: &ctx, quality: None, records: Vec::new() };
+        let report = self.commit(app, &NewUsers::U32(IdSet::new()), None, vec![draft], Vec::new(), log)?;
         Ok((report.changed, errors))
     }
 
@@ -368,11 +457,26 @@ impl Publisher {
                 break;
             }
         }
+        // A segment stopped by an offline tag group says so (its history shows the reason).
+        let offline = if pending.is_empty() {
+            BTreeMap::new()
+        } else {
+            crate::governance::offline_on(self.snapshots.meta(), &m.app, &m.ds)?
+        };
+        let offline_reason = |spec: &SegmentDef| match spec {
+            SegmentDef::Dynamic { rule, .. } => crate::governance::tag_refs(rule)
+                .keys()
+                .find(|g| offline.contains_key(*g) && m.group(g).is_none())
+                .map(|g| format!("tag group `{g}` is offline from {} (catalog)", offline[g])),
+            SegmentDef::Static { .. } => None,
+        };
         let mut errors: Vec<SegmentError> = pending
             .iter()
             .map(|spec| SegmentError {
                 id: spec.id().to_owned(),
-                message: why.get(spec.id()).cloned().unwrap_or_else(|| "not computable on this day".to_owned()),
+                message: offline_reason(spec).unwrap_or_else(|| {
+                    why.get(spec.id()).cloned().unwrap_or_else(|| "not computable on this day".to_owned())
+                }),
             })
             .collect();
         for e in &errors {
@@ -403,9 +507,13 @@ impl Publisher {
         universe: Option<&str>,
         drafts: Vec<Draft>,
         recompute: Vec<String>,
+        mut log: Log<'_>,
     ) -> Result<PublishReport, PublishError> {
         let store = self.snapshots.blobs();
         let mut days = Vec::new();
+        // The flags and a hold's decision are written even when no day changes.
+        let extra = std::mem::take(&mut log.records);
+        let mut records = extra.clone();
         let mut first: Option<(String, u64, bool, String)> = None;
         let mut days_updated = Vec::new();
         let now = now_ms();
@@ -421,6 +529,7 @@ impl Publisher {
                     d.expected_version,
                     DayRecord { manifest: hash.clone(), version, published_ms: now },
                 ));
+                records.push(log.entry(&d, version, &hash, now));
             }
             if first.is_none() {
                 first = Some((d.ds, version, changed, hash));
@@ -435,7 +544,18 @@ impl Publisher {
                 NewUsers::Strings { first, ids } => (*first, ids.as_slice()),
                 NewUsers::U32(_) => (0, &[][..]),
             };
-            self.snapshots.meta().publish(&Publish { app, first_new_id, new_ids, universe, days, recompute })?;
+            let records = if days.is_empty() { extra } else { records };
+            self.snapshots.meta().publish(&Publish {
+                app,
+                first_new_id,
+                new_ids,
+                universe,
+                days,
+                recompute,
+                records,
+            })?;
+        } else if !extra.is_empty() {
+            self.snapshots.meta().publish(&Publish { app, records: extra, ..Publish::default() })?;
         }
         let (ds, version, changed, manifest) = first.unwrap_or_default();
         Ok(PublishReport { ds, version, changed, manifest, days_updated })
@@ -471,9 +591,11 @@ pub fn check_horizon(ds: Ds, today: Ds, max_future_days: u32) -> Result<(), Publ
     Ok(())
 }
 
-/// A previous day's manifest as the start of a new day: tag groups only.
-fn carried_forward(m: &Manifest) -> Manifest {
-    Manifest { events: Vec::new(), segments: Vec::new(), segment_errors: Vec::new(), ..m.clone() }
+/// A previous day's manifest as the start of a new day: tag groups only, offline ones left
+/// out (issue 15: an offline group leaves carry-forward).
+fn carried_forward(m: &Manifest, offline: &BTreeMap<String, String>) -> Manifest {
+    let groups = m.groups.iter().filter(|g| !offline.contains_key(&g.name)).cloned().collect();
+    Manifest { events: Vec::new(), segments: Vec::new(), segment_errors: Vec::new(), groups, ..m.clone() }
 }
 
 /// The published days after `ds` whose event windows (at most [`engine::rule::MAX_WINDOW_DAYS`]

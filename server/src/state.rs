@@ -216,6 +216,8 @@ pub struct AppState {
     pub last_use: Arc<crate::tokens::LastUse>,
     /// Membership lookups counted per day and token, written every few seconds.
     pub lookups: Arc<crate::audit::Lookups>,
+    /// Estimates counted per tag group and value, written every few seconds (issue 15).
+    pub usage: Arc<crate::governance::usage::Counts>,
     /// What `aggregate` tokens have spent of their daily privacy budget.
     pub budget: Arc<crate::privacy::Budget>,
 }
@@ -316,6 +318,7 @@ impl AppState {
             data_lock,
             last_use: Arc::default(),
             lookups: Arc::default(),
+            usage: Arc::default(),
             budget: Arc::default(),
         })
     }

@@ -128,7 +128,9 @@ pub fn synth(
             new_users,
             data,
         };
-        state.publisher.publish_upload(&opts.app, opts.ds, staged, &mut ids, &[])?;
+        let by = wire::Actor { id: None, name: "sieve synth".into() };
+        let ctx = crate::publish::Context::upload(by, crate::publish::Gate::Skip);
+        state.publisher.publish_upload(&opts.app, opts.ds, staged, &mut ids, &[], ctx)?;
         tracing::debug!(group = g, seconds = started.elapsed().as_secs_f64(), "synthetic group published");
         progress(g);
     }

@@ -64,7 +64,8 @@ async fn health_reports_ok_and_version() {
                 "damaged_record_count": 0,
                 "damaged_records": [],
                 "rolled_back_at_start": false
-            }
+            },
+            "governance": {"held_uploads": 0, "flagged_groups": 0}
         })
     );
     assert!(headers.contains_key(REQUEST_ID_HEADER), "every response has a request id");

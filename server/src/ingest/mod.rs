@@ -63,6 +63,21 @@ impl Upload {
     }
 }
 
+/// Whether `category` is a category path: empty, or `/`-separated names of letters, digits,
+/// `_`, `-`, `.` and spaces, at most 256 bytes (uploads' `?category=` and the catalog's).
+///
+/// ```
+/// assert!(server::ingest::valid_category("demographics/location"));
+/// assert!(!server::ingest::valid_category("a//b"));
+/// ```
+pub fn valid_category(category: &str) -> bool {
+    category.len() <= 256
+        && (category.is_empty()
+            || category
+                .split('/')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || "_-. ".contains(c))))
+}
+
 /// The shape of every tag and event row: exactly two columns, neither empty. Checked while
 /// the upload streams in and again when it is staged.
 ///

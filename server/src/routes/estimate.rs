@@ -35,6 +35,8 @@ pub async fn estimate(
         parse_ds(ds)?;
     }
     let rule = Rule::from_json(&req.rule.0)?;
+    // Usage statistics (issue 15): counted in memory, written every few seconds.
+    state.usage.count(&app, &privacy::utc_day(now_ms()), &crate::governance::tag_refs(&rule));
     let token = auth.token_id().to_owned();
     let st = state.clone();
     let work = move || -> Result<Estimate, ApiError> {

@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use wire::{Health, HealthStatus, StorageHealth};
+use wire::{GovernanceHealth, Health, HealthStatus, StorageHealth};
 
 use crate::state::AppState;
 
@@ -36,5 +36,19 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         damaged_records: tables,
         rolled_back_at_start: rolled_back,
     };
-    Json(Health { status, version: env!("CARGO_PKG_VERSION").to_owned(), storage })
+    let st = state.clone();
+    // Counts only: the probe is public, and group names belong to their apps. A store that
+    // cannot be read leaves them 0 (storage health above says why).
+    let governance = tokio::task::spawn_blocking(move || governance_counts(&st.meta)).await.unwrap_or_default();
+    Json(Health { status, version: env!("CARGO_PKG_VERSION").to_owned(), storage, governance })
+}
+
+fn governance_counts(meta: &crate::store::Meta) -> GovernanceHealth {
+    let mut out = GovernanceHealth::default();
+    let Ok(apps) = meta.apps() else { return out };
+    for (app, _) in apps {
+        out.held_uploads += crate::governance::holds::list(meta, &app, false).map_or(0, |h| h.len() as u64);
+        out.flagged_groups += crate::governance::flagged(meta, &app).unwrap_or(0);
+    }
+    out
 }

@@ -10,6 +10,16 @@
 //! column), and changes nothing.
 
 use std::io::BufReader;
+use std::path::Path;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use wire::HeldUpload;
+
+use crate::clock::now_ms;
+use crate::governance::{self, holds};
+use crate::ingest::Staged;
+use crate::publish::{Context, Gate, Outcome};
 
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::blocking;
@@ -57,7 +67,7 @@ pub struct EventQuery {
 
 /// How an upload's rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     /// `user_id,value` (or `user_id,count`): one row per user and value.
     Csv,
     /// `value,bitmap` (or `number,bitmap`, `count,bitmap`): one row per value ([`bitmaps`]).
@@ -82,7 +92,7 @@ pub async fn put_tag(
     ApiPath((app, ds, group)): ApiPath<(String, String, String)>,
     ApiQuery(q): ApiQuery<TagQuery>,
     body: Body,
-) -> Result<Json<IngestResult>, ApiError> {
+) -> Result<Response, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     let ds = parse_ds(&ds)?;
     validate_id("group", &group)?;
@@ -105,7 +115,7 @@ pub async fn put_tag(
     check_category(&category)?;
     let format = parse_format(q.format.as_deref())?;
     let upload = Upload::Tag { group, kind, category, scale };
-    ingest(state, app, ds, upload, format, body).await
+    ingest(state, auth, app, ds, upload, format, body).await
 }
 
 /// `PUT /api/v1/apps/{app}/days/{ds}/events/{event}`.
@@ -115,22 +125,17 @@ pub async fn put_event(
     ApiPath((app, ds, event)): ApiPath<(String, String, String)>,
     ApiQuery(q): ApiQuery<EventQuery>,
     body: Body,
-) -> Result<Json<IngestResult>, ApiError> {
+) -> Result<Response, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     let ds = parse_ds(&ds)?;
     validate_id("event", &event)?;
     let format = parse_format(q.format.as_deref())?;
-    ingest(state, app, ds, Upload::Event { name: event }, format, body).await
+    ingest(state, auth, app, ds, Upload::Event { name: event }, format, body).await
 }
 
-/// Category paths: `/`-separated names of letters, digits, `_`, `-`, `.` and spaces.
+/// Category paths: see [`crate::ingest::valid_category`].
 fn check_category(category: &str) -> Result<(), ApiError> {
-    let ok = category.len() <= 256
-        && (category.is_empty()
-            || category
-                .split('/')
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || "_-. ".contains(c))));
-    if ok {
+    if crate::ingest::valid_category(category) {
         Ok(())
     } else {
         Err(ApiError::invalid_field(
@@ -175,12 +180,13 @@ async fn receive_checked(state: &AppState, body: Body, check: impl Inspect) -> R
 
 async fn ingest(
     state: AppState,
+    auth: Auth,
     app: String,
     ds: Ds,
     upload: Upload,
     format: Format,
     body: Body,
-) -> Result<Json<IngestResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let kind = {
         let (meta, app) = (state.meta.clone(), app.clone());
         blocking(move || ids::kind_of(&meta, &app)).await?
@@ -211,49 +217,153 @@ async fn ingest(
         }
         Format::Parquet => receive_checked(&state, body, ParquetCheck::default()).await?,
     };
+    let by = auth.actor();
     let mut publishing = state.publishing(&app).await?;
-    let work = move || -> Result<IngestResult, ApiError> {
+    let work = move || -> Result<Response, ApiError> {
         let ids = match &mut *publishing.ids {
             Some(ids) => ids,
             slot => slot.insert(AppIds::load(&state.snapshots, &app)?),
         };
-        let staged = match format {
-            Format::Parquet => parquet::stage(spooled.path(), &upload, ids)?,
-            Format::Csv | Format::Bitmaps => {
-                let file = BufReader::with_capacity(1 << 20, std::fs::File::open(spooled.path())?);
-                match format {
-                    Format::Bitmaps => bitmaps::stage(file, &upload, ids, max_bitmap)?,
-                    _ => stage(file, &upload, ids)?,
-                }
+        let staged = stage_file(spooled.path(), format, &upload, ids, max_bitmap)?;
+        let gate = match &upload {
+            Upload::Tag { group, .. } => Gate::Check(governance::record(&state.meta, &app, group)?.quality),
+            Upload::Event { .. } => Gate::Skip,
+        };
+        let (rows, users) = (staged.rows, staged.users);
+        let outcome = publish_staged(&state, &app, ds, staged, ids, Context::upload(by.clone(), gate))?;
+        match outcome {
+            Published::Done(result) => Ok(Json(result).into_response()),
+            Published::Held(checks) => {
+                let Upload::Tag { group, kind, category, scale } = &upload else {
+                    return Err(ApiError::internal("only tag groups are held"));
+                };
+                let params = holds::Params {
+                    kind: kind_name(*kind).to_owned(),
+                    category: category.clone(),
+                    scale: *scale,
+                    format: format_name(format).to_owned(),
+                };
+                let new = holds::NewHold {
+                    ds: &ds.to_string(),
+                    group,
+                    params,
+                    path: spooled.path(),
+                    checks,
+                    rows,
+                    users,
+                    by,
+                    now_ms: now_ms(),
+                };
+                let hold = holds::stage(&state.meta, state.snapshots.blobs().as_ref(), &app, new)?;
+                tracing::info!(app = %app, ds = %hold.ds, group = %hold.group, hold = %hold.id, "upload held by its quality checks");
+                Ok((StatusCode::ACCEPTED, Json(HeldUpload { held: hold.id, checks: hold.checks })).into_response())
             }
-        };
-        drop(spooled);
-        let values = match &staged.data {
-            StagedData::Values(v) => v.len() as u64,
-            StagedData::Sets(v) => v.len() as u64,
-            _ => 0,
-        };
-        let (rows, users, new_ids) = (staged.rows, staged.users, staged.new_users.len() as u64);
-        let name = match &upload {
-            Upload::Tag { group, .. } => group.clone(),
-            Upload::Event { name } => name.clone(),
-        };
-        let specs = segment_specs(&state.meta, &app)?;
-        let report = state.publisher.publish_upload(&app, ds, staged, ids, &specs)?;
-        Ok(IngestResult {
-            ds: report.ds,
-            name,
-            rows,
-            users,
-            values,
-            new_ids,
-            version: report.version,
-            changed: report.changed,
-            days_updated: report.days_updated,
-            manifest: report.manifest,
-        })
+        }
     };
-    let response = blocking(work).await?;
-    tracing::info!(app = %response.manifest, ds = %response.ds, name = %response.name, rows = response.rows, changed = response.changed, "published upload");
-    Ok(Json(response))
+    blocking(work).await
+}
+
+/// What publishing a staged upload came to.
+#[derive(Debug)]
+pub enum Published {
+    /// Published: the answer.
+    Done(IngestResult),
+    /// Held by its checks: nothing written.
+    Held(Vec<wire::QualityCheck>),
+}
+
+/// Publishes a staged upload with the app's live segments (the caller holds the publish lock).
+///
+/// # Errors
+/// Publishing failed.
+pub fn publish_staged(
+    state: &AppState,
+    app: &str,
+    ds: Ds,
+    staged: Staged,
+    ids: &mut AppIds,
+    ctx: Context,
+) -> Result<Published, ApiError> {
+    let values = match &staged.data {
+        StagedData::Values(v) => v.len() as u64,
+        StagedData::Sets(v) => v.len() as u64,
+        _ => 0,
+    };
+    let (rows, users, new_ids) = (staged.rows, staged.users, staged.new_users.len() as u64);
+    let name = match &staged.upload {
+        Upload::Tag { group, .. } => group.clone(),
+        Upload::Event { name } => name.clone(),
+    };
+    let specs = segment_specs(&state.meta, app)?;
+    let (report, quality) = match state.publisher.publish_upload(app, ds, staged, ids, &specs, ctx)? {
+        Outcome::Published(report, quality) => (report, quality),
+        Outcome::Held(checks) => return Ok(Published::Held(checks)),
+    };
+    tracing::info!(app = %app, ds = %report.ds, name = %name, rows, changed = report.changed, "published upload");
+    Ok(Published::Done(IngestResult {
+        ds: report.ds,
+        name,
+        rows,
+        users,
+        values,
+        new_ids,
+        version: report.version,
+        changed: report.changed,
+        days_updated: report.days_updated,
+        manifest: report.manifest,
+        quality,
+    }))
+}
+
+/// Stages an upload received into `path` (any format) over the app's ids.
+///
+/// # Errors
+/// The file is refused (line, row, column).
+pub fn stage_file(
+    path: &Path,
+    format: Format,
+    upload: &Upload,
+    ids: &AppIds,
+    max_bitmap: usize,
+) -> Result<Staged, ApiError> {
+    Ok(match format {
+        Format::Parquet => parquet::stage(path, upload, ids)?,
+        Format::Csv | Format::Bitmaps => {
+            let file = BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+            match format {
+                Format::Bitmaps => bitmaps::stage(file, upload, ids, max_bitmap)?,
+                _ => stage(file, upload, ids)?,
+            }
+        }
+    })
+}
+
+fn kind_name(kind: TagKind) -> &'static str {
+    match kind {
+        TagKind::Categorical => "categorical",
+        TagKind::Boolean => "boolean",
+        TagKind::Numeric => "numeric",
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "csv",
+        Format::Bitmaps => "bitmaps",
+        Format::Parquet => "parquet",
+    }
+}
+
+/// The upload a hold was made of, as it was sent.
+///
+/// # Errors
+/// A stored parameter no longer valid (a damaged record).
+pub fn held_upload(group: &str, p: &holds::Params) -> Result<(Upload, Format), ApiError> {
+    let kind = match p.kind.as_str() {
+        "boolean" => TagKind::Boolean,
+        "numeric" => TagKind::Numeric,
+        _ => TagKind::Categorical,
+    };
+    let format = parse_format(Some(&p.format))?;
+    Ok((Upload::Tag { group: group.to_owned(), kind, category: p.category.clone(), scale: p.scale }, format))
 }

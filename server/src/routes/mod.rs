@@ -22,6 +22,7 @@
 //! | [`analysis`] | ordered event funnels, overlaps of up to five sets, pivots of two groups (issue 16) |
 //! | [`segments`], [`members`], [`history`] | segment definitions, member uploads and exports, history |
 //! | [`freeze`] | a rule's or a segment's members on a day, saved as a new static segment |
+//! | [`governance`] | the tag catalog, held uploads, a day's versions and restores (issue 15) |
 //! | [`jobs`] | the durable background jobs of an app (recomputing days after a segment change) |
 //! | [`experiments`] | A/B splits (HTTP over [`crate::experiments`]) |
 //! | [`membership`] | one user's tags, segments and groups |
@@ -55,6 +56,7 @@ pub mod audit;
 pub mod estimate;
 pub mod experiments;
 pub mod freeze;
+pub mod governance;
 pub mod health;
 pub mod history;
 pub mod ids;
@@ -228,6 +230,28 @@ pub fn table() -> Vec<Route> {
         Route::new(Post, "/v1/apps/{app}/funnel", Json, App(Read), analysis::funnel, doc::funnel),
         Route::new(Post, "/v1/apps/{app}/overlap", Json, App(Read), analysis::overlap, doc::overlap),
         Route::new(Post, "/v1/apps/{app}/pivot", Json, App(Read), analysis::pivot, doc::pivot),
+        // Tag governance (issue 15).
+        Route::new(Get, "/v1/apps/{app}/groups", Json, App(Read), governance::list, doc::list_groups),
+        Route::new(Patch, "/v1/apps/{app}/groups/{group}", Json, App(Write), governance::patch, doc::patch_group),
+        Route::new(Get, "/v1/apps/{app}/holds", Json, App(Membership), governance::holds, doc::list_holds),
+        Route::new(Post, "/v1/apps/{app}/holds/{id}/approve", Json, App(Write), governance::approve, doc::approve_hold),
+        Route::new(Post, "/v1/apps/{app}/holds/{id}/reject", Json, App(Write), governance::reject, doc::reject_hold),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/days/{ds}/versions",
+            Json,
+            App(Membership),
+            governance::day_versions,
+            doc::day_versions,
+        ),
+        Route::new(
+            Post,
+            "/v1/apps/{app}/days/{ds}/groups/{group}/restore",
+            Json,
+            App(Write),
+            governance::restore,
+            doc::restore_group,
+        ),
         // Segments.
         Route::new(Get, "/v1/apps/{app}/segments", Json, App(SegmentRead), segments::list, doc::list_segments),
         Route::new(Post, "/v1/apps/{app}/segments", Json, App(SegmentWrite), segments::create, doc::create_segment),

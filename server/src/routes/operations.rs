@@ -13,6 +13,7 @@ use wire::{
 };
 
 use super::openapi::Op;
+use wire::{DayVersions, GroupChange, GroupList, GroupPatch, HeldUpload, Hold, HoldList, RestoreRequest};
 
 /// Errors of a read of an app's data (a viewer may read).
 const READ: [u16; 5] = [400, 401, 403, 404, 503];
@@ -161,7 +162,8 @@ pub fn put_tag() -> Op {
         .param(json!({"name": "scale", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 6}, "description": "Decimal places kept (numeric groups; default 0)"}))
         .param(upload_format("value", "`value,bitmap` (`number,bitmap` for numeric groups)"))
         .text_body("text/csv", "Header `user_id,value`; one row per user and value (or see `format`). Editor token.")
-        .answer::<IngestResult>(200, "Published")
+        .answer::<IngestResult>(200, "Published (with its quality checks against the group's previous version)")
+        .answer::<HeldUpload>(202, "A check failed and the group's quality policy is `hold`: nothing was published; approve or reject it under …/holds")
         .errors(&UPLOAD)
 }
 
@@ -446,4 +448,78 @@ pub fn user_tags() -> Op {
         .param(day_query("The day; the latest when absent"))
         .answer::<UserTags>(200, "Tags and segments")
         .errors(&READ)
+}
+
+fn hold_id() -> serde_json::Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The hold's id (`h…`)"})
+}
+
+/// `GET /v1/apps/{app}/groups`.
+pub fn list_groups() -> Op {
+    Op::new("listGroups", "governance", "The catalog: every tag group with its metadata, status, quality and usage")
+        .describe("Groups of the latest published day and those only in the catalog. Display name, description, owner, category (the catalog's, else the latest upload's), kind, status, cadence, quality policy, latest loaded day, staleness, the failed checks of its latest load, held uploads, and usage: live segments, composite tags and experiments referencing it and each value, and estimates naming it in the last 30 UTC days.")
+        .params(&["app"])
+        .answer::<GroupList>(200, "The catalog")
+        .errors(&READ)
+}
+
+/// `PATCH /v1/apps/{app}/groups/{group}`.
+pub fn patch_group() -> Op {
+    Op::new("patchGroup", "governance", "Change a tag group's catalog metadata (editors)")
+        .describe("display_name, description, owner, category, status, cadence, quality; absent fields stay. Metadata only: no blob, manifest or day version changes, and every day reads it at once. `status: offline` takes the group out of carry-forward from the day after the latest day (and out of the app's builder and profile); the answer lists the segments (directly or through others), composite tags and experiments affected. `dry_run: true` answers the same and changes nothing.")
+        .params(&["app", "group"])
+        .body::<GroupPatch>()
+        .answer::<GroupChange>(200, "The group after the change, and who is affected")
+        .errors(&[400, 401, 403, 404, 413, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/holds`.
+pub fn list_holds() -> Op {
+    Op::new("listHolds", "governance", "Uploads held by their quality checks")
+        .params(&["app"])
+        .param(json!({"name": "all", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "Decided holds too"}))
+        .answer::<HoldList>(200, "Holds, oldest first")
+        .errors(&READ)
+}
+
+/// `POST /v1/apps/{app}/holds/{id}/approve`.
+pub fn approve_hold() -> Op {
+    Op::new("approveHold", "governance", "Publish a held upload as if uploaded now (editors)")
+        .describe("Stages the held bytes again (new users get ids now; checks run against what is published now and are recorded, verdict `approved`) and publishes them in one transaction with the hold's decision.")
+        .params(&["app"])
+        .param(hold_id())
+        .answer::<IngestResult>(200, "Published")
+        .errors(&[400, 401, 403, 404, 409, 503, 507])
+}
+
+/// `POST /v1/apps/{app}/holds/{id}/reject`.
+pub fn reject_hold() -> Op {
+    Op::new("rejectHold", "governance", "Discard a held upload (editors)")
+        .params(&["app"])
+        .param(hold_id())
+        .answer::<Hold>(200, "The hold, rejected")
+        .errors(&[400, 401, 403, 404, 409, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/days/{ds}/versions`.
+pub fn day_versions() -> Op {
+    Op::new(
+        "dayVersions",
+        "governance",
+        "Every version of a day: what changed, by whom, holders before and after, the quality verdict",
+    )
+    .describe("Newest first. The newest 20 versions are restorable (their manifests and blobs are kept).")
+    .params(&["app", "ds"])
+    .answer::<DayVersions>(200, "The versions")
+    .errors(&READ)
+}
+
+/// `POST /v1/apps/{app}/days/{ds}/groups/{group}/restore`.
+pub fn restore_group() -> Op {
+    Op::new("restoreGroup", "governance", "Publish a tag group again as it was in an earlier version of the day (editors)")
+        .describe("A new version of the day (nothing is rewritten); later days that carried the group from this day or earlier follow, as with a backfill upload.")
+        .params(&["app", "ds", "group"])
+        .body::<RestoreRequest>()
+        .answer::<IngestResult>(200, "Published")
+        .errors(&[400, 401, 403, 404, 409, 413, 503, 507])
 }
