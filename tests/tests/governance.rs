@@ -215,17 +215,17 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
     let editor = t.app_with_token("hold", "editor")?;
     let viewer = t.token("hold", "viewer")?;
     let full = csv(1000, gender);
-    put(&t, &editor, "hold", D1, "gender", &full)?;
-    put(&t, &editor, "hold", D1, "plan", &csv(1000, |_| Some("free")))?;
-    let r = send(&t, "PATCH", "/api/v1/apps/hold/groups/gender", &editor, json!({"quality": {"policy": "hold"}}))?;
+    put(t, &editor, "hold", D1, "gender", &full)?;
+    put(t, &editor, "hold", D1, "plan", &csv(1000, |_| Some("free")))?;
+    let r = send(t, "PATCH", "/api/v1/apps/hold/groups/gender", &editor, json!({"quality": {"policy": "hold"}}))?;
     assert_eq!(r.status, 200, "{}", r.body);
     let female = recount(&full, "female");
-    assert_eq!(count(&t, &viewer, "hold", D1, "gender", "female")?, female);
+    assert_eq!(count(t, &viewer, "hold", D1, "gender", "female")?, female);
 
     // A truncated file: the first 300 rows.
     let truncated: String = full.lines().take(301).map(|l| format!("{l}\n")).collect();
-    let before = (days_state(&t, &editor, "hold")?, t.ok("GET", "/api/v1/apps/hold/users/u900/tags", &editor, None)?);
-    let r = put(&t, &editor, "hold", D1, "gender", &truncated)?;
+    let before = (days_state(t, &editor, "hold")?, t.ok("GET", "/api/v1/apps/hold/users/u900/tags", &editor, None)?);
+    let r = put(t, &editor, "hold", D1, "gender", &truncated)?;
     assert_eq!(r.status, 202, "{}", r.body);
     let held = r.json()?;
     let id = held["held"].as_str().ok_or("hold id")?.to_owned();
@@ -236,8 +236,8 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
         (Some(false), Some(1000.0), Some(300.0))
     );
     // Nothing readable changed: estimates, versions, membership.
-    assert_eq!(count(&t, &viewer, "hold", D1, "gender", "female")?, female);
-    let after = (days_state(&t, &editor, "hold")?, t.ok("GET", "/api/v1/apps/hold/users/u900/tags", &editor, None)?);
+    assert_eq!(count(t, &viewer, "hold", D1, "gender", "female")?, female);
+    let after = (days_state(t, &editor, "hold")?, t.ok("GET", "/api/v1/apps/hold/users/u900/tags", &editor, None)?);
     assert_eq!(after, before);
     let versions = t.ok("GET", &format!("/api/v1/apps/hold/days/{D1}/versions"), &viewer, None)?;
     assert_eq!(versions["current"], 2, "gender then plan");
@@ -255,7 +255,7 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
     let published = t.ok("POST", &format!("/api/v1/apps/hold/holds/{id}/approve"), &editor, None)?;
     assert_eq!(published["version"], 3);
     assert_eq!(published["quality"]["verdict"], "approved");
-    assert_eq!(count(&t, &viewer, "hold", D1, "gender", "female")?, recount(&truncated, "female"));
+    assert_eq!(count(t, &viewer, "hold", D1, "gender", "female")?, recount(&truncated, "female"));
     let versions = t.ok("GET", &format!("/api/v1/apps/hold/days/{D1}/versions"), &viewer, None)?;
     let v3 = &versions["versions"][0];
     assert_eq!(
@@ -269,16 +269,16 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
     assert_eq!((all["holds"][0]["state"].as_str(), all["holds"][0]["version"].as_u64()), (Some("approved"), Some(3)));
 
     // A second bad upload, rejected: nothing changes, and it cannot be approved afterwards.
-    let state = days_state(&t, &editor, "hold")?;
-    let r = put(&t, &editor, "hold", D1, "gender", "user_id,value\n")?;
+    let state = days_state(t, &editor, "hold")?;
+    let r = put(t, &editor, "hold", D1, "gender", "user_id,value\n")?;
     assert_eq!(r.status, 202, "a header-only upload: {}", r.body);
     let empty = r.json()?;
     assert!(empty["checks"].as_array().ok_or("checks")?.iter().any(|c| c["check"] == "empty" && c["ok"] == false));
     let id2 = empty["held"].as_str().ok_or("id")?;
     assert_eq!(t.ok("POST", &format!("/api/v1/apps/hold/holds/{id2}/reject"), &editor, None)?["state"], "rejected");
     assert_eq!(t.call("POST", &format!("/api/v1/apps/hold/holds/{id2}/approve"), &editor, None)?.status, 409);
-    assert_eq!(days_state(&t, &editor, "hold")?, state);
-    assert_eq!(count(&t, &viewer, "hold", D1, "gender", "female")?, recount(&truncated, "female"));
+    assert_eq!(days_state(t, &editor, "hold")?, state);
+    assert_eq!(count(t, &viewer, "hold", D1, "gender", "female")?, recount(&truncated, "female"));
 
     // Under `warn` the same kind of upload publishes and flags the group.
     send(
@@ -289,15 +289,15 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
         json!({"quality": {"policy": "warn", "max_change_pct": 10}}),
     )?;
     let smaller: String = full.lines().take(201).map(|l| format!("{l}\n")).collect();
-    let r = put(&t, &editor, "hold", D1, "gender", &smaller)?;
+    let r = put(t, &editor, "hold", D1, "gender", &smaller)?;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()?["quality"]["verdict"], "warn");
-    assert_eq!(count(&t, &viewer, "hold", D1, "gender", "female")?, recount(&smaller, "female"));
+    assert_eq!(count(t, &viewer, "hold", D1, "gender", "female")?, recount(&smaller, "female"));
     let flags = group(&t.ok("GET", "/api/v1/apps/hold/groups", &viewer, None)?, "gender")?["flags"].clone();
     assert!(flags.as_array().is_some_and(|f| f.iter().any(|c| c["check"] == "holders")), "{flags}");
     assert_eq!(t.ok("GET", "/api/v1/health", "", None)?["governance"]["flagged_groups"], 1);
     // A load that passes clears the flag.
-    put(&t, &editor, "hold", D1, "gender", &smaller)?;
+    put(t, &editor, "hold", D1, "gender", &smaller)?;
     assert_eq!(group(&t.ok("GET", "/api/v1/apps/hold/groups", &viewer, None)?, "gender")?["flags"], json!([]));
     Ok(())
 }
@@ -312,15 +312,15 @@ fn restore_flow(t: &TestServer) -> Result<(), Error> {
     let viewer = t.token("rest", "viewer")?;
     let first = csv(300, gender);
     let second = csv(300, |i| Some(if i.is_multiple_of(3) { "female" } else { "male" }));
-    put(&t, &editor, "rest", D1, "gender", &first)?;
-    let v1_blobs = gender_blobs(&manifest(&t, &editor, "rest", D1)?);
+    put(t, &editor, "rest", D1, "gender", &first)?;
+    let v1_blobs = gender_blobs(&manifest(t, &editor, "rest", D1)?);
     assert_eq!(v1_blobs.len(), 2);
-    put(&t, &editor, "rest", D2, "plan", &csv(300, |_| Some("free")))?;
+    put(t, &editor, "rest", D2, "plan", &csv(300, |_| Some("free")))?;
     // A backfill of D1 flows into D2, which carried gender from D1.
-    let r = put(&t, &editor, "rest", D1, "gender", &second)?.json()?;
+    let r = put(t, &editor, "rest", D1, "gender", &second)?.json()?;
     assert_eq!(r["days_updated"], json!([D2]));
     for ds in [D1, D2] {
-        assert_eq!(count(&t, &viewer, "rest", ds, "gender", "female")?, recount(&second, "female"));
+        assert_eq!(count(t, &viewer, "rest", ds, "gender", "female")?, recount(&second, "female"));
     }
     let v = t.ok("GET", &format!("/api/v1/apps/rest/days/{D1}/versions"), &viewer, None)?;
     assert_eq!(v["current"], 2);
@@ -337,29 +337,29 @@ fn restore_flow(t: &TestServer) -> Result<(), Error> {
     assert_eq!(v2["versions"][0]["cause"], "backfill");
 
     // Bad requests name the field and change nothing.
-    let state = days_state(&t, &editor, "rest")?;
+    let state = days_state(t, &editor, "rest")?;
     let restore = format!("/api/v1/apps/rest/days/{D1}/groups/gender/restore");
-    field_error(&send(&t, "POST", &restore, &editor, json!({"version": 99}))?, 400, "version")?;
+    field_error(&send(t, "POST", &restore, &editor, json!({"version": 99}))?, 400, "version")?;
     field_error(
-        &send(&t, "POST", &format!("/api/v1/apps/rest/days/{D1}/groups/plan/restore"), &editor, json!({"version": 1}))?,
+        &send(t, "POST", &format!("/api/v1/apps/rest/days/{D1}/groups/plan/restore"), &editor, json!({"version": 1}))?,
         400,
         "version",
     )?;
-    assert_eq!(send(&t, "POST", &restore, &editor, json!({"version": "one"}))?.status, 400);
-    assert_eq!(send(&t, "POST", &restore, &viewer, json!({"version": 1}))?.status, 403);
-    assert_eq!(days_state(&t, &editor, "rest")?, state);
+    assert_eq!(send(t, "POST", &restore, &editor, json!({"version": "one"}))?.status, 400);
+    assert_eq!(send(t, "POST", &restore, &viewer, json!({"version": 1}))?.status, 403);
+    assert_eq!(days_state(t, &editor, "rest")?, state);
 
     // Restoring version 1: a new version whose counts are version 1's, on D1 and on D2.
-    let r = send(&t, "POST", &restore, &editor, json!({"version": 1}))?;
+    let r = send(t, "POST", &restore, &editor, json!({"version": 1}))?;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = r.json()?;
     assert_eq!((r["version"].as_u64(), r["days_updated"].clone()), (Some(3), json!([D2])));
     for ds in [D1, D2] {
-        assert_eq!(count(&t, &viewer, "rest", ds, "gender", "female")?, recount(&first, "female"), "{ds}");
-        assert_eq!(count(&t, &viewer, "rest", ds, "gender", "male")?, recount(&first, "male"), "{ds}");
+        assert_eq!(count(t, &viewer, "rest", ds, "gender", "female")?, recount(&first, "female"), "{ds}");
+        assert_eq!(count(t, &viewer, "rest", ds, "gender", "male")?, recount(&first, "male"), "{ds}");
     }
     // The very same full-tier bitmaps as version 1 (the sample tier is rebuilt from them).
-    assert_eq!(gender_blobs(&manifest(&t, &editor, "rest", D1)?), v1_blobs);
+    assert_eq!(gender_blobs(&manifest(t, &editor, "rest", D1)?), v1_blobs);
     let v = t.ok("GET", &format!("/api/v1/apps/rest/days/{D1}/versions"), &viewer, None)?;
     let top = &v["versions"][0];
     assert_eq!((top["cause"].as_str(), top["restored_from"].as_u64()), (Some("restore"), Some(1)));
