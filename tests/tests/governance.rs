@@ -282,7 +282,7 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
 
     // Under `warn` the same kind of upload publishes and flags the group.
     send(
-        &t,
+        t,
         "PATCH",
         "/api/v1/apps/hold/groups/gender",
         &editor,
