@@ -463,6 +463,8 @@ impl From<crate::governance::GovernanceError> for ApiError {
         use crate::governance::GovernanceError;
         match err {
             GovernanceError::InvalidField { field, message } => Self::InvalidField { field, message },
+            GovernanceError::InvalidRule { path, message } => Self::InvalidRule { path, message },
+            GovernanceError::Cycle { path, cycle, message } => Self::RuleCycle { path, cycle, message },
             GovernanceError::NotFound(m) => Self::Missing(m),
             GovernanceError::Conflict(m) => Self::Conflict(m),
             GovernanceError::Snapshot(e) => e.into(),

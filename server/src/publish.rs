@@ -14,16 +14,17 @@
 //! - dynamic segments are recomputed on every new version of a day, static ones keep members;
 //! - re-publishing identical content changes nothing (same manifest, same version);
 //! - a tag group upload is checked against the group's previous version and may be held, and
-//!   every changed day gets a version-log record in the same transaction (`governed`, issue 15).
+//!   every changed day gets a version-log record in the same transaction (`governed`, issue 15);
+//! - segments and composite tag groups are computed in rounds on every new version (`derived`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use engine::bsi::Bsi;
-use engine::manifest::{MANIFEST_FORMAT, SampleInfo, SegmentEntry, SegmentError};
+use engine::manifest::{MANIFEST_FORMAT, SampleInfo, SegmentError};
 use engine::sample::SampleMap;
-use engine::snapshot::{Blobs, GroupData, add_blob, build_event, build_group, build_segment};
-use engine::{IdSet, Manifest, Plan, Rule, TagKind};
+use engine::snapshot::{Blobs, GroupData, add_blob, build_event, build_group};
+use engine::{IdSet, Manifest, Rule, TagKind};
 use serde::Serialize;
 use wire::IdKind;
 
@@ -31,9 +32,10 @@ use crate::clock::now_ms;
 use crate::ds::Ds;
 use crate::ids::{AppIds, NewUsers, sample_scheme};
 use crate::ingest::{Staged, StagedData, Upload};
-use crate::snapshots::{SnapshotError, Snapshots, Tier};
+use crate::snapshots::{SnapshotError, Snapshots};
 use crate::store::{DayRecord, Publish, StoreError};
 
+mod derived;
 mod governed;
 pub use governed::{Context, Gate, Outcome};
 use governed::{Log, Note, new_group_side};
@@ -314,7 +316,7 @@ impl Publisher {
         }
         self.write_blobs(&blobs)?;
         for d in &mut drafts {
-            (d.manifest.segments, d.manifest.segment_errors) = self.compute_segments(&d.manifest, &sample, specs)?;
+            self.compute_segments(&mut d.manifest, &sample, specs)?;
         }
         // Event windows of later days may reach this day: their segments are recomputed by the
         // app's durable job, queued in the same transaction as this publish.
@@ -351,7 +353,7 @@ impl Publisher {
         let mut manifest = (*self.snapshots.manifest(&r.manifest)?).clone();
         let universe = self.snapshots.set(&manifest.universe.blob)?;
         let sample = SampleMap::with_scheme(&universe, manifest.sample.rate, manifest.sample.scheme);
-        (manifest.segments, manifest.segment_errors) = self.compute_segments(&manifest, &sample, specs)?;
+        self.compute_segments(&mut manifest, &sample, specs)?;
         let errors = manifest.segment_errors.clone();
         let note = Note {
             cause: wire::VersionCause::Segments,
@@ -391,101 +393,6 @@ impl Publisher {
         let all: Vec<&[u8]> = blobs.values().map(Vec::as_slice).collect();
         self.snapshots.blobs().put_many(&all)?;
         Ok(())
-    }
-
-    /// Members of every segment on one day's manifest. Segments may refer to segments, so
-    /// they are computed in rounds until no more can be; one that names something the day
-    /// lacks (or is part of a cycle) is left out of the day, with the reason (the second list).
-    fn compute_segments(
-        &self,
-        m: &Manifest,
-        sample: &SampleMap,
-        specs: &[SegmentDef],
-    ) -> Result<(Vec<SegmentEntry>, Vec<SegmentError>), PublishError> {
-        let mut blobs = Blobs::new();
-        // Event windows read the days before this one (as published).
-        let longest = specs
-            .iter()
-            .map(|s| match s {
-                SegmentDef::Dynamic { rule, .. } => rule.longest_window(),
-                SegmentDef::Static { .. } => 0,
-            })
-            .max()
-            .unwrap_or(0);
-        let earlier = self.snapshots.earlier_days(&m.app, &m.ds, longest)?;
-        let mut done: Vec<SegmentEntry> = Vec::new();
-        let mut pending: Vec<&SegmentDef> = specs.iter().collect();
-        // Why each segment still pending could not be computed in the last round.
-        let mut why: BTreeMap<&str, String> = BTreeMap::new();
-        loop {
-            let before = pending.len();
-            let mut still = Vec::new();
-            for spec in pending {
-                let members = match spec {
-                    SegmentDef::Static { members, .. } => Ok((*self.snapshots.set(members)?).clone()),
-                    SegmentDef::Dynamic { rule, .. } => {
-                        let mut partial = m.clone();
-                        partial.segments = done.clone();
-                        let catalog = Snapshots::catalog(&partial, &earlier, self.retention_days);
-                        match Plan::validate(rule, &catalog) {
-                            Ok(plan) => {
-                                let src = self.snapshots.source(&partial, Tier::Exact, &plan.needs(), &earlier)?;
-                                engine::members(&plan, &src).map_err(|e| e.to_string())
-                            }
-                            Err(e) => Err(format!("{} (at {})", e, e.path)),
-                        }
-                    }
-                };
-                match members {
-                    Err(message) => {
-                        why.insert(spec.id(), message);
-                        still.push(spec);
-                    }
-                    Ok(set) => {
-                        let revision = match spec {
-                            SegmentDef::Dynamic { revision, .. } | SegmentDef::Static { revision, .. } => *revision,
-                        };
-                        // Static members may include users beyond this day's universe only if
-                        // they were uploaded later; keep the universe invariant.
-                        let set = self.within_universe(set, m)?;
-                        done.push(build_segment(spec.id(), revision, &set, sample, &mut blobs));
-                    }
-                }
-            }
-            pending = still;
-            if pending.is_empty() || pending.len() == before {
-                break;
-            }
-        }
-        // A segment stopped by an offline tag group says so (its history shows the reason).
-        let offline = if pending.is_empty() {
-            BTreeMap::new()
-        } else {
-            crate::governance::offline_on(self.snapshots.meta(), &m.app, &m.ds)?
-        };
-        let offline_reason = |spec: &SegmentDef| match spec {
-            SegmentDef::Dynamic { rule, .. } => crate::governance::tag_refs(rule)
-                .keys()
-                .find(|g| offline.contains_key(*g) && m.group(g).is_none())
-                .map(|g| format!("tag group `{g}` is offline from {} (catalog)", offline[g])),
-            SegmentDef::Static { .. } => None,
-        };
-        let mut errors: Vec<SegmentError> = pending
-            .iter()
-            .map(|spec| SegmentError {
-                id: spec.id().to_owned(),
-                message: offline_reason(spec).unwrap_or_else(|| {
-                    why.get(spec.id()).cloned().unwrap_or_else(|| "not computable on this day".to_owned())
-                }),
-            })
-            .collect();
-        for e in &errors {
-            tracing::warn!(segment = %e.id, ds = %m.ds, reason = %e.message, "segment not computed on this day");
-        }
-        self.write_blobs(&blobs)?;
-        done.sort_by(|a, b| a.id.cmp(&b.id));
-        errors.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok((done, errors))
     }
 
     /// `set` without the users the day's universe lacks.

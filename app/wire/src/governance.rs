@@ -248,6 +248,9 @@ pub struct GroupInfo {
     /// `categorical`, `boolean` or `numeric` (from its latest load).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Whether it is a composite tag (its values are rules, computed on every day).
+    #[serde(default)]
+    pub composite: bool,
     /// `active` or `offline`.
     pub status: GroupStatus,
     /// The first data day it is not carried to (set when it went offline).
@@ -424,4 +427,57 @@ pub struct GovernanceHealth {
     pub held_uploads: u64,
     /// Groups whose latest load failed a check (`warn`), over all apps.
     pub flagged_groups: u64,
+}
+
+/// Body of `PUT …/composites/{group}`: a tag group whose values are rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompositeInput {
+    /// Each value's rule, in order (`{"champions": <rule>, "at_risk": <rule>}`): with `multi`
+    /// false a user gets the first value whose rule matches. 1 to 64 values.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// Category path (as an upload's).
+    #[serde(default)]
+    pub category: String,
+    /// Whether a user may hold several values (every matching one); default false.
+    #[serde(default)]
+    pub multi: bool,
+}
+
+/// One value of a composite tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompositeValue {
+    /// The value.
+    pub value: String,
+    /// Its rule, in canonical form.
+    pub rule: crate::rule::Rule,
+}
+
+/// A composite tag's definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Composite {
+    /// The tag group it defines.
+    pub group: String,
+    /// Its values in order.
+    pub values: Vec<CompositeValue>,
+    /// Category path.
+    pub category: String,
+    /// Whether a user may hold several values.
+    pub multi: bool,
+    /// Who last changed it.
+    pub by: Actor,
+    /// When, ms since the epoch.
+    pub updated_ms: u64,
+}
+
+/// `GET …/composites`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompositeList {
+    /// Every composite tag, by group.
+    pub composites: Vec<Composite>,
 }

@@ -25,7 +25,7 @@
 //! | [`rule`] | [`Rule`]: a rule in its JSON form (parsed and checked by `engine::Rule`) |
 //! | [`segments`] | segments, writes, member uploads, freezes, history: [`SegmentInput`], [`Segment`], [`WriteResult`], [`MembersReport`], [`FreezeInput`] → [`Frozen`], [`History`] |
 //! | [`experiments`] | A/B splits: [`NewExperiment`], [`Experiment`], [`ExperimentView`] (with [`Balance`]), [`Outcome`], [`Rate`] |
-//! | [`governance`] | tag governance (issue 15): the catalog [`GroupInfo`], [`GroupPatch`] → [`GroupChange`]; quality [`QualityCheck`]s, [`HeldUpload`], [`Hold`]; a day's [`DayVersion`]s, [`RestoreRequest`] |
+//! | [`governance`] | tag governance (issue 15): the catalog [`GroupInfo`], [`GroupPatch`] → [`GroupChange`]; quality [`QualityCheck`]s, [`HeldUpload`], [`Hold`]; a day's [`DayVersion`]s, [`RestoreRequest`]; composite tags [`CompositeInput`] → [`Composite`] |
 //! | [`jobs`] | durable background jobs: [`Job`] with its [`JobKind`], [`JobState`], [`Lease`], [`Problem`]s |
 //! | [`membership`] | [`UserTags`] |
 //!
@@ -70,9 +70,10 @@ pub use experiments::{
     Rate, SplitGroup,
 };
 pub use governance::{
-    Affected, Cadence, CheckKind, DayVersion, DayVersions, GovernanceHealth, GroupChange, GroupInfo, GroupList,
-    GroupPatch, GroupStatus, HeldUpload, Hold, HoldList, HoldState, Quality, QualityAction, QualityCheck,
-    QualityPolicy, RestoreRequest, Usage, ValueInfo, Verdict, VersionCause,
+    Affected, Cadence, CheckKind, Composite, CompositeInput, CompositeList, CompositeValue, DayVersion, DayVersions,
+    GovernanceHealth, GroupChange, GroupInfo, GroupList, GroupPatch, GroupStatus, HeldUpload, Hold, HoldList,
+    HoldState, Quality, QualityAction, QualityCheck, QualityPolicy, RestoreRequest, Usage, ValueInfo, Verdict,
+    VersionCause,
 };
 pub use jobs::{Job, JobKind, JobState, Lease, Problem};
 pub use membership::UserTags;

@@ -17,10 +17,12 @@
 //! |---|---|
 //! | here | [`GovernanceError`], catalog records ([`CatalogRecord`]), a rule's tags, the catalog view and its changes |
 //! | [`quality`] | the checks of an upload against the group's previous version (pure) |
+//! | [`composites`] | composite tags: definitions, the dependency graph with segments, first-match values |
 //! | [`holds`] | held uploads: staged as blobs, listed, approved (published as if uploaded now) or rejected |
 //! | [`versions`] | the version log of every day, written with each publish; restoring a group from it |
 //! | [`usage`] | estimates counted in memory per group and value, flushed every few seconds |
 
+pub mod composites;
 pub mod holds;
 pub mod quality;
 pub mod usage;
@@ -53,6 +55,24 @@ pub enum GovernanceError {
         /// What is wrong.
         message: String,
     },
+    /// A rule of a composite tag is wrong (its path starts `values.<value>`).
+    #[error("{message}")]
+    InvalidRule {
+        /// JSON path of the fault.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A composite tag would depend on itself.
+    #[error("{message}")]
+    Cycle {
+        /// JSON path of the reference leading into the cycle.
+        path: String,
+        /// The definitions along it (`tag:<group>` for composites), the first repeated at the end.
+        cycle: Vec<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// Nothing of that name.
     #[error("{0}")]
     NotFound(String),
@@ -74,7 +94,7 @@ pub enum GovernanceError {
 }
 
 impl GovernanceError {
-    fn field(field: &'static str, message: impl Into<String>) -> GovernanceError {
+    pub(crate) fn field(field: &'static str, message: impl Into<String>) -> GovernanceError {
         GovernanceError::InvalidField { field, message: message.into() }
     }
 }
@@ -209,6 +229,10 @@ pub struct References {
     pub segments: BTreeMap<String, BTreeSet<String>>,
     /// Segment → experiments over it.
     pub experiments: BTreeMap<String, Vec<String>>,
+    /// Live composite tag → (group → values) its rules name.
+    pub composites: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// Live composite tag → segments its rules name.
+    pub composite_segments: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl References {
@@ -224,6 +248,18 @@ impl References {
             let Some(rule) = live.spec.rule.as_ref().and_then(|r| Rule::from_json(r).ok()) else { continue };
             refs.segments.insert(id.clone(), rule.segment_refs().into_iter().map(|(_, s)| s).collect());
             refs.tags.insert(id, tag_refs(&rule));
+        }
+        for def in composites::defs(meta, app)?.0 {
+            let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            let mut segments = BTreeSet::new();
+            for (_, rule) in &def.values {
+                for (g, vals) in tag_refs(rule) {
+                    tags.entry(g).or_default().extend(vals);
+                }
+                segments.extend(rule.segment_refs().into_iter().map(|(_, s)| s));
+            }
+            refs.composite_segments.insert(def.group.clone(), segments);
+            refs.composites.insert(def.group, tags);
         }
         for (id, bytes) in meta.experiment_list(app)? {
             if let Ok(e) = serde_json::from_slice::<wire::Experiment>(&bytes) {
@@ -242,24 +278,44 @@ impl References {
             .collect()
     }
 
-    /// The segments that depend on `group`, directly or through other segments, and the
-    /// experiments over them.
+    /// The composite tags whose rules name `group` directly (with `value`, when given).
+    pub fn direct_composites(&self, group: &str, value: Option<&str>) -> Vec<String> {
+        self.composites
+            .iter()
+            .filter(|(_, t)| t.get(group).is_some_and(|vals| value.is_none_or(|v| vals.contains(v))))
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    /// The segments and composite tags that depend on `group`, directly or through other
+    /// segments and composites, and the experiments over those segments.
     pub fn affected(&self, group: &str) -> Affected {
         let mut hit: BTreeSet<String> = self.direct(group, None).into_iter().collect();
+        let mut tags: BTreeSet<String> = self.direct_composites(group, None).into_iter().collect();
         loop {
-            let more: Vec<String> = self
+            let mut segments: BTreeSet<String> = self
                 .segments
                 .iter()
-                .filter(|(s, uses)| !hit.contains(*s) && uses.iter().any(|u| hit.contains(u)))
+                .filter(|(_, uses)| uses.iter().any(|u| hit.contains(u)))
                 .map(|(s, _)| s.clone())
                 .collect();
-            if more.is_empty() {
+            segments.extend(tags.iter().flat_map(|t| self.direct(t, None)));
+            let mut composites: BTreeSet<String> = tags.iter().flat_map(|t| self.direct_composites(t, None)).collect();
+            composites.extend(
+                self.composite_segments
+                    .iter()
+                    .filter(|(_, uses)| uses.iter().any(|u| hit.contains(u)))
+                    .map(|(c, _)| c.clone()),
+            );
+            let (before_hit, before_tags) = (hit.len(), tags.len());
+            hit.extend(segments);
+            tags.extend(composites);
+            if hit.len() == before_hit && tags.len() == before_tags {
                 break;
             }
-            hit.extend(more);
         }
         let experiments = self.experiments_of(hit.iter());
-        Affected { segments: hit.into_iter().collect(), composites: Vec::new(), experiments }
+        Affected { segments: hit.into_iter().collect(), composites: tags.into_iter().collect(), experiments }
     }
 
     fn experiments_of<'a>(&self, segments: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -277,7 +333,7 @@ impl References {
     fn usage(&self, group: &str, value: Option<&str>, estimates_30d: u64) -> Usage {
         let segments = self.direct(group, value);
         let experiments = self.experiments_of(segments.iter());
-        Usage { segments, composites: Vec::new(), experiments, estimates_30d }
+        Usage { segments, composites: self.direct_composites(group, value), experiments, estimates_30d }
     }
 }
 
@@ -295,6 +351,7 @@ pub fn list(snapshots: &Snapshots, app: &str, today: &str) -> Result<GroupList, 
     let held = holds::pending_by_group(meta, app)?;
     let refs = References::load(meta, app)?;
     let counts = usage::last_30_days(meta, app, today)?;
+    let composite_names: BTreeSet<String> = refs.composites.keys().cloned().collect();
     let mut names: BTreeSet<String> = records.keys().cloned().collect();
     if let Some(m) = &manifest {
         names.extend(m.groups.iter().map(|g| g.name.clone()));
@@ -340,6 +397,7 @@ pub fn list(snapshots: &Snapshots, app: &str, today: &str) -> Result<GroupList, 
                 held: held.get(&name).copied().unwrap_or(0),
                 usage: refs.usage(&name, None, count.map_or(0, |c| c.total)),
                 values,
+                composite: composite_names.contains(&name),
                 name,
             }
         })

@@ -1,6 +1,7 @@
 //! Tag governance (issue 15), HTTP over [`crate::governance`]: the catalog (`…/groups`,
 //! `PATCH …/groups/{group}`), held uploads (`…/holds`, `…/holds/{id}/approve|reject`), and
-//! the versions of a day (`…/days/{ds}/versions`, `…/days/{ds}/groups/{group}/restore`).
+//! the versions of a day (`…/days/{ds}/versions`, `…/days/{ds}/groups/{group}/restore`), and
+//! composite tags (`…/composites`, `PUT|DELETE …/composites/{group}`).
 //!
 //! Approving, rejecting and restoring run under the app's publish lock, so a decision and a
 //! publish cannot interleave: a hold is published once or discarded, never both.
@@ -8,13 +9,16 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use wire::{DayVersions, GroupChange, GroupList, GroupPatch, Hold, HoldList, HoldState, IngestResult, RestoreRequest};
+use wire::{
+    Composite, CompositeInput, CompositeList, DayVersions, GroupChange, GroupList, GroupPatch, Hold, HoldList,
+    HoldState, IngestResult, RestoreRequest,
+};
 
 use crate::auth::{Access, Auth, validate_id};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
-use crate::governance::{self, holds, versions};
+use crate::governance::{self, composites, holds, versions};
 use crate::ids::AppIds;
 use crate::privacy::utc_day;
 use crate::publish::{Context, Gate};
@@ -182,4 +186,127 @@ pub async fn restore(
         }
     };
     Ok(Json(blocking(work).await?))
+}
+
+/// `GET /api/v1/apps/{app}/composites`.
+pub async fn list_composites(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<CompositeList>, ApiError> {
+    auth.app(&state, &app, Access::Read)?;
+    let records = blocking(move || composites::records(&state.meta, &app)).await?;
+    let composites = records.into_values().filter(|r| !r.deleted).map(|r| r.composite).collect();
+    Ok(Json(CompositeList { composites }))
+}
+
+/// `PUT /api/v1/apps/{app}/composites/{group}`: defines (or redefines) a composite tag; its
+/// group is computed on the latest day before the answer, on the older days by the app's
+/// durable segments job.
+pub async fn put_composite(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, group)): ApiPath<(String, String)>,
+    JsonBody(body): JsonBody<CompositeInput>,
+) -> Result<Json<Composite>, ApiError> {
+    auth.app(&state, &app, Access::Write)?;
+    validate_id("group", &group)?;
+    let values = composites::validate(&body)?;
+    let by = auth.actor();
+    let (st, app_id) = (state.clone(), app.clone());
+    let view = blocking(move || -> Result<Composite, ApiError> {
+        // Segment writes that add references take the same lock: no two writes close a cycle together.
+        let lock = st.segment_graphs.get(&app_id);
+        let _held = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (graph, mut names) = composites::graph(&st.meta, &app_id)?;
+        let ever = composites::records(&st.meta, &app_id)?;
+        names.insert(group.clone());
+        let refs: Vec<(String, String)> = values
+            .iter()
+            .flat_map(|(v, r)| {
+                composites::rule_refs(r, &names).into_iter().map(move |(p, n)| (format!("values.{v}.{p}"), n))
+            })
+            .collect();
+        composites::check_cycle(graph, &composites::node(&group), &refs, &format!("composite tag `{group}`"))?;
+        // After the cycle check: a rule naming its own group is the cycle it is, not a typo.
+        check_against_latest_day(&st, &app_id, &group, &values, ever.contains_key(&group))?;
+        let composite = composites::view(&group, &body.category, body.multi, &values, by, now_ms());
+        composites::store(&st.meta, &app_id, &composites::Record { deleted: false, composite: composite.clone() })?;
+        Ok(composite)
+    })
+    .await?;
+    recompute_latest(&state, &app).await;
+    Ok(Json(view))
+}
+
+/// `DELETE /api/v1/apps/{app}/composites/{group}`: the group leaves every day as it is next
+/// computed (the latest day before the answer).
+pub async fn delete_composite(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((app, group)): ApiPath<(String, String)>,
+) -> Result<Json<Composite>, ApiError> {
+    auth.app(&state, &app, Access::Write)?;
+    validate_id("group", &group)?;
+    let (st, app_id) = (state.clone(), app.clone());
+    let gone = blocking(move || -> Result<Composite, ApiError> {
+        let lock = st.segment_graphs.get(&app_id);
+        let _held = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let record = composites::records(&st.meta, &app_id)?
+            .remove(&group)
+            .filter(|r| !r.deleted)
+            .ok_or_else(|| ApiError::Missing(format!("no composite tag `{group}`")))?;
+        composites::store(
+            &st.meta,
+            &app_id,
+            &composites::Record { deleted: true, composite: record.composite.clone() },
+        )?;
+        Ok(record.composite)
+    })
+    .await?;
+    recompute_latest(&state, &app).await;
+    Ok(Json(gone))
+}
+
+/// Refuses a composite named like an uploaded group, and rules naming what the latest day
+/// lacks (a typo is a 400 with its path now, not an empty value later).
+fn check_against_latest_day(
+    st: &AppState,
+    app: &str,
+    group: &str,
+    values: &[(String, engine::Rule)],
+    is_composite: bool,
+) -> Result<(), ApiError> {
+    let Some((_, day)) = st.snapshots.day(app, None)? else { return Ok(()) };
+    let manifest = st.snapshots.manifest(&day.manifest)?;
+    if manifest.group(group).is_some() && !is_composite {
+        return Err(ApiError::Conflict(format!("`{group}` is an uploaded tag group, not a composite")));
+    }
+    let longest = values.iter().map(|(_, r)| r.longest_window()).max().unwrap_or(0);
+    let earlier = st.snapshots.earlier_days(app, &manifest.ds, longest)?;
+    let mut catalog = crate::snapshots::Snapshots::catalog(&manifest, &earlier, st.config.retention_days);
+    for record in crate::segments::list_live(&st.meta, app)? {
+        if !catalog.has_segment(&record.id) {
+            catalog.add_segment(&record.id, 0);
+        }
+    }
+    for (value, rule) in values {
+        engine::Plan::validate(rule, &catalog).map_err(|e| ApiError::InvalidRule {
+            path: format!("values.{value}.{}", e.path),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Computes the latest day now (the older days are queued on the durable job with the change)
+/// and wakes the worker; a failure here is retried by the job.
+async fn recompute_latest(state: &AppState, app: &str) {
+    let (snaps, app_id) = (state.snapshots.clone(), app.to_owned());
+    if let Ok(Ok(Some((ds, _)))) = tokio::task::spawn_blocking(move || snaps.day(&app_id, None)).await
+        && let Err(e) = crate::jobs::worker::run_day(state, app, &ds).await
+    {
+        tracing::error!(app, error = %e, "computing composite tags on the latest day failed; the job retries it");
+    }
+    state.jobs.wake();
 }

@@ -114,6 +114,13 @@ pub async fn put_tag(
     let category = q.category.unwrap_or_default();
     check_category(&category)?;
     let format = parse_format(q.format.as_deref())?;
+    // A composite tag's group is computed from its rules, never uploaded (issue 15).
+    let (meta, a, g) = (state.meta.clone(), app.clone(), group.clone());
+    if blocking(move || governance::composites::records(&meta, &a).map(|r| r.contains_key(&g))).await? {
+        return Err(ApiError::Conflict(format!(
+            "`{group}` is a composite tag (computed from its rules; deleted ones keep their name)"
+        )));
+    }
     let upload = Upload::Tag { group, kind, category, scale };
     ingest(state, auth, app, ds, upload, format, body).await
 }

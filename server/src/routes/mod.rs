@@ -22,7 +22,7 @@
 //! | [`analysis`] | ordered event funnels, overlaps of up to five sets, pivots of two groups (issue 16) |
 //! | [`segments`], [`members`], [`history`] | segment definitions, member uploads and exports, history |
 //! | [`freeze`] | a rule's or a segment's members on a day, saved as a new static segment |
-//! | [`governance`] | the tag catalog, held uploads, a day's versions and restores (issue 15) |
+//! | [`governance`] | the tag catalog, held uploads, a day's versions and restores, composite tags (issue 15) |
 //! | [`jobs`] | the durable background jobs of an app (recomputing days after a segment change) |
 //! | [`experiments`] | A/B splits (HTTP over [`crate::experiments`]) |
 //! | [`membership`] | one user's tags, segments and groups |
@@ -243,6 +243,30 @@ pub fn table() -> Vec<Route> {
             App(Membership),
             governance::day_versions,
             doc::day_versions,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/composites",
+            Json,
+            App(Read),
+            governance::list_composites,
+            doc::list_composites,
+        ),
+        Route::new(
+            Put,
+            "/v1/apps/{app}/composites/{group}",
+            Json,
+            App(Write),
+            governance::put_composite,
+            doc::put_composite,
+        ),
+        Route::new(
+            Delete,
+            "/v1/apps/{app}/composites/{group}",
+            Json,
+            App(Write),
+            governance::delete_composite,
+            doc::delete_composite,
         ),
         Route::new(
             Post,

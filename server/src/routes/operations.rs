@@ -13,7 +13,10 @@ use wire::{
 };
 
 use super::openapi::Op;
-use wire::{DayVersions, GroupChange, GroupList, GroupPatch, HeldUpload, Hold, HoldList, RestoreRequest};
+use wire::{
+    Composite, CompositeInput, CompositeList, DayVersions, GroupChange, GroupList, GroupPatch, HeldUpload, Hold,
+    HoldList, RestoreRequest,
+};
 
 /// Errors of a read of an app's data (a viewer may read).
 const READ: [u16; 5] = [400, 401, 403, 404, 503];
@@ -522,4 +525,31 @@ pub fn restore_group() -> Op {
         .body::<RestoreRequest>()
         .answer::<IngestResult>(200, "Published")
         .errors(&[400, 401, 403, 404, 409, 413, 503, 507])
+}
+
+/// `GET /v1/apps/{app}/composites`.
+pub fn list_composites() -> Op {
+    Op::new("listComposites", "governance", "Composite tags: tag groups whose values are rules")
+        .params(&["app"])
+        .answer::<CompositeList>(200, "Every composite tag, by group")
+        .errors(&READ)
+}
+
+/// `PUT /v1/apps/{app}/composites/{group}`.
+pub fn put_composite() -> Op {
+    Op::new("putComposite", "governance", "Define a composite tag (editors)")
+        .describe("`values` maps each value to its rule, in order; with `multi: false` (the default) a user gets the first value whose rule matches. The group is materialised on every published day like a dynamic segment: the latest day before the answer, the others by the app's durable segments job (queued in the same transaction). It is then a tag like any other: in rules, the builder, the profile, the membership API and the catalog. A rule naming what the latest day lacks is a 400 with its path (`values.<value>.…`); a definition that would make a composite or a segment depend on itself is a 400 with `cycle` (composites as `tag:<group>`) and `path`; a name already used by an uploaded group is a 409.")
+        .params(&["app", "group"])
+        .body::<CompositeInput>()
+        .answer::<Composite>(200, "The definition stored")
+        .errors(&[400, 401, 403, 404, 409, 413, 503, 507])
+}
+
+/// `DELETE /v1/apps/{app}/composites/{group}`.
+pub fn delete_composite() -> Op {
+    Op::new("deleteComposite", "governance", "Delete a composite tag (editors)")
+        .describe("Its group leaves each day when the day is next computed (the latest before the answer, the others by the durable job). The name stays reserved for composites.")
+        .params(&["app", "group"])
+        .answer::<Composite>(200, "The definition deleted")
+        .errors(&[400, 401, 403, 404, 503, 507])
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use engine::Rule;
-use engine::deps::{Graph, find_cycle};
+use engine::deps::find_cycle;
 use wire::{Segment, SegmentInput, WriteOutcome, WriteResult};
 
 use crate::snapshots::{SnapshotError, Snapshots};
@@ -307,16 +307,16 @@ pub struct GraphLocks {
 }
 
 impl GraphLocks {
-    fn get(&self, app: &str) -> Arc<Mutex<()>> {
+    pub(crate) fn get(&self, app: &str) -> Arc<Mutex<()>> {
         let mut apps = self.apps.lock().unwrap_or_else(PoisonError::into_inner);
         apps.entry(app.to_owned()).or_default().clone()
     }
 }
 
-/// The segments a stored rule names (none when it does not parse: such a rule is skipped by
+/// Whether a stored rule names a segment or a tag (a rule that does not parse is skipped by
 /// publishing, so it computes nothing and depends on nothing).
-fn references(rule: &Value) -> Vec<(String, String)> {
-    Rule::from_json(rule).map(|r| r.segment_refs()).unwrap_or_default()
+fn names_anything(rule: &Value) -> bool {
+    Rule::from_json(rule).is_ok_and(|r| !r.segment_refs().is_empty() || !crate::governance::tag_refs(&r).is_empty())
 }
 
 /// Refuses `rule` as the rule of segment `id` when it would make a segment depend on itself:
@@ -327,15 +327,12 @@ fn references(rule: &Value) -> Vec<(String, String)> {
 /// # Errors
 /// [`SegmentError::Cycle`]; store failures.
 pub fn check_cycles(meta: &Meta, app: &str, id: &str, rule: &Value) -> Result<(), SegmentError> {
-    let refs = references(rule);
+    let Ok(parsed) = Rule::from_json(rule) else { return Ok(()) };
+    // Segments and composite tags (issue 15, nodes `tag:<group>`) may name each other.
+    let (mut graph, composites) = crate::governance::composites::graph(meta, app)?;
+    let refs = crate::governance::composites::rule_refs(&parsed, &composites);
     if refs.is_empty() {
         return Ok(());
-    }
-    let mut graph = Graph::new();
-    for record in list_live(meta, app)? {
-        if let Some(rule) = record.live().and_then(|l| l.spec.rule.as_ref()) {
-            graph.insert(record.id.clone(), references(rule).into_iter().map(|(_, target)| target).collect());
-        }
     }
     graph.insert(id.to_owned(), refs.iter().map(|(_, target)| target.clone()).collect());
     let Some(cycle) = find_cycle(&graph, id) else { return Ok(()) };
@@ -371,9 +368,10 @@ pub fn write(
     if_match: Option<&str>,
     now_ms: u64,
 ) -> Result<Written, SegmentError> {
-    // Only a rule naming segments can close a cycle (removing references never does).
+    // Only a rule naming segments or tags (composite tags may lead back) can close a cycle
+    // (removing references never does).
     let adds_references = match &mutation.op {
-        Op::Create(spec) | Op::Update(spec) => spec.rule.as_ref().is_some_and(|r| !references(r).is_empty()),
+        Op::Create(spec) | Op::Update(spec) => spec.rule.as_ref().is_some_and(names_anything),
         Op::Delete => false,
     };
     let lock = adds_references.then(|| graphs.get(app));
