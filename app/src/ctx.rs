@@ -18,6 +18,10 @@ use crate::session::{self, Session};
 
 /// Default download budget for exact counts in the browser, in megabytes.
 pub const DEFAULT_BUDGET_MB: u64 = 64;
+/// The error code of the manifest while there is no day to load (the days are loading, or none
+/// is published). A resource keeps its last answer while it loads the next, so a view may read
+/// this one after a day is chosen: [`crate::pages::analysis_common::runs`] waits past it.
+pub const NO_DAY: &str = "no_day";
 /// Local-storage key of the budget.
 const BUDGET_KEY: &str = "sieve.budget_mb";
 
@@ -108,7 +112,7 @@ impl AppState {
             async move {
                 match (s, ds) {
                     (Some(s), Some(ds)) => api::manifest(&s, &ds).await.map(Arc::new),
-                    (Some(_), None) => Err(Error::api(404, "not_found", "this app has no published day yet")),
+                    (Some(_), None) => Err(Error::api(404, NO_DAY, "this app has no published day yet")),
                     (None, _) => Err(Error::api(401, "unauthorized", "not signed in")),
                 }
             }
@@ -215,36 +219,56 @@ impl AppState {
         for r in todo {
             let s = s.clone();
             spawn_local(async move {
-                let result = blobs::load(&s, &r.blob).await;
-                state.pending.update_value(|p| {
-                    p.remove(&r.blob);
-                });
-                state.stats.update(|st| {
-                    st.pending = st.pending.saturating_sub(1);
-                    st.pending_bytes = st.pending_bytes.saturating_sub(r.bytes);
-                    match &result {
-                        Ok((_, Origin::Cache, bytes)) => {
-                            st.cached += 1;
-                            st.cached_bytes += bytes;
-                        }
-                        Ok((_, Origin::Network, bytes)) => {
-                            st.fetched += 1;
-                            st.fetched_bytes += bytes;
-                        }
-                        Err(_) => st.failed += 1,
-                    }
-                });
-                match result {
-                    Ok((set, _, _)) => {
-                        state.blobs.update_value(|b| {
-                            b.insert(r.blob.clone(), Rc::new(set));
-                        });
-                        state.blob_tick.update(|t| *t += 1);
-                    }
-                    Err(e) => leptos::logging::warn!("blob {}: {e}", r.blob),
+                if let Err(e) = state.fetch(&s, &r).await {
+                    leptos::logging::warn!("blob {}: {e}", r.blob);
                 }
             });
         }
+    }
+
+    /// Loads every blob of `refs` not loaded yet, in parallel, and returns when all are there
+    /// (or the first error). Blobs another view is loading are loaded again rather than
+    /// waited for: the browser's cache answers the second request.
+    pub async fn load(&self, refs: &[BlobRef]) -> Result<(), Error> {
+        let Some(s) = self.session.get_untracked() else { return Err(Error::Fetch("signed out".into())) };
+        let todo: Vec<BlobRef> = self
+            .blobs
+            .with_value(|have| refs.iter().filter(|r| r.bytes > 0 && !have.contains_key(&r.blob)).cloned().collect());
+        self.stats.update(|st| {
+            st.pending += todo.len() as u64;
+            st.pending_bytes += todo.iter().map(|r| r.bytes).sum::<u64>();
+        });
+        let loads = todo.iter().map(|r| self.fetch(&s, r));
+        futures::future::join_all(loads).await.into_iter().collect()
+    }
+
+    /// Loads one blob (counted as pending by the caller) and keeps it, with its cost.
+    async fn fetch(&self, s: &Session, r: &BlobRef) -> Result<(), Error> {
+        let result = blobs::load(s, &r.blob).await;
+        self.pending.update_value(|p| {
+            p.remove(&r.blob);
+        });
+        self.stats.update(|st| {
+            st.pending = st.pending.saturating_sub(1);
+            st.pending_bytes = st.pending_bytes.saturating_sub(r.bytes);
+            match &result {
+                Ok((_, Origin::Cache, bytes)) => {
+                    st.cached += 1;
+                    st.cached_bytes += bytes;
+                }
+                Ok((_, Origin::Network, bytes)) => {
+                    st.fetched += 1;
+                    st.fetched_bytes += bytes;
+                }
+                Err(_) => st.failed += 1,
+            }
+        });
+        let (set, _, _) = result?;
+        self.blobs.update_value(|b| {
+            b.insert(r.blob.clone(), Rc::new(set));
+        });
+        self.blob_tick.update(|t| *t += 1);
+        Ok(())
     }
 }
 

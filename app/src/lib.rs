@@ -9,7 +9,7 @@
 //!   the Settings page for admins, no full tier, members or writes for aggregate tokens, and
 //!   counts below the minimum audience as `< k`. Plain Rust.
 //! - [`ctx`]: the app-wide reactive state: session, the token's access, day, manifest, loaded
-//!   blobs, loading costs.
+//!   blobs (started in the background, or awaited), loading costs.
 //! - [`blobs`]: blobs from the browser's Cache API or the server, checked against their address.
 //! - [`audience`]: the builder's decisions: which count is the headline, the exact-count line,
 //!   what a key does to a condition, which one request a save makes. Plain Rust.
@@ -27,9 +27,13 @@
 //!   from the manifests, the segments that moved most, freshness, the address. Plain Rust.
 //! - [`lookup`]: one user's tags and segments across the days as a timeline. Plain Rust.
 //! - [`csv`]: tables as CSV for the pages' downloads. Plain Rust.
-//! - [`analysis`]: the Funnels and Pivot pages' choices (in their addresses), rows, heat scale
-//!   and CSV. Plain Rust.
-//! - [`charts`]: plotters drawings (generic over the backend) and their data shaping.
+//! - [`analysis`]: the Funnels, Pivot and Compare pages' choices (in their addresses), rows,
+//!   heat scale and CSV. Plain Rust.
+//! - [`analysis_local`]: funnels, pivots, overlaps and distributions computed in the browser
+//!   from full-tier blobs, with the engine functions the server's routes call; what is left to
+//!   the server. Plain Rust.
+//! - [`charts`]: plotters drawings (generic over the backend), their data shaping, and exact
+//!   values on hover ([`charts::hover`]).
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
 //! - [`health`]: turns the server's health answer into what the Overview shows.
@@ -43,6 +47,7 @@
 pub mod access;
 pub mod admin;
 pub mod analysis;
+pub mod analysis_local;
 pub mod api;
 pub mod audience;
 pub mod blobs;

@@ -1,12 +1,151 @@
-//! What the analysis pages (Funnels, Pivot, Compare) share: the choice kept in the address,
-//! the saved segments and pivotable groups to choose from, an audience picker (a saved segment
-//! or a rule in the address, see [`crate::analysis::audience_rule`]) and a CSV download button.
+//! What the analysis pages (Funnels, Pivot, Compare) share: where an analysis runs (this
+//! browser when its bitmaps fit the download budget, else the server) and a note saying which,
+//! the choice kept in the address, the saved segments and pivotable groups to choose from, an
+//! audience picker (a saved segment or a rule in the address, see
+//! [`crate::analysis::audience_rule`]) and a CSV download button.
 
+use std::future::Future;
+use std::sync::Arc;
+
+use engine::Manifest;
 use leptos::prelude::*;
 
-use crate::api::{self, Segment};
+use crate::analysis_local::Local;
+use crate::api::{self, Error, Segment};
 use crate::components::common::save_file;
 use crate::ctx::AppState;
+use crate::estimate::{self, EventWindow, FullTier};
+use crate::format;
+
+/// Where an analysis's numbers were computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Computed {
+    /// In this browser, from `blobs` full-tier bitmaps of `bytes` bytes.
+    Browser { blobs: usize, bytes: u64 },
+    /// By the server's route.
+    Server,
+}
+
+impl Computed {
+    /// Where a view built from two answers was computed: the browser only if both were.
+    pub fn and(self, other: Computed) -> Computed {
+        match (self, other) {
+            (Computed::Browser { blobs: a, bytes: x }, Computed::Browser { blobs: b, bytes: y }) => {
+                Computed::Browser { blobs: a + b, bytes: x + y }
+            }
+            _ => Computed::Server,
+        }
+    }
+}
+
+/// Where an analysis will run, from what is loaded.
+#[derive(Debug)]
+pub enum Runs<L> {
+    /// The day's manifest, event window or the token's access is still loading.
+    Waiting,
+    /// In this browser, on this manifest and window.
+    Here(L, Arc<Manifest>, Arc<EventWindow>),
+    /// On the server.
+    Server,
+}
+
+/// Decides where an analysis runs: here when `plan` gives one the browser answers and the
+/// bitmaps it still lacks fit the download budget ([`AppState::full_tier`], which also keeps an
+/// `aggregate` token on the server), else on the server. Tracks the manifest, the event window,
+/// the access and the budget, so call it in a resource's tracked part.
+pub fn runs<L: Local>(state: AppState, plan: impl FnOnce(&Manifest, &EventWindow) -> Option<L>) -> Runs<L> {
+    let loaded = (state.ds.get(), state.manifest.get(), state.events.get(), state.access.get());
+    let (Some(ds), Some(manifest), Some(window), Some(_)) = loaded else { return Runs::Waiting };
+    // A resource keeps its last answer while it loads the next: wait for the day's own (its
+    // event window ends on the day, which is published), not the one for no day or another.
+    let (manifest, window) = match (manifest, window) {
+        (Err(Error::Api { body, .. }), _) if body.error == crate::ctx::NO_DAY => return Runs::Waiting,
+        (Ok(m), Ok(w)) => (m, w),
+        _ => return Runs::Server,
+    };
+    if manifest.ds != ds || window.days.last().is_none_or(|(last, _)| *last != ds) {
+        return Runs::Waiting;
+    }
+    let Some(local) = plan(&manifest, &window) else { return Runs::Server };
+    let missing = state.blobs.with_value(|b| estimate::missing_bytes(&local.refs(), b));
+    match state.full_tier(missing) {
+        FullTier::Download => Runs::Here(local, manifest, window),
+        FullTier::Server => Runs::Server,
+    }
+}
+
+/// The answer where [`runs`] decided: here (loading the bitmaps first), or `server`'s; `None`
+/// while [`Runs::Waiting`] (the resource runs again once what it waits for loads: its future
+/// must end, since a resource runs its next future only after the last one ended). A failed
+/// download falls back to the server.
+pub async fn answer<L: Local>(
+    state: AppState,
+    runs: Runs<L>,
+    server: impl Future<Output = Result<L::Answer, Error>>,
+) -> Option<Result<(L::Answer, Computed), Error>> {
+    Some(match runs {
+        Runs::Waiting => return None,
+        Runs::Here(local, manifest, window) => {
+            let refs = local.refs();
+            if state.load(&refs).await.is_ok()
+                && let Some(a) = state.blobs.with_value(|b| local.answer(&manifest, &window, b))
+            {
+                let bytes = refs.iter().map(|r| r.bytes).sum();
+                return Some(Ok((a, Computed::Browser { blobs: refs.len(), bytes })));
+            }
+            server.await.map(|a| (a, Computed::Server))
+        }
+        Runs::Server => server.await.map(|a| (a, Computed::Server)),
+    })
+}
+
+/// What an analysis page shows.
+#[derive(Debug, Clone)]
+pub enum Shown<T> {
+    /// Nothing is chosen yet.
+    Choose,
+    /// The day or the token's access is still loading.
+    Waiting,
+    /// The answer, and where it was computed, or the error.
+    Done(Result<(T, Computed), Error>),
+}
+
+impl<T> From<Option<Result<(T, Computed), Error>>> for Shown<T> {
+    fn from(answer: Option<Result<(T, Computed), Error>>) -> Self {
+        answer.map_or(Shown::Waiting, Shown::Done)
+    }
+}
+
+/// Says where the numbers were computed (`data-source` is `browser` or `server`).
+#[component]
+pub fn ComputedNote(computed: Computed) -> impl IntoView {
+    let (source, text) = match computed {
+        Computed::Browser { blobs, bytes } => (
+            "browser",
+            format!(
+                "Computed in this browser from {} bitmap{} ({}).",
+                format::int(blobs as u64),
+                if blobs == 1 { "" } else { "s" },
+                format::bytes(bytes)
+            ),
+        ),
+        Computed::Server => ("server", "Computed by the server.".to_owned()),
+    };
+    view! { <span class="muted small" data-testid="computed" data-source=source>{text}</span> }
+}
+
+/// "Loading" with the bitmaps still downloading, if any.
+#[component]
+pub fn AnalysisLoading(what: &'static str) -> impl IntoView {
+    let state = AppState::get();
+    let progress = move || {
+        let st = state.stats.get();
+        (st.pending > 0).then(|| {
+            format!(" Downloading {} bitmaps ({} left)…", format::int(st.pending), format::bytes(st.pending_bytes))
+        })
+    };
+    view! { <p class="muted loading" aria-busy="true" data-testid="analysis-loading">{what}{progress}</p> }
+}
 
 /// The page's query string (`?…`), empty outside a browser.
 pub fn query() -> String {

@@ -1,18 +1,22 @@
-//! Compare: two audiences (saved segments, or a rule opened from the Audience page) side by side on the day — their sizes and overlap (the server's
-//! `…/overlap`), and a tag group's distribution in A and in B (the group crossed with itself
-//! within each, `…/pivot`), with the difference, A's TGI against B, and differences beyond
-//! chance flagged. The choice lives in the address; the logic is in [`crate::analysis`].
+//! Compare: two audiences (saved segments, or a rule opened from the Audience page) side by
+//! side on the day — their sizes and overlap, and a tag group's distribution in A and in B,
+//! computed in this browser when the bitmaps fit the download budget (see
+//! [`crate::analysis_local`]) and otherwise by the server (`…/overlap`, and `…/pivot` of the
+//! group crossed with itself within each audience, whose diagonal is the distribution), with
+//! the difference, A's TGI against B, and differences beyond chance flagged. The choice lives in the address; the logic is in [`crate::analysis`].
 
 use leptos::prelude::*;
 
 use crate::analysis::{self, CompareChoice};
+use crate::analysis_local::{LocalDistribution, LocalOverlap};
 use crate::api;
 use crate::charts::upset;
-use crate::components::common::{Chart, ErrorNote, Loading, Page, ScrollTable};
+use crate::components::common::{Chart, ErrorNote, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
 use crate::pages::analysis_common::{
-    AudienceSelect, CsvButton, NameSelect, keep_in_address, pivotable_groups, query, saved_segments,
+    AnalysisLoading, AudienceSelect, ComputedNote, CsvButton, NameSelect, Shown, answer, keep_in_address,
+    pivotable_groups, query, runs, saved_segments,
 };
 
 /// The Compare page.
@@ -55,25 +59,40 @@ fn CompareBody() -> impl IntoView {
         let s = state.session.get();
         let ds = state.ds.get();
         let c = choice.get();
+        let overlap = ds.as_deref().and_then(|ds| c.overlap(ds));
+        let runs_overlap = runs(state, |m, w| overlap.as_ref().and_then(|r| LocalOverlap::plan(r, m, w)));
+        let distribution = |audience: Option<&str>| {
+            runs(state, |m, w| LocalDistribution::plan(c.group.as_deref()?, &analysis::audience_rule(audience?), m, w))
+        };
+        let (runs_a, runs_b) = (distribution(c.a.as_deref()), distribution(c.b.as_deref()));
         async move {
-            let (s, ds) = (s?, ds?);
-            let overlap = c.overlap(&ds)?;
-            let (a, b) = (c.a.clone()?, c.b.clone()?);
-            let o = match api::overlap(&s, &overlap).await {
-                Ok(o) => o,
-                Err(e) => return Some(Err(e)),
+            let (Some(s), Some(ds), Some(overlap), Some(a), Some(b)) = (s, ds, overlap, c.a.clone(), c.b.clone())
+            else {
+                return Shown::Choose;
             };
-            let (da, db) = match (c.distribution(&ds, &a), c.distribution(&ds, &b)) {
+            let (o, computed) = match answer(state, runs_overlap, api::overlap(&s, &overlap)).await {
+                None => return Shown::Waiting,
+                Some(Err(e)) => return Shown::Done(Err(e)),
+                Some(Ok(o)) => o,
+            };
+            let (da, db, computed) = match (c.distribution(&ds, &a), c.distribution(&ds, &b)) {
                 (Some(ra), Some(rb)) => {
-                    let (pa, pb) = futures::future::join(api::pivot(&s, &ra), api::pivot(&s, &rb)).await;
+                    // On the server: the group crossed with itself within the audience, whose
+                    // diagonal is each value's users in it.
+                    let s = &s;
+                    let diagonal = |r| async move { api::pivot(s, &r).await.map(|p| analysis::diagonal(&p)) };
+                    let (pa, pb) =
+                        futures::future::join(answer(state, runs_a, diagonal(ra)), answer(state, runs_b, diagonal(rb)))
+                            .await;
                     match (pa, pb) {
-                        (Ok(pa), Ok(pb)) => (analysis::diagonal(&pa), analysis::diagonal(&pb)),
-                        (Err(e), _) | (_, Err(e)) => return Some(Err(e)),
+                        (Some(Ok((da, ca))), Some(Ok((db, cb)))) => (da, db, computed.and(ca).and(cb)),
+                        (Some(Err(e)), _) | (_, Some(Err(e))) => return Shown::Done(Err(e)),
+                        _ => return Shown::Waiting,
                     }
                 }
-                _ => (Vec::new(), Vec::new()),
+                _ => (Vec::new(), Vec::new(), computed),
             };
-            Some(Ok((o, da, db)))
+            Shown::Done(Ok(((o, da, db), computed)))
         }
     });
     let min_audience = move || state.access.get().map_or(0, |a| a.min_audience());
@@ -94,10 +113,10 @@ fn CompareBody() -> impl IntoView {
             </div>
         </div>
         {move || match answer.get() {
-            None => view! { <Loading what="Comparing…" /> }.into_any(),
-            Some(None) => view! { <p class="card muted empty-state">"Choose two segments."</p> }.into_any(),
-            Some(Some(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
-            Some(Some(Ok((o, da, db)))) => {
+            None | Some(Shown::Waiting) => view! { <AnalysisLoading what="Comparing…" /> }.into_any(),
+            Some(Shown::Choose) => view! { <p class="card muted empty-state">"Choose two segments."</p> }.into_any(),
+            Some(Shown::Done(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
+            Some(Shown::Done(Ok(((o, da, db), computed)))) => {
                 let (only_a, only_b, both) = analysis::overlap_parts(&o);
                 let (size_a, size_b) = (analysis::sum(only_a, both), analysis::sum(only_b, both));
                 let rows = analysis::compare_rows(&da, size_a, &db, size_b);
@@ -113,6 +132,7 @@ fn CompareBody() -> impl IntoView {
                     <section class="card" data-testid="compare-sizes">
                         <header class="card-head">
                             <h2 class="card-title">{format!("Sizes on {}", o.ds)}</h2>
+                            <ComputedNote computed />
                             <CsvButton testid="compare-sizes-csv" file=sizes_file csv=sizes_csv />
                         </header>
                         <ScrollTable>

@@ -1,5 +1,6 @@
-//! Funnels: an ordered event funnel over a range of days (the server's `…/funnel`, which runs
-//! `engine::analysis::funnel`), with an optional saved segment as the audience and a split by a
+//! Funnels: an ordered event funnel over a range of days, computed in this browser when the
+//! event columns fit the download budget and by the server's `…/funnel` otherwise (both run
+//! `engine::analysis::funnel`, see [`crate::analysis_local`]), with an optional saved segment as the audience and a split by a
 //! tag group. The choice lives in the address; the logic is in [`crate::analysis`].
 //!
 //! A step's users (who reached it, or who reached it but not the next) are saved as a static
@@ -9,12 +10,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::analysis::{self, FunnelChoice};
+use crate::analysis_local::LocalFunnel;
 use crate::api;
 use crate::charts::funnel as chart;
-use crate::components::common::{Chart, ErrorNote, Loading, Page, ScrollTable};
+use crate::components::common::{Chart, ErrorNote, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
-use crate::pages::analysis_common::{AudienceSelect, CsvButton, NameSelect, keep_in_address, query, saved_segments};
+use crate::pages::analysis_common::{
+    AnalysisLoading, AudienceSelect, ComputedNote, CsvButton, NameSelect, Shown, answer, keep_in_address, query, runs,
+    saved_segments,
+};
 
 /// The Funnels page.
 #[component]
@@ -69,9 +74,10 @@ fn FunnelsBody() -> impl IntoView {
     let answer = LocalResource::new(move || {
         let s = state.session.get();
         let request = request.get();
+        let runs = runs(state, |m, w| request.as_ref().and_then(|r| LocalFunnel::plan(r, m, w)));
         async move {
-            let (Some(s), Some(r)) = (s, request) else { return None };
-            Some(api::funnel(&s, &r).await)
+            let (Some(s), Some(r)) = (s, request) else { return Shown::Choose };
+            answer(state, runs, api::funnel(&s, &r)).await.into()
         }
     });
     // A step's users saved as a static segment (editors; aggregate tokens cannot write).
@@ -169,10 +175,10 @@ fn FunnelsBody() -> impl IntoView {
             Err(e) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
         })}
         {move || match answer.get() {
-            None => view! { <Loading what="Computing the funnel…" /> }.into_any(),
-            Some(None) => view! { <p class="card muted empty-state">"Name at least one event."</p> }.into_any(),
-            Some(Some(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
-            Some(Some(Ok(f))) => {
+            None | Some(Shown::Waiting) => view! { <AnalysisLoading what="Computing the funnel…" /> }.into_any(),
+            Some(Shown::Choose) => view! { <p class="card muted empty-state">"Name at least one event."</p> }.into_any(),
+            Some(Shown::Done(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
+            Some(Shown::Done(Ok((f, computed)))) => {
                 let k = min_audience();
                 let rows = analysis::funnel_rows(&f.steps, k);
                 let label = rows.iter().map(|r| format!("{}: {} users ({} of step 1)", r.label, r.users, r.from_first)).collect::<Vec<_>>().join("; ");
@@ -189,6 +195,7 @@ fn FunnelsBody() -> impl IntoView {
                         <header class="card-head">
                             <h2 class="card-title">{format!("{} to {}", f.from, f.to)}</h2>
                             {f.noisy.then(|| view! { <span class="muted small">"Counts are noisy (aggregate token)."</span> })}
+                            <ComputedNote computed />
                             <CsvButton testid="funnel-csv" file=steps_file csv=steps_csv />
                         </header>
                         <Chart svg=chart::svg(&rows) label=label />

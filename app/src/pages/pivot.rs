@@ -1,16 +1,20 @@
-//! Pivot: the cross-tab of two tag groups on the day (the server's `…/pivot`, which runs
-//! `engine::analysis::pivot`), optionally within a saved segment: users, row and column
-//! shares or TGI against all users, on a heat scale; downloadable as CSV. The choice lives in
+//! Pivot: the cross-tab of two tag groups on the day, computed in this browser when the values'
+//! bitmaps fit the download budget and by the server's `…/pivot` otherwise (both run
+//! `engine::analysis::pivot`, see [`crate::analysis_local`]), optionally within a saved
+//! segment: users, row and column shares or TGI against all users, on a heat scale;
+//! downloadable as CSV. The choice lives in
 //! the address; the logic is in [`crate::analysis`].
 
 use leptos::prelude::*;
 
 use crate::analysis::{self, PivotChoice, Show};
+use crate::analysis_local::LocalPivot;
 use crate::api;
-use crate::components::common::{ErrorNote, Loading, Page, ScrollTable};
+use crate::components::common::{ErrorNote, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::pages::analysis_common::{
-    AudienceSelect, CsvButton, NameSelect, keep_in_address, pivotable_groups, query, saved_segments,
+    AnalysisLoading, AudienceSelect, ComputedNote, CsvButton, NameSelect, Shown, answer, keep_in_address,
+    pivotable_groups, query, runs, saved_segments,
 };
 
 /// The Pivot page.
@@ -44,9 +48,10 @@ fn PivotBody() -> impl IntoView {
         let s = state.session.get();
         let ds = state.ds.get();
         let request = choice.with(|c| ds.as_deref().and_then(|ds| c.request(ds)));
+        let runs = runs(state, |m, w| request.as_ref().and_then(|r| LocalPivot::plan(r, m, w)));
         async move {
-            let (Some(s), Some(r)) = (s, request) else { return None };
-            Some(api::pivot(&s, &r).await)
+            let (Some(s), Some(r)) = (s, request) else { return Shown::Choose };
+            answer(state, runs, api::pivot(&s, &r)).await.into()
         }
     });
     let min_audience = move || state.access.get().map_or(0, |a| a.min_audience());
@@ -80,10 +85,10 @@ fn PivotBody() -> impl IntoView {
             </div>
         </div>
         {move || match answer.get() {
-            None => view! { <Loading what="Crossing the groups…" /> }.into_any(),
-            Some(None) => view! { <p class="card muted empty-state">"Choose two tag groups."</p> }.into_any(),
-            Some(Some(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
-            Some(Some(Ok(p))) => {
+            None | Some(Shown::Waiting) => view! { <AnalysisLoading what="Crossing the groups…" /> }.into_any(),
+            Some(Shown::Choose) => view! { <p class="card muted empty-state">"Choose two tag groups."</p> }.into_any(),
+            Some(Shown::Done(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
+            Some(Shown::Done(Ok((p, computed)))) => {
                 let k = min_audience();
                 let show = choice.with_untracked(|c| c.show);
                 let (rows_name, columns_name) = choice.with_untracked(|c| (c.rows.clone().unwrap_or_default(), c.columns.clone().unwrap_or_default()));
@@ -94,6 +99,7 @@ fn PivotBody() -> impl IntoView {
                     <section class="card" data-testid="pivot-result">
                         <header class="card-head">
                             <h2 class="card-title">{format!("{rows_name} × {columns_name} on {}", p.ds)}</h2>
+                            <ComputedNote computed />
                             <CsvButton testid="pivot-csv" file=file csv=csv />
                         </header>
                         {p.noisy.then(|| view! { <p class="muted small">"Counts are noisy (aggregate token)."</p> })}

@@ -16,7 +16,7 @@ use engine::analysis::{funnel as funnels, overlap as overlaps, pivot as pivots};
 use engine::manifest::Manifest;
 use engine::{EvalOptions, IdSet, Plan, Rule};
 use serde_json::json;
-use wire::{Funnel, FunnelBy, FunnelRequest, Overlap, OverlapRequest, Pivot, PivotRequest, Region, Role, SetRef, Tier};
+use wire::{Funnel, FunnelBy, FunnelRequest, Overlap, OverlapRequest, Pivot, PivotRequest, Role, SetRef, Tier};
 
 use crate::auth::{Access, Auth};
 use crate::clock::now_ms;
@@ -273,11 +273,14 @@ fn compute_funnel(st: &AppState, app: &str, plan: &FunnelPlan, counter: &mut Cou
         None => None,
         Some(group) => Some(group_values(snaps, &latest, group, "by")?),
     };
+    let range = (plan.days[0].as_str(), plan.days[plan.days.len() - 1].as_str());
+    if !counter.noisy() {
+        let refs: Option<Vec<(String, &IdSet)>> =
+            by.as_ref().map(|values| values.iter().map(|(v, s)| (v.clone(), &**s)).collect());
+        return Ok(funnels::exact_answer(range, &plan.events, &reached, plan.within_days, refs.as_deref()));
+    }
     let mut answer_of = |restrict: Option<(&str, &IdSet)>| {
         let summary = funnels::summarise(&reached, plan.within_days, restrict.map(|r| r.1));
-        if !counter.noisy() {
-            return funnels::exact_steps(&plan.events, &summary);
-        }
         let mut counts = Vec::with_capacity(plan.events.len());
         let mut medians = Vec::with_capacity(plan.events.len());
         for k in 0..plan.events.len() {
@@ -299,13 +302,7 @@ fn compute_funnel(st: &AppState, app: &str, plan: &FunnelPlan, counter: &mut Cou
             .map(|(value, set)| FunnelBy { value: value.clone(), steps: answer_of(Some((value, set))) })
             .collect()
     });
-    Ok(Funnel {
-        from: plan.days[0].clone(),
-        to: plan.days[plan.days.len() - 1].clone(),
-        steps: overall,
-        by,
-        noisy: counter.noisy(),
-    })
+    Ok(Funnel { from: range.0.to_owned(), to: range.1.to_owned(), steps: overall, by, noisy: true })
 }
 
 /// The values of a tag group on a day with their users (at most [`pivots::MAX_VALUES`]).
@@ -382,20 +379,12 @@ pub async fn overlap(
             }
             let refs: Vec<&IdSet> = sets.iter().map(|s| &**s).collect();
             let label = json!({"overlap": canonical, "ds": ds}).to_string();
-            let regions = overlaps::regions(&refs)
+            let counts = overlaps::regions(&refs)
                 .iter()
                 .enumerate()
-                .map(|(i, set)| {
-                    let mask = i as u32 + 1;
-                    let count = counter.count(&format!("{label} region {mask}"), set);
-                    Region {
-                        within: overlaps::members_of(mask).into_iter().map(|k| names[k].clone()).collect(),
-                        count,
-                        suppressed: count.is_none(),
-                    }
-                })
+                .map(|(i, set)| counter.count(&format!("{label} region {}", i + 1), set))
                 .collect();
-            Ok(Overlap { ds, regions, noisy: counter.noisy() })
+            Ok(overlaps::answer(&ds, &names, counts, counter.noisy()))
         })
     };
     Ok(Json(blocking(work).await?))
@@ -429,7 +418,7 @@ pub async fn pivot(
             let row_refs: Vec<&IdSet> = rows.iter().map(|(_, s)| &**s).collect();
             let column_refs: Vec<&IdSet> = columns.iter().map(|(_, s)| &**s).collect();
             let universe_set = st.snapshots.set(&m.universe.blob)?;
-            let (cells, all, audience_count, universe) = if counter.noisy() {
+            let given = if counter.noisy() {
                 let label = json!({
                     "pivot": [req.rows, req.columns],
                     "ds": ds,
@@ -445,32 +434,16 @@ pub async fn pivot(
                     cells.clone()
                 };
                 let universe = counter.count("users", &universe_set);
-                let audience_count = match &audience_set {
+                let audience = match &audience_set {
                     Some(a) => counter.count(&format!("{label} audience"), a),
                     None => universe,
                 };
-                (cells, all, audience_count, universe)
+                pivots::Given { cells, all, audience, universe, noisy: true }
             } else {
-                let c = pivots::counts(&row_refs, &column_refs, audience_set.as_ref());
-                let wrap = |m: Vec<Vec<u64>>| m.into_iter().map(|r| r.into_iter().map(Some).collect()).collect();
-                let universe = universe_set.len();
-                (wrap(c.cells), wrap(c.all), Some(audience_set.as_ref().map_or(universe, IdSet::len)), Some(universe))
+                pivots::Given::exact(&row_refs, &column_refs, audience_set.as_ref(), &universe_set)
             };
-            let shares = pivots::shares(&cells, &all, audience_count, universe);
-            let suppressed = cells.iter().flatten().any(Option::is_none);
-            Ok(Pivot {
-                ds,
-                rows: rows.into_iter().map(|(v, _)| v).collect(),
-                columns: columns.into_iter().map(|(v, _)| v).collect(),
-                counts: cells,
-                suppressed,
-                row_shares: shares.row,
-                column_shares: shares.column,
-                tgi: shares.tgi,
-                audience: audience_count,
-                universe,
-                noisy: counter.noisy(),
-            })
+            let names = |values: Vec<(String, Arc<IdSet>)>| values.into_iter().map(|(v, _)| v).collect();
+            Ok(pivots::answer(&ds, names(rows), names(columns), given))
         })
     };
     Ok(Json(blocking(work).await?))

@@ -17,7 +17,7 @@
 //! between steps follow by intersections ([`summarise`]): the users reaching step k on day d
 //! with a gap of g are `reached[k][d] ∩ reached[k − 1][d − g]`.
 
-use wire::FunnelStep;
+use wire::{Funnel, FunnelBy, FunnelStep};
 
 use crate::IdSet;
 use crate::analysis::ratio;
@@ -197,4 +197,26 @@ pub fn exact_steps(events: &[String], summary: &Summary) -> Vec<FunnelStep> {
     let counts: Vec<Option<u64>> = summary.counts.iter().map(|&c| Some(c)).collect();
     let medians: Vec<Option<f64>> = summary.gaps.iter().map(|h| median(h)).collect();
     answer_steps(events, &counts, &medians)
+}
+
+/// The exact answer of a funnel over `from` to `to`: its steps and, with `by`, the steps among
+/// each value's users. The server (for every token but `aggregate`) and the browser both build
+/// their answer here, so the two agree to the last field.
+pub fn exact_answer(
+    (from, to): (&str, &str),
+    events: &[String],
+    reached: &Reached,
+    within_days: u32,
+    by: Option<&[(String, &IdSet)]>,
+) -> Funnel {
+    let steps_of = |restrict: Option<&IdSet>| exact_steps(events, &summarise(reached, within_days, restrict));
+    Funnel {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        steps: steps_of(None),
+        by: by.map(|values| {
+            values.iter().map(|(value, set)| FunnelBy { value: value.clone(), steps: steps_of(Some(set)) }).collect()
+        }),
+        noisy: false,
+    }
 }

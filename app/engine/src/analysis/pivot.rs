@@ -6,6 +6,8 @@
 //! 100 × (count / audience size) / (the cell among all users / all users), `None` where a
 //! denominator is 0. Without an audience the audience is every user (TGI 100 wherever defined).
 
+use wire::Pivot;
+
 use crate::IdSet;
 use crate::analysis::ratio;
 
@@ -90,5 +92,66 @@ pub fn shares(
             let outside = ratio(all[i][j], universe)?;
             (outside > 0.0).then(|| 100.0 * inside / outside)
         }),
+    }
+}
+
+/// A pivot's counts as the caller is given them: exact, or noisy for an `aggregate` token
+/// (withheld counts `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given {
+    /// `|row ∩ column ∩ audience|`.
+    pub cells: Vec<Vec<Option<u64>>>,
+    /// `|row ∩ column|`, for TGI.
+    pub all: Vec<Vec<Option<u64>>>,
+    /// The audience's size (all users without one).
+    pub audience: Option<u64>,
+    /// All users.
+    pub universe: Option<u64>,
+    /// Whether the counts carry noise.
+    pub noisy: bool,
+}
+
+impl Given {
+    /// The exact counts of `rows × columns` within `audience` (all of `universe` without one).
+    pub fn exact(rows: &[&IdSet], columns: &[&IdSet], audience: Option<&IdSet>, universe: &IdSet) -> Given {
+        let c = counts(rows, columns, audience);
+        let wrap = |m: Vec<Vec<u64>>| m.into_iter().map(|r| r.into_iter().map(Some).collect()).collect();
+        let universe = universe.len();
+        Given {
+            cells: wrap(c.cells),
+            all: wrap(c.all),
+            audience: Some(audience.map_or(universe, IdSet::len)),
+            universe: Some(universe),
+            noisy: false,
+        }
+    }
+}
+
+/// The answer of a pivot on `ds` with the values of its rows and columns: shares and TGI from
+/// the given counts. The server and the browser both build their answer here.
+///
+/// ```
+/// use engine::IdSet;
+/// use engine::analysis::pivot::{Given, answer};
+/// let (m, f) = (IdSet::from_sorted(&[1, 2]), IdSet::from_sorted(&[3]));
+/// let all = IdSet::from_sorted(&[1, 2, 3]);
+/// let p = answer("d", vec!["m".into(), "f".into()], vec!["m".into(), "f".into()], Given::exact(&[&m, &f], &[&m, &f], None, &all));
+/// assert_eq!(p.counts, vec![vec![Some(2), Some(0)], vec![Some(0), Some(1)]]);
+/// assert!((p.tgi[0][0].unwrap() - 100.0).abs() < 1e-9); // no audience: everyone
+/// ```
+pub fn answer(ds: &str, rows: Vec<String>, columns: Vec<String>, given: Given) -> Pivot {
+    let s = shares(&given.cells, &given.all, given.audience, given.universe);
+    Pivot {
+        ds: ds.to_owned(),
+        rows,
+        columns,
+        suppressed: given.cells.iter().flatten().any(Option::is_none),
+        counts: given.cells,
+        row_shares: s.row,
+        column_shares: s.column,
+        tgi: s.tgi,
+        audience: given.audience,
+        universe: given.universe,
+        noisy: given.noisy,
     }
 }
