@@ -1,7 +1,10 @@
 // The analysis pages (issue 16) end to end, against the real server with demo data: the
 // Funnels page (steps, range, window and a split by gender in its address) shows the numbers
 // of POST /funnel, the Pivot page the cells of POST /pivot (counts and TGI); the CSV
-// download holds the same cells. Screenshots at 1280×800 and 390×844 go to tests/output/.
+// download holds the same cells. With the default download budget the pages compute in the
+// browser (`data-source="browser"`), so these compare the browser's engine with the server's;
+// with a budget of 0, or a funnel with an audience, the server computes and the numbers are
+// the same. Screenshots at 1280×800 and 390×844 go to tests/output/.
 
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -27,6 +30,8 @@ const shot = async (page, name) => {
   await page.screenshot({ path: resolve(OUTPUT_DIR, `${name}.png`), fullPage: true });
 };
 const real = (problems) => problems.filter((p) => !p.includes('net::ERR_ABORTED'));
+/** Where the page says its numbers were computed: `browser` or `server`. */
+const source = (page) => page.getByTestId('computed').getAttribute('data-source');
 
 describe('analysis pages with demo data', () => {
   let server;
@@ -59,6 +64,7 @@ describe('analysis pages with demo data', () => {
         const [from, to] = [days[0], days.at(-1)];
         await page.goto(`${server.url}/funnels?steps=visit,add_to_cart,purchase&from=${from}&to=${to}&within=2&by=gender`);
         await page.getByTestId('funnel-result').waitFor({ timeout: TIMEOUT_MS });
+        assert.equal(await source(page), 'browser');
         const want = await api(server.url, tokens.editor, '/apps/demo/funnel', {
           method: 'POST',
           body: { steps: [{ event: 'visit' }, { event: 'add_to_cart' }, { event: 'purchase' }], from, to, within_days: 2, by: 'gender' },
@@ -66,6 +72,12 @@ describe('analysis pages with demo data', () => {
         assert.ok(want.steps[2].count > 0, 'the demo converts');
         const shown = (await page.getByTestId('step-users').allTextContents()).map(number);
         assert.deepEqual(shown, want.steps.map((s) => s.count));
+        // Hovering a bar shows its step's exact users (the band's <title>).
+        const titles = await page.locator('[data-testid="funnel-result"] .hover-band title').allTextContents();
+        assert.deepEqual(
+          titles.map((t) => number(t.split('\n')[0].replace(/^.*: /, '').replace(' users', ''))),
+          want.steps.map((s) => s.count),
+        );
         const byRows = page.getByTestId('funnel-by-row');
         assert.equal(await byRows.count(), want.by.length);
         for (const b of want.by) {
@@ -108,6 +120,7 @@ describe('analysis pages with demo data', () => {
         await signIn(page);
         await page.goto(`${server.url}/pivot?rows=gender&columns=member_level&show=counts`);
         await page.getByTestId('pivot-table').waitFor({ timeout: TIMEOUT_MS });
+        assert.equal(await source(page), 'browser');
         const want = await api(server.url, tokens.editor, '/apps/demo/pivot', {
           method: 'POST',
           body: { ds: days.at(-1), rows: 'gender', columns: 'member_level' },
@@ -143,6 +156,58 @@ describe('analysis pages with demo data', () => {
       }
     });
   }
+
+  test('past the download budget, and for a funnel with an audience, the server computes the same numbers', async () => {
+    const { context, page, problems } = await openPage(browser, DESKTOP);
+    try {
+      await signIn(page);
+      const [from, to] = [days[0], days.at(-1)];
+      const steps = [{ event: 'visit' }, { event: 'add_to_cart' }];
+      const funnelUrl = `${server.url}/funnels?steps=visit,add_to_cart&from=${from}&to=${to}&within=3`;
+      const want = await api(server.url, tokens.editor, '/apps/demo/funnel', {
+        method: 'POST',
+        body: { steps, from, to, within_days: 3 },
+      });
+      // A budget of 0: nothing may be downloaded, so the server answers.
+      await page.evaluate(() => localStorage.setItem('sieve.budget_mb', '0'));
+      await page.goto(funnelUrl);
+      await page.getByTestId('funnel-result').waitFor({ timeout: TIMEOUT_MS });
+      assert.equal(await source(page), 'server');
+      assert.deepEqual((await page.getByTestId('step-users').allTextContents()).map(number), want.steps.map((s) => s.count));
+      await page.goto(`${server.url}/pivot?rows=gender&columns=channel&show=counts`);
+      await page.getByTestId('pivot-table').waitFor({ timeout: TIMEOUT_MS });
+      assert.equal(await source(page), 'server');
+      const pivot = await api(server.url, tokens.editor, '/apps/demo/pivot', {
+        method: 'POST',
+        body: { ds: days.at(-1), rows: 'gender', columns: 'channel' },
+      });
+      const first = await page.locator(`[data-testid="pivot-row"][data-value="${pivot.rows[0]}"] [data-testid="pivot-cell"]`).allTextContents();
+      assert.deepEqual(first.map(number), pivot.counts[0]);
+      // The default budget again: the same funnel computed here gives the same numbers.
+      await page.evaluate(() => localStorage.removeItem('sieve.budget_mb'));
+      await page.goto(funnelUrl);
+      await page.getByTestId('funnel-result').waitFor({ timeout: TIMEOUT_MS });
+      assert.equal(await source(page), 'browser');
+      assert.deepEqual((await page.getByTestId('step-users').allTextContents()).map(number), want.steps.map((s) => s.count));
+      // An audience is evaluated on every day of the range: the server's job.
+      const rule = { tag: 'gender', in: ['female'] };
+      const withAudience = await api(server.url, tokens.editor, '/apps/demo/funnel', {
+        method: 'POST',
+        body: { steps, from, to, within_days: 3, audience: rule },
+      });
+      await page.goto(`${funnelUrl}&segment=${encodeURIComponent(JSON.stringify(rule))}`);
+      await page.getByTestId('funnel-result').waitFor({ timeout: TIMEOUT_MS });
+      assert.equal(await source(page), 'server');
+      assert.deepEqual(
+        (await page.getByTestId('step-users').allTextContents()).map(number),
+        withAudience.steps.map((s) => s.count),
+      );
+      assert.ok(withAudience.steps[0].count < want.steps[0].count, 'the audience narrows the funnel');
+      assert.deepEqual(real(problems), []);
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 describe('compare page with demo data', () => {
@@ -194,6 +259,7 @@ describe('compare page with demo data', () => {
       assert.ok(overlap, 'the segments were computed');
       await page.goto(`${server.url}/compare?a=cmp-women&b=cmp-visitors&group=member_level`);
       await page.getByTestId('compare-distribution').waitFor({ timeout: TIMEOUT_MS });
+      assert.equal(await source(page), 'browser');
       const [onlyA, onlyB, both] = overlap.regions.map((r) => r.count);
       const read = async (id) => number(await page.getByTestId(id).textContent());
       assert.equal(await read('only-a'), onlyA);
@@ -205,9 +271,14 @@ describe('compare page with demo data', () => {
         method: 'POST',
         body: { ds: latest, rows: 'member_level', columns: 'member_level', audience: { segment: 'cmp-women' } },
       });
+      const pivotB = await api(server.url, tokens.editor, '/apps/demo/pivot', {
+        method: 'POST',
+        body: { ds: latest, rows: 'member_level', columns: 'member_level', audience: { segment: 'cmp-visitors' } },
+      });
       for (const [i, value] of pivot.rows.entries()) {
-        const cell = page.locator(`[data-testid="compare-row"][data-value="${value}"] [data-testid="a-users"]`);
-        assert.equal(number(await cell.textContent()), pivot.counts[i][i], value);
+        const row = page.locator(`[data-testid="compare-row"][data-value="${value}"]`);
+        assert.equal(number(await row.getByTestId('a-users').textContent()), pivot.counts[i][i], value);
+        assert.equal(number(await row.getByTestId('b-users').textContent()), pivotB.counts[i][i], value);
       }
       await shot(page, 'analysis-compare-desktop');
       assert.deepEqual(real(problems), []);

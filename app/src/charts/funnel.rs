@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use crate::analysis::FunnelRow;
 use crate::charts::CHART_WIDTH;
+use crate::charts::hover::{self, Band, PixelBox};
 
 const REACHED: RGBColor = RGBColor(37, 99, 235);
 const LOST: RGBColor = RGBColor(219, 228, 247);
@@ -32,10 +33,11 @@ pub fn count_axis_max(top: u64) -> f64 {
 }
 
 /// Draws the funnel: reached users per step, the previous step's users behind in light blue.
+/// Returns each step's row in pixels (its hover band).
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     rows: &[FunnelRow],
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<Vec<PixelBox>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let n = rows.len().max(1) as i32;
     let x_max = count_axis_max(rows.iter().map(|r| r.count).max().unwrap_or(0));
@@ -92,18 +94,46 @@ pub fn draw<DB: DrawingBackend>(
             )),
         )
     }))?;
+    let boxes = (0..rows.len())
+        .map(|k| {
+            let (left, top) = chart.backend_coord(&(0.0, SegmentValue::Exact(row(k) + 1)));
+            let (right, bottom) = chart.backend_coord(&(x_max, SegmentValue::Exact(row(k))));
+            (left, top, right, bottom)
+        })
+        .collect();
     root.present()?;
-    Ok(())
+    Ok(boxes)
 }
 
-/// The funnel chart as an SVG document.
+/// A step's exact values, for its hover text.
+///
+/// ```
+/// use app::analysis::FunnelRow;
+/// let r = FunnelRow { label: "2. buy".into(), users: "25".into(), count: 25, from_previous: "25.0%".into(),
+///     from_first: "25.0%".into(), dropped: "75".into(), median_days: "2 d".into() };
+/// assert_eq!(app::charts::funnel::title(&r), "2. buy: 25 users\n25.0% of the previous step (75 dropped)\n25.0% of step 1\nmedian 2 d from the previous step");
+/// ```
+pub fn title(r: &FunnelRow) -> String {
+    let mut text = format!("{}: {} users", r.label, r.users);
+    if !r.from_previous.is_empty() {
+        text.push_str(&format!("\n{} of the previous step ({} dropped)", r.from_previous, r.dropped));
+    }
+    text.push_str(&format!("\n{} of step 1", r.from_first));
+    if !r.median_days.is_empty() {
+        text.push_str(&format!("\nmedian {} from the previous step", r.median_days));
+    }
+    text
+}
+
+/// The funnel chart as an SVG document, with each step's exact values on hover.
 pub fn svg(rows: &[FunnelRow]) -> Result<String, String> {
     let mut svg = String::new();
-    {
+    let boxes = {
         let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, height(rows.len()))).into_drawing_area();
-        draw(&root, rows).map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+        draw(&root, rows).map_err(|e| e.to_string())?
+    };
+    let bands: Vec<Band> = boxes.into_iter().zip(rows).map(|(rect, r)| Band { rect, title: title(r) }).collect();
+    Ok(hover::add(svg, "step", &bands))
 }
 
 #[cfg(test)]
@@ -135,5 +165,7 @@ mod tests {
         );
         let svg = svg(&rows).expect("drawn");
         assert!(svg.contains("1. visit") && svg.contains("2. buy") && svg.contains("10.0%"));
+        assert_eq!(svg.matches("class=\"hover-band\"").count(), 2);
+        assert!(svg.contains("<title>2. buy: 10 users\n10.0% of the previous step (90 dropped)"));
     }
 }

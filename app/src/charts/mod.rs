@@ -3,6 +3,7 @@
 //! renders to SVG in the browser ([`profile_svg`]) and in native tests.
 
 pub mod funnel;
+pub mod hover;
 pub mod overview;
 pub mod split;
 pub mod trends;
@@ -40,6 +41,35 @@ pub struct Bar {
     pub all_pct: f64,
     /// Whether the value leans over or under.
     pub lean: Lean,
+    /// Its exact values, for the hover text.
+    pub detail: String,
+}
+
+impl Bar {
+    /// A profile row as a bar labelled `label`, its counts in the hover text.
+    ///
+    /// ```
+    /// let r = app::profile::rows(10, 100, &[("a".into(), 6, 30)]);
+    /// let bar = app::charts::Bar::of_row(&r[0], "a".into());
+    /// assert_eq!(bar.detail, "a: 6 of the audience (60.0%), 30 of all users (30.0%), TGI 200");
+    /// ```
+    pub fn of_row(r: &Row, label: String) -> Bar {
+        Bar {
+            label,
+            audience_pct: r.audience_share * 100.0,
+            all_pct: r.all_share * 100.0,
+            lean: r.lean,
+            detail: format!(
+                "{}: {} of the audience ({}), {} of all users ({}), TGI {}",
+                r.value,
+                format::int(r.audience),
+                format::percent(r.audience_share),
+                format::int(r.all),
+                format::percent(r.all_share),
+                format::tgi(r.tgi)
+            ),
+        }
+    }
 }
 
 /// The values worth charting: the `max` largest by audience share (ties by overall share),
@@ -56,16 +86,7 @@ pub struct Bar {
 pub fn profile_bars(rows: &[Row], max: usize) -> Vec<Bar> {
     let mut sorted = rows.to_vec();
     crate::profile::sort_by_audience(&mut sorted);
-    sorted
-        .into_iter()
-        .take(max)
-        .map(|r| Bar {
-            label: shorten(&r.value, 18),
-            audience_pct: r.audience_share * 100.0,
-            all_pct: r.all_share * 100.0,
-            lean: r.lean,
-        })
-        .collect()
+    sorted.into_iter().take(max).map(|r| Bar::of_row(&r, shorten(&r.value, 18))).collect()
 }
 
 /// Bars of a numeric tag's histogram.
@@ -86,11 +107,22 @@ pub fn histogram_bars(buckets: &[crate::estimate::Bucket], audience: u64, all: u
     let pct = |k: u64, n: u64| if n == 0 { 0.0 } else { k as f64 * 100.0 / n as f64 };
     buckets
         .iter()
-        .map(|b| Bar {
-            label: if b.lo == b.hi { b.lo.clone() } else { format!("{}–{}", b.lo, b.hi) },
-            audience_pct: pct(b.audience, audience),
-            all_pct: pct(b.all, all),
-            lean: Lean::Even,
+        .map(|b| {
+            let label = if b.lo == b.hi { b.lo.clone() } else { format!("{}–{}", b.lo, b.hi) };
+            let (audience_pct, all_pct) = (pct(b.audience, audience), pct(b.all, all));
+            Bar {
+                detail: format!(
+                    "{label}: {} of the audience ({}), {} of all users ({})",
+                    format::int(b.audience),
+                    format::percent(audience_pct / 100.0),
+                    format::int(b.all),
+                    format::percent(all_pct / 100.0)
+                ),
+                label,
+                audience_pct,
+                all_pct,
+                lean: Lean::Even,
+            }
         })
         .collect()
 }
@@ -136,11 +168,12 @@ pub fn chart_height(bars: usize) -> u32 {
 }
 
 /// Draws grouped horizontal bars: audience share next to all users' share for each value,
-/// with a percentage axis, value labels and a legend.
+/// with a percentage axis, value labels and a legend. Returns each value's row in pixels (its
+/// hover band).
 pub fn draw_profile<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     bars: &[Bar],
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<Vec<hover::PixelBox>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let n = bars.len().max(1) as i32;
     let x_max = axis_max(&bars.iter().flat_map(|b| [b.audience_pct, b.all_pct]).collect::<Vec<_>>());
@@ -200,8 +233,15 @@ pub fn draw_profile<DB: DrawingBackend>(
         .border_style(RGBColor(227, 230, 234))
         .label_font(("sans-serif", 13).into_font().color(&INK))
         .draw()?;
+    let boxes = (0..bars.len())
+        .map(|k| {
+            let (left, top) = chart.backend_coord(&(0.0, SegmentValue::Exact(row(k) + 1)));
+            let (right, bottom) = chart.backend_coord(&(x_max, SegmentValue::Exact(row(k))));
+            (left, top, right, bottom)
+        })
+        .collect();
     root.present()?;
-    Ok(())
+    Ok(boxes)
 }
 
 /// `12.0` → `12`, `2.5` → `2.5`, for axis labels.
@@ -210,14 +250,17 @@ fn trim_zeros(v: f64) -> String {
     s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
 }
 
-/// The profile chart as an SVG document (for `inner_html`), or an error message.
+/// The profile chart as an SVG document (for `inner_html`) with each value's exact values on
+/// hover, or an error message.
 pub fn profile_svg(bars: &[Bar]) -> Result<String, String> {
     let mut svg = String::new();
-    {
+    let boxes = {
         let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, chart_height(bars.len()))).into_drawing_area();
-        draw_profile(&root, bars).map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+        draw_profile(&root, bars).map_err(|e| e.to_string())?
+    };
+    let bands: Vec<hover::Band> =
+        boxes.into_iter().zip(bars).map(|(rect, b)| hover::Band { rect, title: b.detail.clone() }).collect();
+    Ok(hover::add(svg, "value", &bands))
 }
 
 /// A one-line text summary of a bar, for the chart's accessible description.
@@ -249,11 +292,14 @@ mod tests {
     #[test]
     fn svg_has_axes_labels_and_legend() {
         let r = rows(100, 1_000, &[("Guangdong".into(), 60, 300), ("Zhejiang".into(), 40, 700)]);
-        let svg = profile_svg(&profile_bars(&r, MAX_BARS)).expect("draws");
+        let bars = profile_bars(&r, MAX_BARS);
+        let svg = profile_svg(&bars).expect("draws");
         assert!(svg.starts_with("<svg"));
         for text in ["Guangdong", "Zhejiang", "Audience", "All users", "60%", "0%"] {
             assert!(svg.contains(text), "{text} missing");
         }
+        assert_eq!(svg.matches("class=\"hover-band\"").count(), bars.len());
+        assert!(svg.contains(&format!("<title>{}</title>", hover::escape(&bars[0].detail))));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::trends::escape;
+use super::hover::{self, Band, PixelBox};
 use crate::api::Outcome;
 use crate::format;
 
@@ -38,9 +38,6 @@ pub fn axis(intervals: &[(f64, f64)]) -> (f64, f64) {
     let end = (((hi + pad) * 2.0).ceil() / 2.0).min(100.0).max(hi);
     (start, end)
 }
-
-/// A rectangle in pixels: left, top, right, bottom.
-pub type PixelBox = (i32, i32, i32, i32);
 
 /// Draws the outcome; returns each group's row in pixels (its hover band).
 pub fn draw_outcome<DB: DrawingBackend>(
@@ -140,20 +137,9 @@ pub fn outcome_svg(outcome: &Outcome, width: u32) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (width, height(outcome.groups.len()))).into_drawing_area();
         draw_outcome(&root, outcome).map_err(|e| e.to_string())?
     };
-    let mut extra = String::from("<g class=\"hover-bands\">");
-    for (k, (left, top, right, bottom)) in rows.into_iter().enumerate() {
-        extra.push_str(&format!(
-            "<rect class=\"hover-band\" data-group=\"{k}\" x=\"{left}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"transparent\"><title>{}</title></rect>",
-            (right - left).max(1),
-            (bottom - top).max(1),
-            escape(&title(outcome, k))
-        ));
-    }
-    extra.push_str("</g>");
-    if let Some(at) = svg.rfind("</svg>") {
-        svg.insert_str(at, &extra);
-    }
-    Ok(svg)
+    let bands: Vec<Band> =
+        rows.into_iter().enumerate().map(|(k, rect)| Band { rect, title: title(outcome, k) }).collect();
+    Ok(hover::add(svg, "group", &bands))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
+use super::hover::{self, Band};
 use crate::format;
 use crate::trends::{Trends, flow_readings, rate_readings, short_day, size_readings};
 
@@ -266,34 +267,16 @@ pub fn draw_rates<DB: DrawingBackend>(
     Ok(bands)
 }
 
-/// Escapes text for SVG.
-///
-/// ```
-/// assert_eq!(app::charts::trends::escape("a < b & \"c\""), "a &lt; b &amp; &quot;c&quot;");
-/// ```
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Adds the hover bands to an SVG document: one transparent rectangle per day with its
 /// `data-day` index and a `<title>` of exact values.
-pub fn with_bands(mut svg: String, bands: &Bands, titles: &[String]) -> String {
-    let mut extra = String::from("<g class=\"hover-bands\">");
-    for (i, ((x0, x1), title)) in bands.xs.iter().zip(titles).enumerate() {
-        extra.push_str(&format!(
-            "<rect class=\"hover-band\" data-day=\"{i}\" x=\"{x0}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"transparent\"><title>{}</title></rect>",
-            bands.top,
-            (x1 - x0).max(1),
-            (bands.bottom - bands.top).max(1),
-            escape(title)
-        ));
-    }
-    extra.push_str("</g>");
-    match svg.rfind("</svg>") {
-        Some(at) => svg.insert_str(at, &extra),
-        None => svg.push_str(&extra),
-    }
-    svg
+pub fn with_bands(svg: String, bands: &Bands, titles: &[String]) -> String {
+    let bands: Vec<Band> = bands
+        .xs
+        .iter()
+        .zip(titles)
+        .map(|(&(x0, x1), title)| Band { rect: (x0, bands.top, x1, bands.bottom), title: title.clone() })
+        .collect();
+    hover::add(svg, "day", &bands)
 }
 
 /// Which chart.

@@ -7,6 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::charts::CHART_WIDTH;
+use crate::charts::hover::{self, Band, PixelBox};
 
 const BAR: RGBColor = RGBColor(37, 99, 235);
 const OFF: RGBColor = RGBColor(219, 228, 247);
@@ -51,12 +52,13 @@ pub fn height(sets: usize) -> u32 {
 }
 
 /// Draws the chart: `names` label the sets' rows; `withheld` is the text of a withheld count.
+/// Returns each bar's column in pixels (its hover band).
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     names: &[String],
     bars: &[Bar],
     withheld: &str,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<Vec<PixelBox>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let (width, _) = root.dim_in_pixel();
     let n = bars.len().max(1) as i32;
@@ -107,18 +109,42 @@ pub fn draw<DB: DrawingBackend>(
             root.draw(&Circle::new((x, row_y(s)), 7, color))?;
         }
     }
+    let (_, height) = root.dim_in_pixel();
+    let boxes = (0..bars.len()).map(|i| (x_of(i) - column / 2, 0, x_of(i) + column / 2, height as i32)).collect();
     root.present()?;
-    Ok(())
+    Ok(boxes)
 }
 
-/// The chart as an SVG document.
+/// A region's exact count and which sets it is in, for its hover text.
+///
+/// ```
+/// use app::charts::upset::{Bar, title};
+/// let names = ["A".to_owned(), "B".to_owned(), "C".to_owned()];
+/// let b = Bar { within: vec![true, false, true], count: Some(1234) };
+/// assert_eq!(title(&names, &b, "< 10"), "In A and C, not B: 1,234 users");
+/// ```
+pub fn title(names: &[String], bar: &Bar, withheld: &str) -> String {
+    let pick = |inside: bool| -> Vec<&str> {
+        names.iter().zip(&bar.within).filter(|(_, w)| **w == inside).map(|(n, _)| n.as_str()).collect()
+    };
+    let (inside, outside) = (pick(true), pick(false));
+    let count = bar.count.map_or_else(|| withheld.to_owned(), crate::format::int);
+    match outside.is_empty() {
+        true => format!("In {}: {count} users", inside.join(" and ")),
+        false => format!("In {}, not {}: {count} users", inside.join(" and "), outside.join(" or ")),
+    }
+}
+
+/// The chart as an SVG document, with each region's exact count on hover.
 pub fn svg(names: &[String], bars: &[Bar], withheld: &str) -> Result<String, String> {
     let mut svg = String::new();
-    {
+    let boxes = {
         let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, height(names.len()))).into_drawing_area();
-        draw(&root, names, bars, withheld).map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+        draw(&root, names, bars, withheld).map_err(|e| e.to_string())?
+    };
+    let bands: Vec<Band> =
+        boxes.into_iter().zip(bars).map(|(rect, b)| Band { rect, title: title(names, b, withheld) }).collect();
+    Ok(hover::add(svg, "region", &bands))
 }
 
 #[cfg(test)]
@@ -134,6 +160,8 @@ mod tests {
             assert!(svg.contains(c), "{c}");
         }
         assert_eq!(svg.matches("<circle").count(), 21, "a dot per region and set");
+        assert_eq!(svg.matches("class=\"hover-band\"").count(), 7);
+        assert!(svg.contains("<title>In A and B and C: 7,000 users</title>"));
         Ok(())
     }
 }

@@ -249,15 +249,7 @@ pub(super) fn EventPanel(
                 None => view! { <Loading what="Loading the event's days…" /> }.into_any(),
                 Some((_, _, _, _, _, 0)) => view! { <p class="muted">"The audience is empty: nothing to profile."</p> }.into_any(),
                 Some((tier, reach, active, n_days, scale, _)) => {
-                    let bars: Vec<Bar> = active
-                        .iter()
-                        .map(|r| Bar {
-                            label: r.value.clone(),
-                            audience_pct: r.audience_share * 100.0,
-                            all_pct: r.all_share * 100.0,
-                            lean: r.lean,
-                        })
-                        .collect();
+                    let bars: Vec<Bar> = active.iter().map(|r| Bar::of_row(r, r.value.clone())).collect();
                     let description = bars.iter().map(charts::describe).collect::<Vec<_>>().join("; ");
                     view! {
                         <p class="muted small">{tier_note(tier)}</p>
