@@ -359,6 +359,68 @@ pub async fn audit_csv(s: &Session) -> Result<String, Error> {
     Ok(call(s, "GET", &app_path(s, "/audit?format=csv"), None, None).await?.0)
 }
 
+/// The tag catalog: every group with its metadata, quality and usage (issue 15).
+pub async fn groups(s: &Session) -> Result<wire::GroupList, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/groups"), None, None).await?;
+    decode(&body)
+}
+
+/// Changes a group's catalog metadata (editors); with `dry_run`, only says what would change
+/// and who is affected.
+pub async fn patch_group(s: &Session, group: &str, patch: &wire::GroupPatch) -> Result<wire::GroupChange, Error> {
+    let body = serde_json::to_string(patch).map_err(|e| Error::Decode(e.to_string()))?;
+    let path = app_path(s, &format!("/groups/{}", encode_component(group)));
+    let (body, _) = call(s, "PATCH", &path, Some(body), None).await?;
+    decode(&body)
+}
+
+/// Uploads held by their quality checks, waiting for a decision.
+pub async fn holds(s: &Session) -> Result<Vec<wire::Hold>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/holds"), None, None).await?;
+    Ok(decode::<wire::HoldList>(&body)?.holds)
+}
+
+/// Approves (`approve`) or rejects a held upload (editors).
+pub async fn decide_hold(s: &Session, id: &str, approve: bool) -> Result<(), Error> {
+    let what = if approve { "approve" } else { "reject" };
+    let path = app_path(s, &format!("/holds/{}/{what}", encode_component(id)));
+    call(s, "POST", &path, None, None).await.map(|_| ())
+}
+
+/// Every version of a day, newest first.
+pub async fn day_versions(s: &Session, ds: &str) -> Result<wire::DayVersions, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, &format!("/days/{ds}/versions")), None, None).await?;
+    decode(&body)
+}
+
+/// Publishes a group again as it was in `version` of day `ds` (editors).
+pub async fn restore_group(s: &Session, ds: &str, group: &str, version: u64) -> Result<wire::IngestResult, Error> {
+    let body = serde_json::to_string(&wire::RestoreRequest { version }).map_err(|e| Error::Decode(e.to_string()))?;
+    let path = app_path(s, &format!("/days/{ds}/groups/{}/restore", encode_component(group)));
+    let (body, _) = call(s, "POST", &path, Some(body), None).await?;
+    decode(&body)
+}
+
+/// Composite tags.
+pub async fn composites(s: &Session) -> Result<Vec<wire::Composite>, Error> {
+    let (body, _) = call(s, "GET", &app_path(s, "/composites"), None, None).await?;
+    Ok(decode::<wire::CompositeList>(&body)?.composites)
+}
+
+/// Defines a composite tag (editors).
+pub async fn put_composite(s: &Session, group: &str, input: &wire::CompositeInput) -> Result<wire::Composite, Error> {
+    let body = serde_json::to_string(input).map_err(|e| Error::Decode(e.to_string()))?;
+    let path = app_path(s, &format!("/composites/{}", encode_component(group)));
+    let (body, _) = call(s, "PUT", &path, Some(body), None).await?;
+    decode(&body)
+}
+
+/// Deletes a composite tag (editors).
+pub async fn delete_composite(s: &Session, group: &str) -> Result<(), Error> {
+    let path = app_path(s, &format!("/composites/{}", encode_component(group)));
+    call(s, "DELETE", &path, None, None).await.map(|_| ())
+}
+
 /// Membership lookups per day and token.
 pub async fn lookup_counts(s: &Session) -> Result<Vec<LookupCount>, Error> {
     let (body, _) = call(s, "GET", &app_path(s, "/audit/lookups"), None, None).await?;

@@ -1,5 +1,7 @@
 //! The tag catalog as the Tags page and the builder show it: groups by category path, and
-//! search. Plain functions, tested natively.
+//! search; and the governance side of it (issue 15): the server's catalog record of a group
+//! joined to the day's manifest, what the navigation badge counts, the edit form's patch, a
+//! composite's values as typed. Plain functions, tested natively.
 
 use engine::manifest::GroupEntry;
 use engine::{Manifest, TagKind};
@@ -94,9 +96,214 @@ pub fn filter_values<'a>(group: &'a GroupEntry, query: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Whether the token edits the catalog, decides holds, restores and defines composites:
+/// editors, admins and the server's admin token (the server's `Write` access).
+///
+/// ```
+/// use app::access::Access;
+/// use app::api::Role;
+/// assert!(app::catalog::edits_catalog(&Access { role: Some(Role::Editor), settings: None }));
+/// assert!(!app::catalog::edits_catalog(&Access { role: Some(Role::Viewer), settings: None }));
+/// ```
+pub fn edits_catalog(access: &crate::access::Access) -> bool {
+    matches!(access.role, None | Some(wire::Role::Admin | wire::Role::Editor))
+}
+
+/// The server's catalog record of a group, if it has one.
+pub fn info<'a>(list: Option<&'a wire::GroupList>, name: &str) -> Option<&'a wire::GroupInfo> {
+    list?.groups.iter().find(|g| g.name == name)
+}
+
+/// Where a group sits in the tree: the catalog's category (metadata, the same on every day),
+/// else the one its upload named.
+pub fn category_of<'a>(group: &'a GroupEntry, info: Option<&'a wire::GroupInfo>) -> &'a str {
+    info.map_or(group.category.as_str(), |i| i.category.as_str())
+}
+
+/// What the navigation's badge counts: uploads held for a decision and groups whose latest
+/// load failed a check.
+///
+/// ```
+/// let list: wire::GroupList = serde_json::from_str(r#"{"groups":[]}"#).unwrap();
+/// assert_eq!(app::catalog::attention(&list), 0);
+/// ```
+pub fn attention(list: &wire::GroupList) -> u64 {
+    list.groups.iter().map(|g| g.held + u64::from(!g.flags.is_empty())).sum()
+}
+
+/// Who uses a group, in a line (`2 segments · 1 composite · 14 estimates in 30 days`).
+pub fn usage_line(u: &wire::Usage) -> String {
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let mut parts = vec![
+        n(u.segments.len(), "segment", "segments"),
+        n(u.composites.len(), "composite", "composites"),
+        n(u.experiments.len(), "experiment", "experiments"),
+    ];
+    parts.push(format!("{} estimates in 30 days", u.estimates_30d));
+    parts.join(" · ")
+}
+
+/// The edit form's fields, as typed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Form {
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    pub description: String,
+    /// Owner.
+    pub owner: String,
+    /// Category path.
+    pub category: String,
+    /// `active` or `offline`.
+    pub status: String,
+    /// `daily`, `weekly`, `monthly` or `adhoc`.
+    pub cadence: String,
+    /// `warn` or `hold`.
+    pub policy: String,
+    /// Largest change accepted, in percent.
+    pub max_change_pct: String,
+}
+
+impl Form {
+    /// The form filled with a group's record.
+    pub fn of(info: &wire::GroupInfo) -> Form {
+        Form {
+            display_name: info.display_name.clone(),
+            description: info.description.clone(),
+            owner: info.owner.clone(),
+            category: info.category.clone(),
+            status: name_of(&info.status),
+            cadence: name_of(&info.cadence),
+            policy: name_of(&info.quality.policy),
+            max_change_pct: info.quality.max_change_pct.to_string(),
+        }
+    }
+
+    /// The patch of what changed against `info` (`None`: nothing did).
+    ///
+    /// # Errors
+    /// A field that cannot be what the server takes, named as the server names it.
+    pub fn patch(&self, info: &wire::GroupInfo) -> Result<Option<wire::GroupPatch>, (&'static str, String)> {
+        let mut p = wire::GroupPatch::default();
+        let was = Form::of(info);
+        if self.display_name != was.display_name {
+            p.display_name = Some(self.display_name.clone());
+        }
+        if self.description != was.description {
+            p.description = Some(self.description.clone());
+        }
+        if self.owner != was.owner {
+            p.owner = Some(self.owner.clone());
+        }
+        if self.category != was.category {
+            p.category = Some(self.category.trim().to_owned());
+        }
+        if self.status != was.status {
+            p.status = Some(named(&self.status).ok_or(("status", "active or offline".to_owned()))?);
+        }
+        if self.cadence != was.cadence {
+            p.cadence = Some(named(&self.cadence).ok_or(("cadence", "daily, weekly, monthly or adhoc".to_owned()))?);
+        }
+        if self.policy != was.policy || self.max_change_pct.trim() != was.max_change_pct {
+            let policy = named(&self.policy).ok_or(("quality", "warn or hold".to_owned()))?;
+            let pct: f64 = self
+                .max_change_pct
+                .trim()
+                .parse()
+                .map_err(|_| ("quality", "the largest change is a number of percent".to_owned()))?;
+            p.quality = Some(wire::QualityPolicy { policy, max_change_pct: pct });
+        }
+        Ok((p != wire::GroupPatch::default()).then_some(p))
+    }
+}
+
+/// A wire enum's name (`active`, `daily`, `hold`…).
+pub fn name_of(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// One of a closed set of names (`active`, `daily`, `hold`…) as its wire enum.
+fn named<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_owned())).ok()
+}
+
+/// A composite's values as typed in the form: a JSON object of value → rule, in order.
+///
+/// ```
+/// let v = app::catalog::composite_values(r#"{"vip": {"tag": "plan", "in": ["pro"]}, "rest": {"all": []}}"#).unwrap();
+/// assert_eq!(v.keys().collect::<Vec<_>>(), ["vip", "rest"]);
+/// assert!(app::catalog::composite_values("[1]").is_err());
+/// ```
+///
+/// # Errors
+/// Not JSON, or not an object.
+pub fn composite_values(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("the values are a JSON object: {\"value\": rule, …}".to_owned()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info() -> wire::GroupInfo {
+        serde_json::from_value(serde_json::json!({
+            "name": "gender", "display_name": "gender", "description": "", "owner": "", "category": "people",
+            "status": "active", "cadence": "adhoc", "quality": {"policy": "warn", "max_change_pct": 30.0},
+            "stale": false, "flags": [], "held": 0,
+            "usage": {"segments": ["a"], "composites": [], "experiments": [], "estimates_30d": 3}, "values": []
+        }))
+        .expect("a group")
+    }
+
+    #[test]
+    fn the_form_patches_only_what_changed() {
+        let i = info();
+        let mut f = Form::of(&i);
+        assert_eq!(f.patch(&i), Ok(None));
+        f.category = "people/basic".into();
+        f.status = "offline".into();
+        let p = f.patch(&i).expect("valid").expect("a change");
+        assert_eq!(p.category.as_deref(), Some("people/basic"));
+        assert_eq!(p.status, Some(wire::GroupStatus::Offline));
+        assert_eq!((p.owner, p.quality), (None, None));
+        f.max_change_pct = "ten".into();
+        assert_eq!(f.patch(&i).map(|_| ()).unwrap_err().0, "quality");
+        f.max_change_pct = "10".into();
+        f.policy = "hold".into();
+        let q = f.patch(&i).expect("valid").expect("a change").quality.expect("quality");
+        assert_eq!((q.policy, q.max_change_pct), (wire::QualityAction::Hold, 10.0));
+    }
+
+    #[test]
+    fn usage_and_attention_are_counted() {
+        let mut i = info();
+        assert_eq!(usage_line(&i.usage), "1 segment · 0 composites · 0 experiments · 3 estimates in 30 days");
+        i.held = 2;
+        i.flags = vec![wire::QualityCheck {
+            check: wire::CheckKind::Holders,
+            ok: false,
+            message: "x".into(),
+            value: None,
+            before: None,
+            after: None,
+        }];
+        let list = wire::GroupList { latest_ds: None, groups: vec![i.clone(), info()] };
+        assert_eq!(attention(&list), 3);
+        assert_eq!(
+            category_of(
+                &serde_json::from_str(
+                    r#"{"name":"gender","kind":"categorical","category":"old","loaded_ds":"","values":[]}"#
+                )
+                .expect("g"),
+                Some(&i)
+            ),
+            "people"
+        );
+    }
 
     #[test]
     fn ancestors_fill_the_tree() {

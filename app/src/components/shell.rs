@@ -19,7 +19,7 @@ use crate::pages::segments::Segments;
 use crate::pages::settings::Settings;
 use crate::pages::signin::SignIn;
 use crate::pages::split::Split;
-use crate::pages::tags::Tags;
+use crate::pages::tags::{GovernanceTick, Tags};
 use crate::pages::trends::Trends;
 
 /// The whole app.
@@ -27,6 +27,8 @@ use crate::pages::trends::Trends;
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
+    // Governance changes (issue 15) refresh the catalog, the holds and the navigation's badge.
+    provide_context(GovernanceTick::new());
     view! {
         <Router>
             <div class="shell">
@@ -73,6 +75,18 @@ fn Header() -> impl IntoView {
     let location = use_location();
     let current = Memo::new(move |_| Page::of_path(&location.pathname.get()));
     let state = AppState::get();
+    let tick = GovernanceTick::get();
+    // Held uploads and flagged groups, on the Tags entry (issue 15).
+    let attention = LocalResource::new(move || {
+        tick.track();
+        let s = state.session.get();
+        async move {
+            match s {
+                Some(s) => crate::api::groups(&s).await.map(|l| crate::catalog::attention(&l)).unwrap_or(0),
+                None => 0,
+            }
+        }
+    });
     view! {
         <header class="header">
             <div class="header-inner">
@@ -89,6 +103,17 @@ fn Header() -> impl IntoView {
                                 view! {
                                     <li hidden=hidden>
                                         <NavItem page current=Signal::derive(move || current.get() == Some(page)) />
+                                        {move || {
+                                            let n = attention.get().unwrap_or(0);
+                                            (page == Page::Tags && n > 0)
+                                                .then(|| {
+                                                    view! {
+                                                        <span class="nav-badge" data-testid="nav-attention" title="Held uploads and flagged tag groups">
+                                                            {n}
+                                                        </span>
+                                                    }
+                                                })
+                                        }}
                                     </li>
                                 }
                             })

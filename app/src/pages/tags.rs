@@ -1,5 +1,10 @@
 //! Tags: the catalog of the chosen day by category tree, with search; each group with its
-//! values, their users and share of all users.
+//! values, their users and share of all users; and its governance (issue 15): the catalog's
+//! display name, description, owner, category, status, cadence and quality policy, staleness,
+//! the failed checks of its latest load, held uploads, usage, the day's versions, composite
+//! tags. Editors edit all of it in place ([`governance`]); other roles read it.
+
+mod governance;
 
 use std::sync::Arc;
 
@@ -7,10 +12,13 @@ use engine::Manifest;
 use engine::manifest::GroupEntry;
 use leptos::prelude::*;
 
+use crate::api;
 use crate::catalog::{self, kind_label};
 use crate::components::common::{ErrorNote, Loading, Page};
 use crate::ctx::AppState;
 use crate::format;
+
+pub use governance::GovernanceTick;
 
 /// Most values listed per group before "and N more".
 const MAX_VALUES: usize = 40;
@@ -19,7 +27,7 @@ const MAX_VALUES: usize = 40;
 #[component]
 pub fn Tags() -> impl IntoView {
     view! {
-        <Page title="Tags" lede="Every tag group of the day, by category, with how many users hold each value." day_picker=true>
+        <Page title="Tags" lede="Every tag group of the day, by category, with how many users hold each value, who owns it, how its loads went and who uses it." day_picker=true>
             <TagsBody />
         </Page>
     }
@@ -29,7 +37,21 @@ pub fn Tags() -> impl IntoView {
 fn TagsBody() -> impl IntoView {
     let state = AppState::get();
     let query = RwSignal::new(String::new());
+    let tick = GovernanceTick::get();
+    // The server's catalog: metadata of every group, the same on every day.
+    let groups = LocalResource::new(move || {
+        tick.track();
+        let s = state.session.get();
+        async move {
+            match s {
+                Some(s) => api::groups(&s).await.ok(),
+                None => None,
+            }
+        }
+    });
+    let edits = Memo::new(move |_| state.access.with(|a| a.as_ref().is_some_and(catalog::edits_catalog)));
     view! {
+        <governance::HoldsPanel edits />
         <div class="toolbar">
             <input
                 class="input search"
@@ -41,16 +63,24 @@ fn TagsBody() -> impl IntoView {
                 on:input=move |ev| query.set(event_target_value(&ev))
             />
         </div>
-        {move || match state.manifest.get() {
-            None => view! { <Loading what="Loading the day's tags…" /> }.into_any(),
-            Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
-            Some(Ok(m)) => view! { <Catalog manifest=m query /> }.into_any(),
+        {move || match (state.manifest.get(), groups.get()) {
+            (None, _) | (_, None) => view! { <Loading what="Loading the day's tags…" /> }.into_any(),
+            (Some(Err(e)), _) => view! { <ErrorNote error=e /> }.into_any(),
+            (Some(Ok(m)), Some(list)) => {
+                view! { <Catalog manifest=m list=list.map(Arc::new) query edits /> }.into_any()
+            }
         }}
+        <governance::Composites edits />
     }
 }
 
 #[component]
-fn Catalog(manifest: Arc<Manifest>, query: RwSignal<String>) -> impl IntoView {
+fn Catalog(
+    manifest: Arc<Manifest>,
+    list: Option<Arc<wire::GroupList>>,
+    query: RwSignal<String>,
+    edits: Memo<bool>,
+) -> impl IntoView {
     let universe = manifest.universe.count;
     let m = manifest.clone();
     let summary = format!(
@@ -64,25 +94,29 @@ fn Catalog(manifest: Arc<Manifest>, query: RwSignal<String>) -> impl IntoView {
         <p class="muted small" data-testid="catalog-summary">{summary}</p>
         {move || {
             let q = query.get();
+            let list = list.clone();
             let shown: Vec<&GroupEntry> = m.groups.iter().filter(|g| catalog::matches(g, &q)).collect();
             if shown.is_empty() {
                 return view! { <p class="card empty-state muted">"No tag group matches “" {q} "”."</p> }.into_any();
             }
-            let tree = catalog::tree(shown.iter().map(|g| (g.category.as_str(), g.name.as_str())));
+            let tree = catalog::tree(
+                shown.iter().map(|g| (catalog::category_of(g, catalog::info(list.as_deref(), &g.name)), g.name.as_str())),
+            );
             tree.into_iter()
                 .map(|cat| {
-                    let groups: Vec<GroupEntry> = cat
-                        .groups
-                        .iter()
-                        .filter_map(|name| m.group(name).cloned())
-                        .collect();
+                    let groups: Vec<GroupEntry> = cat.groups.iter().filter_map(|name| m.group(name).cloned()).collect();
+                    let list = list.clone();
+                    let ds = m.ds.clone();
                     view! {
-                        <section class="category" style=format!("--depth: {}", cat.depth)>
+                        <section class="category" style=format!("--depth: {}", cat.depth) data-testid="category" data-path=cat.path.clone()>
                             <h2 class="category-title">{cat.title()}</h2>
                             <div class="group-grid">
                                 {groups
                                     .into_iter()
-                                    .map(|g| view! { <GroupCard group=g universe query=q.clone() /> })
+                                    .map(|g| {
+                                        let info = catalog::info(list.as_deref(), &g.name).cloned();
+                                        view! { <GroupCard group=g info universe query=q.clone() edits ds=ds.clone() /> }
+                                    })
                                     .collect_view()}
                             </div>
                         </section>
@@ -95,7 +129,14 @@ fn Catalog(manifest: Arc<Manifest>, query: RwSignal<String>) -> impl IntoView {
 }
 
 #[component]
-fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
+fn GroupCard(
+    group: GroupEntry,
+    info: Option<wire::GroupInfo>,
+    universe: u64,
+    query: String,
+    edits: Memo<bool>,
+    ds: String,
+) -> impl IntoView {
     let state = AppState::get();
     let holders: u64 = group.values.iter().map(|v| v.count).sum();
     let numeric = group.numeric.as_ref().map(|n| {
@@ -109,12 +150,18 @@ fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
         values.sort_by_key(|v| !v.value.to_lowercase().contains(&q));
     }
     let more = values.len().saturating_sub(MAX_VALUES);
+    let title = info.as_ref().map_or_else(|| group.name.clone(), |i| i.display_name.clone());
+    let editing = RwSignal::new(false);
+    let history = RwSignal::new(false);
+    let name = group.name.clone();
     view! {
         <article class="card group-card" data-testid="tag-group" data-group=group.name.clone()>
             <header class="group-head">
-                <h3 class="group-name">{group.name.clone()}</h3>
+                <h3 class="group-name">{title.clone()}</h3>
                 <span class="pill">{kind_label(group.kind)}</span>
+                {info.as_ref().map(governance::badges)}
             </header>
+            {(title != group.name).then(|| view! { <p class="muted small mono">{group.name.clone()}</p> })}
             <p class="muted small">
                 {match numeric {
                     Some(text) => text,
@@ -122,6 +169,7 @@ fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
                 }}
                 {(group.loaded_ds.as_str() != "").then(|| format!(" · loaded {}", group.loaded_ds))}
             </p>
+            {info.clone().map(|i| view! { <governance::About info=i /> })}
             <ul class="value-list">
                 {values
                     .into_iter()
@@ -149,6 +197,30 @@ fn GroupCard(group: GroupEntry, universe: u64, query: String) -> impl IntoView {
                     .collect_view()}
             </ul>
             {(more > 0).then(|| view! { <p class="muted small">"and " {more} " more"</p> })}
+            <div class="form-actions">
+                {move || {
+                    edits
+                        .get()
+                        .then(|| {
+                            view! {
+                                <button class="button button-quiet" data-testid="edit-group" on:click=move |_| editing.update(|e| *e = !*e)>
+                                    {move || if editing.get() { "Close" } else { "Edit" }}
+                                </button>
+                            }
+                        })
+                }}
+                <button class="button button-quiet" data-testid="group-history" on:click=move |_| history.update(|h| *h = !*h)>
+                    {move || if history.get() { "Hide versions" } else { "Versions" }}
+                </button>
+            </div>
+            {move || {
+                (editing.get())
+                    .then(|| info.clone().map(|i| view! { <governance::EditGroup info=i done=editing /> }))
+                    .flatten()
+            }}
+            {move || {
+                history.get().then(|| view! { <governance::Versions group=name.clone() ds=ds.clone() edits /> })
+            }}
         </article>
     }
 }
