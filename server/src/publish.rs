@@ -328,7 +328,13 @@ impl Publisher {
         let moved = (ids.kind() == IdKind::U32 && !staged.new_users.is_empty()).then(|| universe_ref.blob.clone());
         let mut records = ctx.records.clone();
         if let (Some(q), Piece::Group(_)) = (&quality, &piece) {
-            let failed = q.checks.iter().filter(|c| !c.ok).cloned().collect();
+            // An approved hold was judged by an editor: it does not flag the group (the version
+            // log keeps its failed checks).
+            let failed = if q.verdict == wire::Verdict::Approved {
+                Vec::new()
+            } else {
+                q.checks.iter().filter(|c| !c.ok).cloned().collect()
+            };
             let flags = crate::governance::Flags { ds: ds_text.clone(), failed };
             records.push((crate::governance::flags_key(&name), serde_json::to_vec(&flags).unwrap_or_default()));
         }

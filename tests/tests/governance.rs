@@ -265,6 +265,12 @@ fn held_upload_flow(t: &TestServer) -> Result<(), Error> {
     assert_eq!((v3["holders_before"].as_u64(), v3["holders_after"].as_u64()), (Some(1000), Some(300)));
     assert_eq!(t.call("POST", &format!("/api/v1/apps/hold/holds/{id}/approve"), &editor, None)?.status, 409, "once");
     assert_eq!(t.ok("GET", "/api/v1/health", "", None)?["governance"]["held_uploads"], 0);
+    assert_eq!(t.ok("GET", "/api/v1/health", "", None)?["governance"]["flagged_groups"], 0, "an editor approved it");
+    assert_eq!(
+        v3["failed"].as_array().map(|f| f.iter().any(|c| c["check"] == "holders")),
+        Some(true),
+        "kept in the log"
+    );
     let all = t.ok("GET", "/api/v1/apps/hold/holds?all=true", &viewer, None)?;
     assert_eq!((all["holds"][0]["state"].as_str(), all["holds"][0]["version"].as_u64()), (Some("approved"), Some(3)));
 
