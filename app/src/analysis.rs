@@ -1,7 +1,8 @@
 //! The analysis pages' logic (issue 16): the Funnels and Pivot pages' choices and their
-//! addresses, the rows they show, the pivot's heat scale and CSV. Plain Rust, tested natively;
-//! the numbers themselves come from the server's routes (`…/funnel`, `…/pivot`), which run
-//! `engine::analysis`.
+//! addresses, the rows they show, the pivot's heat scale and CSV, and the audiences the pages
+//! take (a saved segment or a rule); the Compare page's are in [`crate::compare`]. Plain Rust,
+//! tested natively; the numbers come from `engine::analysis`, in the browser
+//! ([`crate::analysis_local`]) or through the server's routes.
 
 use serde_json::json;
 use wire::{Funnel, FunnelRequest, FunnelStep, FunnelStepRequest, Pivot, PivotRequest, Rule};
@@ -33,7 +34,7 @@ fn list(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
 }
 
-fn some(value: String) -> Option<String> {
+pub(crate) fn some(value: String) -> Option<String> {
     let v = value.trim().to_owned();
     (!v.is_empty()).then_some(v)
 }
@@ -338,12 +339,12 @@ pub fn pivot_csv(p: &Pivot, rows: &str, columns: &str) -> String {
 }
 
 /// A count for a CSV field: empty when withheld.
-fn count_field(n: Option<u64>) -> String {
+pub(crate) fn count_field(n: Option<u64>) -> String {
     n.map_or_else(String::new, |n| n.to_string())
 }
 
 /// A number for a CSV field: empty when missing.
-fn number_field(v: Option<f64>) -> String {
+pub(crate) fn number_field(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
 }
 
@@ -397,35 +398,6 @@ pub fn funnel_by_csv(funnel: &Funnel, by: &str) -> String {
     crate::csv::table(&table)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_withheld_step_reads_as_below_k_and_breaks_the_drop() {
-        let s = |c: Option<u64>| FunnelStep {
-            event: "e".into(),
-            count: c,
-            suppressed: c.is_none(),
-            from_previous: None,
-            from_first: None,
-            median_days: Some(1.5),
-        };
-        let rows = funnel_rows(&[s(Some(50)), s(None), s(Some(20))], 10);
-        assert_eq!(rows[1].users, "< 10");
-        assert_eq!((rows[1].dropped.as_str(), rows[2].dropped.as_str()), ("–", "–"));
-        assert_eq!(rows[0].median_days, "1.5 d");
-        assert_eq!(rows[0].from_previous, "");
-    }
-
-    #[test]
-    fn choices_survive_odd_addresses() {
-        let c = FunnelChoice::from_query("?steps=a,,b&within=x&by=");
-        assert_eq!((c.events.len(), c.within_days, c.by), (2, 7, None));
-        assert_eq!(PivotChoice::from_query("?show=nope").show, Show::Counts);
-    }
-}
-
 /// An audience chosen on an analysis page is a saved segment's id or, when it starts with `{`,
 /// a rule in JSON (the Audience page's "Analyse this audience" links carry the builder's rule).
 ///
@@ -460,189 +432,6 @@ pub fn set_ref(audience: &str) -> wire::SetRef {
     } else {
         wire::SetRef::Segment(audience.to_owned())
     }
-}
-
-/// The Compare page's choices, all in its address: two saved segments and a tag group.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CompareChoice {
-    /// Audience A (a segment id).
-    pub a: Option<String>,
-    /// Audience B.
-    pub b: Option<String>,
-    /// The tag group whose distribution is compared.
-    pub group: Option<String>,
-}
-
-impl CompareChoice {
-    /// Reads the choice from a query string.
-    pub fn from_query(query: &str) -> CompareChoice {
-        let mut c = CompareChoice::default();
-        for (key, value) in parse_query(query) {
-            match key.as_str() {
-                "a" => c.a = some(value),
-                "b" => c.b = some(value),
-                "group" => c.group = some(value),
-                _ => {}
-            }
-        }
-        c
-    }
-
-    /// The page's address.
-    ///
-    /// ```
-    /// use app::analysis::CompareChoice;
-    /// let c = CompareChoice { a: Some("vip".into()), b: Some("new users".into()), group: Some("gender".into()) };
-    /// assert_eq!(c.to_url(), "/compare?a=vip&b=new%20users&group=gender");
-    /// assert_eq!(CompareChoice::from_query(c.to_url().trim_start_matches("/compare")), c);
-    /// ```
-    pub fn to_url(&self) -> String {
-        let parts: Vec<String> = [("a", &self.a), ("b", &self.b), ("group", &self.group)]
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode_component(v))))
-            .collect();
-        format!("/compare?{}", parts.join("&"))
-    }
-
-    /// The overlap request of A and B on `ds`.
-    pub fn overlap(&self, ds: &str) -> Option<wire::OverlapRequest> {
-        Some(wire::OverlapRequest {
-            ds: Some(ds.to_owned()),
-            segments: vec![set_ref(self.a.as_deref()?), set_ref(self.b.as_deref()?)],
-        })
-    }
-
-    /// The distribution of the group within `segment` on `ds`: the group crossed with itself
-    /// within the segment, whose diagonal is each value's users in the segment.
-    pub fn distribution(&self, ds: &str, segment: &str) -> Option<PivotRequest> {
-        let group = self.group.clone()?;
-        Some(PivotRequest {
-            ds: Some(ds.to_owned()),
-            rows: group.clone(),
-            columns: group,
-            audience: Some(audience_rule(segment)),
-        })
-    }
-}
-
-/// A and B's sizes and overlap from the overlap route's regions (`None` where withheld):
-/// `(only A, only B, both)`.
-pub fn overlap_parts(o: &wire::Overlap) -> (Option<u64>, Option<u64>, Option<u64>) {
-    let get = |i: usize| o.regions.get(i).and_then(|r| r.count);
-    (get(0), get(1), get(2))
-}
-
-/// `x + y` when both are known.
-pub fn sum(x: Option<u64>, y: Option<u64>) -> Option<u64> {
-    Some(x? + y?)
-}
-
-/// Each value's users in the audience: the diagonal of a group crossed with itself.
-pub fn diagonal(p: &Pivot) -> Vec<(String, Option<u64>)> {
-    p.rows
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.clone(), p.counts.get(i).and_then(|r| r.get(i)).copied().flatten()))
-        .collect()
-}
-
-/// One value compared in A and B.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompareRow {
-    /// The value.
-    pub value: String,
-    /// Users of A with it, and their share of A.
-    pub a: (Option<u64>, Option<f64>),
-    /// Users of B with it, and their share of B.
-    pub b: (Option<u64>, Option<f64>),
-    /// Share in A minus share in B.
-    pub difference: Option<f64>,
-    /// A's TGI against B: 100 × share in A / share in B.
-    pub tgi: Option<f64>,
-    /// The difference is beyond chance: the 95% interval of the difference of the two rates
-    /// (Newcombe's, `engine::stats::difference`, as the split page's outcomes) leaves out 0.
-    pub beyond_chance: bool,
-}
-
-/// The rows comparing a group's distribution in A (`a_total` users) and B.
-///
-/// ```
-/// use app::analysis::compare_rows;
-/// let a = vec![("x".to_owned(), Some(600)), ("y".to_owned(), Some(400))];
-/// let b = vec![("x".to_owned(), Some(400)), ("y".to_owned(), Some(600))];
-/// let rows = compare_rows(&a, Some(1000), &b, Some(1000));
-/// assert!((rows[0].tgi.unwrap() - 150.0).abs() < 1e-9);
-/// assert!(rows[0].beyond_chance);
-/// ```
-pub fn compare_rows(
-    a: &[(String, Option<u64>)],
-    a_total: Option<u64>,
-    b: &[(String, Option<u64>)],
-    b_total: Option<u64>,
-) -> Vec<CompareRow> {
-    a.iter()
-        .map(|(value, a_count)| {
-            let b_count = b.iter().find(|(v, _)| v == value).and_then(|(_, c)| *c);
-            let (sa, sb) = (engine::analysis::ratio(*a_count, a_total), engine::analysis::ratio(b_count, b_total));
-            let beyond_chance = match (a_count, a_total, b_count, b_total) {
-                (Some(ka), Some(na), Some(kb), Some(nb)) if na > 0 && nb > 0 => {
-                    let d = engine::stats::difference(engine::stats::rate(*ka, na), engine::stats::rate(kb, nb));
-                    d.lo > 0.0 || d.hi < 0.0
-                }
-                _ => false,
-            };
-            CompareRow {
-                value: value.clone(),
-                a: (*a_count, sa),
-                b: (b_count, sb),
-                difference: sa.zip(sb).map(|(x, y)| x - y),
-                tgi: match (sa, sb) {
-                    (Some(x), Some(y)) if y > 0.0 => Some(100.0 * x / y),
-                    _ => None,
-                },
-                beyond_chance,
-            }
-        })
-        .collect()
-}
-
-/// The Compare page's sizes as CSV: A, B, only A, both, only B (withheld counts empty).
-///
-/// ```
-/// assert_eq!(app::analysis::compare_sizes_csv([Some(5), Some(4), Some(3), Some(2), None]),
-///     "a,b,only_a,both,only_b\r\n5,4,3,2,\r\n");
-/// ```
-pub fn compare_sizes_csv(sizes: [Option<u64>; 5]) -> String {
-    let header = ["a", "b", "only_a", "both", "only_b"].map(str::to_owned).to_vec();
-    crate::csv::table(&[header, sizes.map(count_field).to_vec()])
-}
-
-/// The Compare page's distribution as CSV: one line per value of `group`.
-///
-/// ```
-/// use app::analysis::{compare_rows, compare_rows_csv};
-/// let rows = compare_rows(&[("x".to_owned(), Some(6))], Some(10), &[("x".to_owned(), Some(3))], Some(10));
-/// assert!(compare_rows_csv(&rows, "plan").starts_with("plan,a_users,a_share,b_users,b_share,difference,tgi_a_vs_b,beyond_chance\r\nx,6,0.6,3,0.3,"));
-/// ```
-pub fn compare_rows_csv(rows: &[CompareRow], group: &str) -> String {
-    let mut table = vec![
-        [group, "a_users", "a_share", "b_users", "b_share", "difference", "tgi_a_vs_b", "beyond_chance"]
-            .map(str::to_owned)
-            .to_vec(),
-    ];
-    for r in rows {
-        table.push(vec![
-            r.value.clone(),
-            count_field(r.a.0),
-            number_field(r.a.1),
-            count_field(r.b.0),
-            number_field(r.b.1),
-            number_field(r.difference),
-            number_field(r.tgi),
-            r.beyond_chance.to_string(),
-        ]);
-    }
-    crate::csv::table(&table)
 }
 
 /// A default name for the segment of a funnel step's users: the step's event (and, for those
@@ -691,4 +480,33 @@ pub fn step_freeze(request: &FunnelRequest, step: usize, dropped: bool, name: &s
         dropped,
     };
     (crate::draft::slug(name), input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_withheld_step_reads_as_below_k_and_breaks_the_drop() {
+        let s = |c: Option<u64>| FunnelStep {
+            event: "e".into(),
+            count: c,
+            suppressed: c.is_none(),
+            from_previous: None,
+            from_first: None,
+            median_days: Some(1.5),
+        };
+        let rows = funnel_rows(&[s(Some(50)), s(None), s(Some(20))], 10);
+        assert_eq!(rows[1].users, "< 10");
+        assert_eq!((rows[1].dropped.as_str(), rows[2].dropped.as_str()), ("–", "–"));
+        assert_eq!(rows[0].median_days, "1.5 d");
+        assert_eq!(rows[0].from_previous, "");
+    }
+
+    #[test]
+    fn choices_survive_odd_addresses() {
+        let c = FunnelChoice::from_query("?steps=a,,b&within=x&by=");
+        assert_eq!((c.events.len(), c.within_days, c.by), (2, 7, None));
+        assert_eq!(PivotChoice::from_query("?show=nope").show, Show::Counts);
+    }
 }

@@ -27,8 +27,10 @@
 //!   from the manifests, the segments that moved most, freshness, the address. Plain Rust.
 //! - [`lookup`]: one user's tags and segments across the days as a timeline. Plain Rust.
 //! - [`csv`]: tables as CSV for the pages' downloads. Plain Rust.
-//! - [`analysis`]: the Funnels, Pivot and Compare pages' choices (in their addresses), rows,
-//!   heat scale and CSV. Plain Rust.
+//! - [`analysis`]: the Funnels and Pivot pages' choices (in their addresses), rows, heat scale
+//!   and CSV, and the audiences the analysis pages take. Plain Rust.
+//! - [`compare`]: the Compare page's choices (two audiences, more sets for the overlap), sizes
+//!   from the overlap's regions, distributions with differences beyond chance. Plain Rust.
 //! - [`analysis_local`]: funnels, pivots, overlaps and distributions computed in the browser
 //!   from full-tier blobs, with the engine functions the server's routes call; what is left to
 //!   the server. Plain Rust.
@@ -53,6 +55,7 @@ pub mod audience;
 pub mod blobs;
 pub mod catalog;
 pub mod charts;
+pub mod compare;
 pub mod components;
 pub mod csv;
 pub mod ctx;

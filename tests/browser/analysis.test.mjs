@@ -224,6 +224,7 @@ describe('compare page with demo data', () => {
     for (const [id, rule] of [
       ['cmp-women', { tag: 'gender', in: ['female'] }],
       ['cmp-visitors', { event: 'visit', last_days: 2, count: { '>=': 1 } }],
+      ['cmp-gold', { tag: 'member_level', in: ['gold', 'platinum'] }],
     ]) {
       await api(server.url, tokens.editor, '/apps/demo/segments', {
         method: 'POST',
@@ -281,6 +282,25 @@ describe('compare page with demo data', () => {
         assert.equal(number(await row.getByTestId('b-users').textContent()), pivotB.counts[i][i], value);
       }
       await shot(page, 'analysis-compare-desktop');
+      // A third set joins the overlap: seven regions, each the route's.
+      let three;
+      for (let i = 0; i < 60 && !three; i++) {
+        three = await api(server.url, tokens.editor, '/apps/demo/overlap', {
+          method: 'POST',
+          body: { ds: latest, segments: ['cmp-women', 'cmp-visitors', 'cmp-gold'] },
+        }).catch(() => new Promise((r) => setTimeout(r, 500)));
+      }
+      assert.equal(three.regions.length, 7);
+      await page.goto(`${server.url}/compare?a=cmp-women&b=cmp-visitors&c=cmp-gold&group=member_level`);
+      await page.getByTestId('compare-regions').waitFor({ timeout: TIMEOUT_MS });
+      assert.equal(await source(page), 'browser');
+      const regions = (await page.getByTestId('region-users').allTextContents()).map(number);
+      assert.deepEqual(regions, three.regions.map((r) => r.count));
+      assert.equal(await page.locator('[data-testid="compare-sizes"] .hover-band').count(), 7);
+      // A and B's sizes do not change with a third set.
+      assert.equal(await read('size-a'), onlyA + both);
+      assert.equal(await read('both'), both);
+      await shot(page, 'analysis-compare-three-desktop');
       assert.deepEqual(real(problems), []);
     } finally {
       await context.close();

@@ -155,7 +155,7 @@ fn a_distribution_is_the_pivot_diagonal_and_the_naive_count() {
     let d = answer(&f, &LocalDistribution::plan("plan", &rule, &f.manifest, &f.window).expect("local"));
     let req = PivotRequest { ds: None, rows: "plan".into(), columns: "plan".into(), audience: Some(rule) };
     let diagonal =
-        crate::analysis::diagonal(&answer(&f, &LocalPivot::plan(&req, &f.manifest, &f.window).expect("local")));
+        crate::compare::diagonal(&answer(&f, &LocalPivot::plan(&req, &f.manifest, &f.window).expect("local")));
     assert_eq!(d, diagonal);
     for (plan, count) in &d {
         let naive = (0..USERS).filter(|&u| is_vip(u) && plan_of(u) == plan).count() as u64;

@@ -1,16 +1,18 @@
 //! Compare: two audiences (saved segments, or a rule opened from the Audience page) side by
-//! side on the day — their sizes and overlap, and a tag group's distribution in A and in B,
-//! computed in this browser when the bitmaps fit the download budget (see
-//! [`crate::analysis_local`]) and otherwise by the server (`…/overlap`, and `…/pivot` of the
-//! group crossed with itself within each audience, whose diagonal is the distribution), with
-//! the difference, A's TGI against B, and differences beyond chance flagged. The choice lives in the address; the logic is in [`crate::analysis`].
+//! side on the day — their sizes and overlap (with up to three more sets in the UpSet chart),
+//! and a tag group's distribution in A and in B, computed in this browser when the bitmaps fit
+//! the download budget (see [`crate::analysis_local`]) and otherwise by the server
+//! (`…/overlap`, and `…/pivot` of the group crossed with itself within each audience, whose
+//! diagonal is the distribution), with the difference, A's TGI against B, and differences
+//! beyond chance flagged. The choice lives in the address; the logic is in [`crate::compare`].
 
 use leptos::prelude::*;
 
-use crate::analysis::{self, CompareChoice};
+use crate::analysis;
 use crate::analysis_local::{LocalDistribution, LocalOverlap};
 use crate::api;
 use crate::charts::upset;
+use crate::compare::{self, CompareChoice};
 use crate::components::common::{Chart, ErrorNote, Page, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
@@ -23,7 +25,7 @@ use crate::pages::analysis_common::{
 #[component]
 pub fn Compare() -> impl IntoView {
     view! {
-        <Page title="Compare" lede="Two audiences (saved segments, or a rule from the Audience page) side by side: sizes, overlap, and how a tag group is spread in each; differences beyond chance are marked." day_picker=true>
+        <Page title="Compare" lede="Two audiences (saved segments, or a rule from the Audience page) side by side: sizes, overlap (with up to three more sets), and how a tag group is spread in each; differences beyond chance are marked." day_picker=true>
             <CompareBody />
         </Page>
     }
@@ -80,7 +82,7 @@ fn CompareBody() -> impl IntoView {
                     // On the server: the group crossed with itself within the audience, whose
                     // diagonal is each value's users in it.
                     let s = &s;
-                    let diagonal = |r| async move { api::pivot(s, &r).await.map(|p| analysis::diagonal(&p)) };
+                    let diagonal = |r| async move { api::pivot(s, &r).await.map(|p| compare::diagonal(&p)) };
                     let (pa, pb) =
                         futures::future::join(answer(state, runs_a, diagonal(ra)), answer(state, runs_b, diagonal(rb)))
                             .await;
@@ -106,6 +108,18 @@ fn CompareBody() -> impl IntoView {
                 <label class="form-field"><span class="form-label">"B"</span>
                     <AudienceSelect testid="compare-b" segments=segments chosen=Signal::derive(move || choice.with(|c| c.b.clone())) on_pick=move |v| choice.update(|c| c.b = Some(v)) />
                 </label>
+                {move || {
+                    // One select per further set, and an empty one while fewer than five.
+                    let shown = choice.with(|c| (c.more.len() + 1).min(compare::MAX_SETS - 2));
+                    (0..shown).map(|i| {
+                        let letter = ["C", "D", "E"][i];
+                        view! {
+                            <label class="form-field"><span class="form-label">{format!("{letter} (overlap)")}</span>
+                                <AudienceSelect testid="compare-more" none="—" segments=segments chosen=Signal::derive(move || choice.with(|c| c.more.get(i).cloned())) on_pick=move |v: String| choice.update(|c| c.set_more(i, (!v.is_empty()).then_some(v))) />
+                            </label>
+                        }
+                    }).collect_view()
+                }}
                 <label class="form-field">
                     <span class="form-label">"Tag group"</span>
                     <NameSelect testid="compare-group" names=groups chosen=Signal::derive(move || choice.with(|c| c.group.clone())) on_pick=move |v| choice.update(|c| c.group = Some(v)) />
@@ -117,17 +131,19 @@ fn CompareBody() -> impl IntoView {
             Some(Shown::Choose) => view! { <p class="card muted empty-state">"Choose two segments."</p> }.into_any(),
             Some(Shown::Done(Err(e))) => view! { <div class="card"><ErrorNote error=e /></div> }.into_any(),
             Some(Shown::Done(Ok(((o, da, db), computed)))) => {
-                let (only_a, only_b, both) = analysis::overlap_parts(&o);
-                let (size_a, size_b) = (analysis::sum(only_a, both), analysis::sum(only_b, both));
-                let rows = analysis::compare_rows(&da, size_a, &db, size_b);
+                let p = compare::pair_sizes(&o);
+                let rows = compare::compare_rows(&da, p.a, &db, p.b);
                 let pct = |s: Option<f64>| s.map_or_else(|| "–".to_owned(), format::percent);
                 let group = choice.with_untracked(|c| c.group.clone().unwrap_or_default());
-                let names = vec!["A".to_owned(), "B".to_owned()];
-                let bars = upset::bars(2, &o.regions.iter().map(|r| r.count).collect::<Vec<_>>());
-                let upset_label = format!("Overlap: only A {}, both {}, only B {}", count(only_a), count(both), count(only_b));
-                let sizes_csv = analysis::compare_sizes_csv([size_a, size_b, only_a, both, only_b]);
-                let rows_csv = analysis::compare_rows_csv(&rows, &group);
-                let (sizes_file, rows_file) = (format!("compare-sizes-{}.csv", o.ds), format!("compare-{group}-{}.csv", o.ds));
+                let n = choice.with_untracked(|c| c.sets().map_or(2, |s| s.len()));
+                let names: Vec<String> = ["A", "B", "C", "D", "E"].iter().take(n).map(|s| (*s).to_owned()).collect();
+                let bars = upset::bars(n, &o.regions.iter().map(|r| r.count).collect::<Vec<_>>());
+                let upset_label = (1u32..).zip(&o.regions).map(|(m, r)| format!("{}: {}", compare::region_name(&names, m), count(r.count))).collect::<Vec<_>>().join("; ");
+                let sizes_csv = compare::compare_sizes_csv(&p);
+                let rows_csv = compare::compare_rows_csv(&rows, &group);
+                let regions_csv = compare::regions_csv(&o, &names);
+                let (sizes_file, rows_file, regions_file) = (format!("compare-sizes-{}.csv", o.ds), format!("compare-{group}-{}.csv", o.ds), format!("compare-regions-{}.csv", o.ds));
+                let regions: Vec<(String, Option<u64>)> = (1u32..).zip(&o.regions).map(|(m, r)| (compare::region_name(&names, m), r.count)).collect();
                 view! {
                     <section class="card" data-testid="compare-sizes">
                         <header class="card-head">
@@ -136,16 +152,30 @@ fn CompareBody() -> impl IntoView {
                             <CsvButton testid="compare-sizes-csv" file=sizes_file csv=sizes_csv />
                         </header>
                         <ScrollTable>
-                            <thead><tr><th class="num">"A"</th><th class="num">"B"</th><th class="num">"Only A"</th><th class="num">"Both"</th><th class="num">"Only B"</th></tr></thead>
+                            <thead><tr><th class="num">"A"</th><th class="num">"B"</th><th class="num">"A, not B"</th><th class="num">"Both"</th><th class="num">"B, not A"</th></tr></thead>
                             <tbody><tr>
-                                <td class="num" data-testid="size-a">{count(size_a)}</td>
-                                <td class="num" data-testid="size-b">{count(size_b)}</td>
-                                <td class="num" data-testid="only-a">{count(only_a)}</td>
-                                <td class="num" data-testid="both">{count(both)}</td>
-                                <td class="num" data-testid="only-b">{count(only_b)}</td>
+                                <td class="num" data-testid="size-a">{count(p.a)}</td>
+                                <td class="num" data-testid="size-b">{count(p.b)}</td>
+                                <td class="num" data-testid="only-a">{count(p.only_a)}</td>
+                                <td class="num" data-testid="both">{count(p.both)}</td>
+                                <td class="num" data-testid="only-b">{count(p.only_b)}</td>
                             </tr></tbody>
                         </ScrollTable>
                         <Chart svg=upset::svg(&names, &bars, &format!("< {}", format::int(min_audience()))) label=upset_label />
+                        {(n > 2).then(|| view! {
+                            <header class="card-head">
+                                <h3 class="section-title">{format!("The {} regions of {} sets", regions.len(), n)}</h3>
+                                <CsvButton testid="compare-regions-csv" file=regions_file csv=regions_csv />
+                            </header>
+                            <ScrollTable testid="compare-regions">
+                                <thead><tr><th>"Region"</th><th class="num">"Users"</th></tr></thead>
+                                <tbody>
+                                    {regions.into_iter().map(|(name, c)| view! {
+                                        <tr data-testid="compare-region"><td>{name}</td><td class="num" data-testid="region-users">{count(c)}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </ScrollTable>
+                        })}
                     </section>
                     <section class="card" data-testid="compare-distribution">
                         <header class="card-head">
