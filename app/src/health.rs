@@ -92,7 +92,7 @@ mod tests {
             damaged_records: Vec::new(),
             rolled_back_at_start: false,
         };
-        Health { status, version: "9.9.9".into(), storage }
+        Health { status, version: "9.9.9".into(), storage, governance: Default::default() }
     }
 
     #[test]
