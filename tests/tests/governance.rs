@@ -405,6 +405,22 @@ fn estimates_are_counted_per_group_and_value_and_references_listed() -> Result<(
     assert_eq!(value("male").ok_or("male")?["usage"]["estimates_30d"], 1);
     assert_eq!(value("male").ok_or("male")?["usage"]["segments"], json!([]));
     assert_eq!(group(&list, "plan")?["usage"]["estimates_30d"], 1);
+    // A rule that does not validate is not an estimate that used anything.
+    let bad = json!({"ds": D1, "rule": {"tag": "plan", "in": ["free"], "oops": 1}}).to_string();
+    assert_eq!(t.call("POST", "/api/v1/apps/use/estimate", &editor, Some(bad.as_bytes()))?.status, 400);
+
+    // An aggregate token reads the catalog with holders as its manifest shows them: a value
+    // under the minimum audience is withheld (0), never its exact count.
+    t.ok("PATCH", "/api/v1/apps/use", ADMIN, Some(br#"{"min_audience":30}"#))?;
+    let aggregate = t.token("use", "aggregate")?;
+    let agg = t.ok("GET", "/api/v1/apps/use/groups", &aggregate, None)?;
+    let holders = |list: &Value, v: &str| {
+        group(list, "gender").ok().and_then(|g| {
+            g["values"].as_array().and_then(|vs| vs.iter().find(|x| x["value"] == v)).map(|x| x["holders"].clone())
+        })
+    };
+    assert_eq!(holders(&list, "female"), Some(json!(25)), "exact for an editor");
+    assert_eq!(holders(&agg, "female"), Some(json!(0)), "25 < 30: withheld");
     Ok(())
 }
 

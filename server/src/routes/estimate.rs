@@ -35,8 +35,6 @@ pub async fn estimate(
         parse_ds(ds)?;
     }
     let rule = Rule::from_json(&req.rule.0)?;
-    // Usage statistics (issue 15): counted in memory, written every few seconds.
-    state.usage.count(&app, &privacy::utc_day(now_ms()), &crate::governance::tag_refs(&rule));
     let token = auth.token_id().to_owned();
     let st = state.clone();
     let work = move || -> Result<Estimate, ApiError> {
@@ -48,6 +46,9 @@ pub async fn estimate(
         let earlier = snaps.earlier_days(&app, &ds, rule.longest_window())?;
         let retained = st.config.retention_days;
         let plan = Plan::validate(&rule, &Snapshots::catalog(&manifest, &earlier, retained))?;
+        // Usage statistics (issue 15): a valid rule's groups, counted in memory and written
+        // every few seconds (no store write on this path).
+        st.usage.count(&app, &privacy::utc_day(now_ms()), &crate::governance::tag_refs(&rule));
         if scope.role == Some(Role::Aggregate) {
             let settings = privacy::settings(&st.meta, &app)?;
             let noise = settings.noise();

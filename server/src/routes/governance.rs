@@ -33,9 +33,28 @@ pub async fn list(
     auth: Auth,
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<GroupList>, ApiError> {
-    auth.app(&state, &app, Access::Read)?;
-    let list = blocking(move || governance::list(&state.snapshots, &app, &utc_day(now_ms()))).await?;
-    Ok(Json(list))
+    let scope = auth.app(&state, &app, Access::Read)?;
+    let aggregate = scope.role == Some(wire::Role::Aggregate);
+    let work = move || -> Result<GroupList, ApiError> {
+        let mut list = governance::list(&state.snapshots, &app, &utc_day(now_ms()))?;
+        if aggregate {
+            // An aggregate token sees each value's holders as its manifest shows them: noisy,
+            // withheld (0) below the app's minimum audience, never exact.
+            let noise = crate::privacy::settings(&state.meta, &app)?.noise();
+            let latest = match state.meta.latest_day(&app)? {
+                Some((_, r)) => Some(crate::privacy::views::manifest(&*state.snapshots.manifest(&r.manifest)?, &noise)),
+                None => None,
+            };
+            for g in &mut list.groups {
+                let shown = latest.as_ref().and_then(|m| m.group(&g.name));
+                for v in &mut g.values {
+                    v.holders = shown.and_then(|e| e.values.iter().find(|x| x.value == v.value)).map_or(0, |x| x.count);
+                }
+            }
+        }
+        Ok(list)
+    };
+    Ok(Json(blocking(work).await?))
 }
 
 /// `PATCH /api/v1/apps/{app}/groups/{group}`.
