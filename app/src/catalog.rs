@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(p.status, Some(wire::GroupStatus::Offline));
         assert_eq!((p.owner, p.quality), (None, None));
         f.max_change_pct = "ten".into();
-        assert_eq!(f.patch(&i).map(|_| ()).unwrap_err().0, "quality");
+        assert_eq!(f.patch(&i).map(|_| ()).expect_err("a bad threshold is refused").0, "quality");
         f.max_change_pct = "10".into();
         f.policy = "hold".into();
         let q = f.patch(&i).expect("valid").expect("a change").quality.expect("quality");
