@@ -227,10 +227,51 @@ pub async fn segment_members_csv(s: &Session, id: &str, ds: Option<&str>) -> Res
     Ok(call(s, "GET", &path, None, None).await?.0)
 }
 
-/// Uploads a static segment's members (CSV with a `user_id` header).
-pub async fn put_segment_members(s: &Session, id: &str, csv: String) -> Result<(), Error> {
+/// Uploads a static segment's members (CSV with a `user_id` header); answers the server's
+/// accounting of the rows.
+pub async fn put_segment_members(s: &Session, id: &str, csv: String) -> Result<wire::MembersReport, Error> {
     let path = app_path(s, &format!("/segments/{}/members", encode_component(id)));
-    call_with_type(s, "PUT", &path, Some(csv), None, "text/csv").await.map(|_| ())
+    decode(&call_with_type(s, "PUT", &path, Some(csv), None, "text/csv").await?.0)
+}
+
+/// A segment's members on `ds` as a file in `format` (`csv`, `clickhouse`, `roaring`), read as
+/// it arrives: `progress` is told each chunk (for the bytes and rows so far).
+pub async fn segment_members_file(
+    s: &Session,
+    id: &str,
+    ds: &str,
+    format: &str,
+    mut progress: impl FnMut(&[u8]),
+) -> Result<Vec<u8>, Error> {
+    use wasm_bindgen::JsCast;
+    let path = app_path(s, &format!("/segments/{}/members?ds={ds}&format={format}", encode_component(id)));
+    let response = Request::get(&endpoint(&path))
+        .header("Authorization", &format!("Bearer {}", s.token))
+        .send()
+        .await
+        .map_err(|e| Error::Fetch(e.to_string()))?;
+    if !response.ok() {
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        return Err(api_error(status, &body, &response.status_text()));
+    }
+    let fail = |e: wasm_bindgen::JsValue| Error::Fetch(format!("{e:?}"));
+    let Some(body) = response.body() else { return Ok(Vec::new()) };
+    let reader: web_sys::ReadableStreamDefaultReader =
+        body.get_reader().dyn_into().map_err(|_| Error::Fetch("the body is not a byte stream".into()))?;
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await.map_err(fail)?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(fail)?.as_bool().unwrap_or(true);
+        if done {
+            break;
+        }
+        let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(fail)?;
+        let piece = js_sys::Uint8Array::new(&value).to_vec();
+        progress(&piece);
+        bytes.extend_from_slice(&piece);
+    }
+    Ok(bytes)
 }
 
 /// One user's tags and segments on a day.

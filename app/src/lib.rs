@@ -27,6 +27,8 @@
 //!   from the manifests, the segments that moved most, freshness, the address. Plain Rust.
 //! - [`lookup`]: one user's tags and segments across the days as a timeline. Plain Rust.
 //! - [`csv`]: tables as CSV for the pages' downloads. Plain Rust.
+//! - [`members`]: member lists out (formats, file names, progress) and in (a file as the list
+//!   the server takes, its accounting in words). Plain Rust.
 //! - [`analysis`]: the Funnels and Pivot pages' choices (in their addresses), rows, heat scale
 //!   and CSV, and the audiences the analysis pages take. Plain Rust.
 //! - [`compare`]: the Compare page's choices (two audiences, more sets for the overlap), sizes
@@ -64,6 +66,7 @@ pub mod estimate;
 pub mod format;
 pub mod health;
 pub mod lookup;
+pub mod members;
 pub mod nav;
 pub mod overview;
 pub mod pages;

@@ -228,11 +228,20 @@ pub fn AggregateNote() -> impl IntoView {
 
 /// Downloads text as a file named `name` (a Blob of type `mime` behind a clicked link).
 pub fn save_file(name: &str, text: &str, mime: &str) -> Result<(), String> {
+    save_parts(name, &js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text)), mime)
+}
+
+/// Downloads bytes as a file named `name`.
+pub fn save_bytes(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    save_parts(name, &js_sys::Array::of1(&js_sys::Uint8Array::from(bytes)), mime)
+}
+
+/// Downloads the Blob parts `parts` as a file named `name`.
+fn save_parts(name: &str, parts: &js_sys::Array, mime: &str) -> Result<(), String> {
     let fail = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(fail)?;
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(parts, &options).map_err(fail)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let a: web_sys::HtmlAnchorElement =

@@ -1,6 +1,9 @@
 //! Segments: the saved segments with their size on the chosen day and last change; open one in
-//! the builder, follow it in Trends, split it, rename or delete it. A write that finds the
+//! the builder, follow it in Trends, split it, rename or delete it, download its members, make
+//! a static segment from a file or replace one's list ([`transfer`]). A write that finds the
 //! segment changed since it was listed (or a 412 from the server) asks: reload, or overwrite.
+
+mod transfer;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -10,6 +13,7 @@ use crate::components::common::{ErrorNote, Loading, Page};
 use crate::ctx::AppState;
 use crate::format;
 use crate::session::{Session, encode_component};
+use transfer::{DownloadMembers, NewFromFile, ReplaceMembers, ReplaceResult};
 
 /// The Segments page.
 #[component]
@@ -77,6 +81,7 @@ fn SegmentsBody() -> impl IntoView {
     let conflict = RwSignal::new(None::<Pending>);
     let problem = RwSignal::new(None::<Error>);
     let notice = RwSignal::new(None::<String>);
+    let replaced = RwSignal::new(None::<transfer::Uploaded>);
 
     let perform = move |op: Pending, force: bool| {
         let Some(s) = state.session.get_untracked() else { return };
@@ -102,6 +107,7 @@ fn SegmentsBody() -> impl IntoView {
 
     // Aggregate tokens write nothing: no split, rename or delete.
     let writes = move || state.access_or_default().writes();
+    let sees_members = move || state.access_or_default().sees_members();
     let size_of = move |id: &str| -> Option<u64> {
         state.manifest.get().and_then(Result::ok).and_then(|m| m.segment(id).map(|s| s.members.full.count))
     };
@@ -136,6 +142,8 @@ fn SegmentsBody() -> impl IntoView {
         }}
         {move || notice.get().map(|n| view! { <div class="banner banner-good" role="status">{n}</div> })}
         {move || problem.get().map(|e| view! { <ErrorNote error=e /> })}
+        {move || writes().then(|| view! { <NewFromFile on_done=move |_| { list.refetch(); state.manifest.refetch(); } /> })}
+        <ReplaceResult result=replaced />
         <div class="card table-card">
             {move || match list.get() {
                 None => view! { <Loading what="Loading segments…" /> }.into_any(),
@@ -171,6 +179,7 @@ fn SegmentsBody() -> impl IntoView {
                                         let id2 = id.clone();
                                         let id3 = id.clone();
                                         let id4 = id.clone();
+                                        let (id5, id6) = (id.clone(), id.clone());
                                         let size = {
                                             let id = id.clone();
                                             move || match size_of(&id) {
@@ -242,6 +251,14 @@ fn SegmentsBody() -> impl IntoView {
                                                     >
                                                         "Trends"
                                                     </a>
+                                                    {move || sees_members().then(|| {
+                                                        let id = id5.clone();
+                                                        let members = Signal::derive(move || size_of(&id));
+                                                        view! { <DownloadMembers id=id5.clone() members /> }
+                                                    })}
+                                                    {move || (writes() && !is_dynamic).then(|| view! {
+                                                        <ReplaceMembers id=id6.clone() result=replaced on_done=move |_| { list.refetch(); state.manifest.refetch(); } />
+                                                    })}
                                                     {move || writes().then(|| { let id = id4.clone(); view! {
                                                     <a
                                                         class="button button-small button-quiet"
