@@ -164,6 +164,8 @@ pub const fn action_label(action: AuditAction) -> &'static str {
         AuditAction::RotateToken => "rotated a token",
         AuditAction::RevokeToken => "revoked a token",
         AuditAction::ChangeSettings => "changed settings",
+        AuditAction::StartSync => "started a sync",
+        AuditAction::ResendSync => "re-sent a sync in full",
     }
 }
 

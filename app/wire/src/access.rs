@@ -113,6 +113,10 @@ pub enum AuditAction {
     RevokeToken,
     /// The app's settings changed.
     ChangeSettings,
+    /// A segment's sync to a destination was started (issue 17).
+    StartSync,
+    /// A sync was asked to send the segment in full again.
+    ResendSync,
 }
 
 impl AuditAction {
@@ -129,6 +133,8 @@ impl AuditAction {
             AuditAction::RotateToken => "rotate_token",
             AuditAction::RevokeToken => "revoke_token",
             AuditAction::ChangeSettings => "change_settings",
+            AuditAction::StartSync => "start_sync",
+            AuditAction::ResendSync => "resend_sync",
         }
     }
 }

@@ -28,6 +28,7 @@
 //! | [`governance`] | tag governance (issue 15): the catalog [`GroupInfo`], [`GroupPatch`] → [`GroupChange`]; quality [`QualityCheck`]s, [`HeldUpload`], [`Hold`]; a day's [`DayVersion`]s, [`RestoreRequest`]; composite tags [`CompositeInput`] → [`Composite`] |
 //! | [`jobs`] | durable background jobs: [`Job`] with its [`JobKind`], [`JobState`], [`Lease`], [`Problem`]s |
 //! | [`membership`] | [`UserTags`] |
+//! | [`reach`] | destinations, syncs and the delivery log (issue 17): [`DestinationInput`] → [`Destination`], [`SyncInput`] → [`SegmentSync`], [`DeliveryBatch`], the webhook's [`WebhookBody`] |
 //!
 //! # Adding a route
 //!
@@ -50,6 +51,7 @@ pub mod governance;
 pub mod jobs;
 pub mod membership;
 pub mod meta;
+pub mod reach;
 pub mod rule;
 pub mod segments;
 
@@ -78,6 +80,11 @@ pub use governance::{
 pub use jobs::{Job, JobKind, JobState, Lease, Problem};
 pub use membership::UserTags;
 pub use meta::{Health, HealthStatus, StorageHealth};
+pub use reach::{
+    BatchStatus, CurrentDelivery, DeliveryBatch, DeliveryKind, DeliveryList, Destination, DestinationInput,
+    DestinationKind, DestinationList, DestinationPatch, FileFormat, SegmentSync, SyncInput, SyncList, SyncState,
+    WebhookBody,
+};
 pub use rule::Rule;
 pub use segments::{
     Backfill, BackfillState, FreezeInput, Frozen, History, HistoryDay, MembersReport, MetricRates, Segment,

@@ -30,6 +30,8 @@ fn enums_serialise_as_the_documented_strings() {
         wire::AuditAction::RotateToken,
         wire::AuditAction::RevokeToken,
         wire::AuditAction::ChangeSettings,
+        wire::AuditAction::StartSync,
+        wire::AuditAction::ResendSync,
     ] {
         assert_eq!(json!(action), json!(action.as_str()));
     }
