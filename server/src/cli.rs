@@ -254,6 +254,20 @@ pub struct ServeArgs {
     /// Bound of the local copy of blobs kept when they live in object storage, in MiB.
     #[arg(long, env = "SIEVE_BLOB_CACHE_MB", default_value_t = 4096)]
     pub blob_cache_mb: u64,
+    /// Let destinations resolve to loopback, private and link-local addresses (tests,
+    /// receivers on the same network); without it such a destination is refused (SSRF).
+    #[arg(long, env = "SIEVE_ALLOW_PRIVATE_DESTINATIONS")]
+    pub allow_private_destinations: bool,
+    /// Attempts of a delivery batch before its sync stops `failed`.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub delivery_max_attempts: u32,
+    /// How long a webhook request may take (connect, send, answer), in seconds.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub delivery_timeout_secs: u64,
+    /// First retry delay of a failed delivery batch, in ms; it doubles with every attempt (up
+    /// to ten minutes), with jitter.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub delivery_backoff_ms: u64,
 }
 
 /// `sieve demo`.

@@ -492,6 +492,22 @@ impl From<crate::segments::SegmentError> for ApiError {
     }
 }
 
+impl From<crate::reach::ReachError> for ApiError {
+    fn from(err: crate::reach::ReachError) -> Self {
+        use crate::reach::ReachError;
+        match err {
+            ReachError::InvalidField { field, message } => Self::InvalidField { field, message },
+            ReachError::NotFound(m) => Self::Missing(m),
+            ReachError::Conflict(m) => Self::Conflict(m),
+            ReachError::Record { .. } => Self::internal(err),
+            ReachError::Store(e) => e.into(),
+            ReachError::Snapshot(e) => e.into(),
+            ReachError::Freeze(e) => e.into(),
+            ReachError::Task(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::segments::freeze::FreezeError> for ApiError {
     fn from(err: crate::segments::freeze::FreezeError) -> Self {
         use crate::segments::freeze::FreezeError;

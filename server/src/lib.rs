@@ -23,6 +23,7 @@
 //! | [`segments`] | segment definitions and their sync rules (versions, tombstones, ETags), cycles, freezing |
 //! | [`experiments`] | A/B splits: the frozen record, freezing a segment's members into groups, balance and outcome |
 //! | [`governance`] | tag governance (issue 15): the catalog of tag groups, quality checks and held uploads, usage counts, the version log of every day and restores |
+//! | [`reach`] | issue 17: destinations, syncs of a segment to them, durable signed deliveries with retries and a log, reached users as segments |
 //! | [`jobs`] | durable background work (segment backfills, recomputes after late uploads): records in the metadata store, one worker per process |
 //! | [`idempotency`] | `Idempotency-Key` replay and misuse rules |
 //! | [`store`] | blobs and metadata: files and redb in the data directory (default) or S3-compatible storage and PostgreSQL shared by replicas; checksummed records, start-up and offline checks ([`store::check`]) |
@@ -91,6 +92,7 @@ pub mod membership;
 pub mod migrate;
 pub mod privacy;
 pub mod publish;
+pub mod reach;
 pub mod routes;
 pub mod segments;
 pub mod serve;

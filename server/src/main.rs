@@ -134,6 +134,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.meta_url = args.meta_url;
     config.blob_url = args.blob_url;
     config.blob_cache_bytes = args.blob_cache_mb << 20;
+    config.allow_private_destinations = args.allow_private_destinations;
+    config.delivery_max_attempts = args.delivery_max_attempts;
+    config.delivery_timeout = Duration::from_secs(args.delivery_timeout_secs);
+    config.delivery_first_backoff_ms = args.delivery_backoff_ms;
     config.faults = server::store::faults::Faults::from_env();
     if config.faults.enabled() {
         tracing::warn!(
@@ -172,6 +176,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, "listening");
         // Background work queued before a restart or a kill resumes here.
         server::jobs::worker::spawn(state.clone());
+        server::reach::deliver::spawn(state.clone());
         tokio::spawn(server::blob_gc::periodic(state.clone(), collector));
         tokio::spawn(server::audit::flush_periodically(state.clone()));
         tokio::spawn(server::governance::usage::flush_periodically(state.clone()));

@@ -74,6 +74,15 @@ pub struct Config {
     pub blob_url: Option<String>,
     /// Bound of the local copy of blobs kept when they live in object storage.
     pub blob_cache_bytes: u64,
+    /// Destinations may resolve to loopback, private and link-local addresses (see
+    /// [`crate::reach::address`]).
+    pub allow_private_destinations: bool,
+    /// Attempts of a delivery batch before its sync stops `failed`.
+    pub delivery_max_attempts: u32,
+    /// How long a webhook request may take.
+    pub delivery_timeout: Duration,
+    /// First retry delay of a failed delivery batch (doubling, with jitter).
+    pub delivery_first_backoff_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -107,6 +116,10 @@ impl std::fmt::Debug for Config {
             .field("meta_url", &self.meta_url.as_ref().map(|_| "<set>"))
             .field("blob_url", &self.blob_url)
             .field("blob_cache_bytes", &self.blob_cache_bytes)
+            .field("allow_private_destinations", &self.allow_private_destinations)
+            .field("delivery_max_attempts", &self.delivery_max_attempts)
+            .field("delivery_timeout", &self.delivery_timeout)
+            .field("delivery_first_backoff_ms", &self.delivery_first_backoff_ms)
             .finish()
     }
 }
@@ -146,6 +159,10 @@ impl Config {
             meta_url: None,
             blob_url: None,
             blob_cache_bytes: 4 << 30,
+            allow_private_destinations: false,
+            delivery_max_attempts: 10,
+            delivery_timeout: Duration::from_secs(30),
+            delivery_first_backoff_ms: 2_000,
         }
     }
 }
@@ -172,6 +189,9 @@ pub enum OpenError {
     ObjectStorage(#[from] crate::store::object::OpenError),
     #[error("--blob-url must be s3://bucket[/prefix] or file:///absolute/dir: `{0}`")]
     BlobUrl(String),
+    /// The delivery client could not be built (its TLS roots).
+    #[error("the delivery HTTP client: {0}")]
+    Client(String),
 }
 
 /// Per-app publish locks, each holding the app's dictionary once loaded. Uploads to one app
@@ -220,6 +240,8 @@ pub struct AppState {
     pub usage: Arc<crate::governance::usage::Counts>,
     /// What `aggregate` tokens have spent of their daily privacy budget.
     pub budget: Arc<crate::privacy::Budget>,
+    /// The delivery worker's identity, wake-up and HTTP client (issue 17).
+    pub reach: Arc<crate::reach::Reach>,
 }
 
 /// The blob store `config` names: files in the data directory, in another directory
@@ -305,6 +327,7 @@ impl AppState {
             max_future_days: config.max_future_days,
             sample_rate: config.sample_rate,
         });
+        let reach = Arc::new(crate::reach::Reach::new(&config).map_err(|e| OpenError::Client(e.to_string()))?);
         Ok(Self {
             config: Arc::new(config),
             meta,
@@ -320,6 +343,7 @@ impl AppState {
             lookups: Arc::default(),
             usage: Arc::default(),
             budget: Arc::default(),
+            reach,
         })
     }
 }

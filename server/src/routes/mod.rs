@@ -23,6 +23,7 @@
 //! | [`segments`], [`members`], [`history`] | segment definitions, member uploads and exports, history |
 //! | [`freeze`] | a rule's or a segment's members on a day, saved as a new static segment |
 //! | [`governance`] | the tag catalog, held uploads, a day's versions and restores, composite tags (issue 15) |
+//! | [`reach`], [`reach_ops`] | destinations, a segment's syncs, their delivery log (issue 17); their OpenAPI operations |
 //! | [`jobs`] | the durable background jobs of an app (recomputing days after a segment change) |
 //! | [`experiments`] | A/B splits (HTTP over [`crate::experiments`]) |
 //! | [`membership`] | one user's tags, segments and groups |
@@ -66,6 +67,8 @@ pub mod members;
 pub mod membership;
 pub mod openapi;
 pub mod operations;
+pub mod reach;
+pub mod reach_ops;
 pub mod segments;
 pub mod snapshots;
 pub mod tokens;
@@ -197,6 +200,7 @@ pub fn table() -> Vec<Route> {
     use Method::{Delete, Get, Patch, Post, Put};
     use Who::{App, Public, ServerAdmin};
     use operations as doc;
+    use reach_ops as rdoc;
     vec![
         // Public.
         Route::new(Get, "/v1/health", Json, Public, health::health, doc::health),
@@ -354,6 +358,105 @@ pub fn table() -> Vec<Route> {
             App(Membership),
             experiments::group_members,
             doc::experiment_group_members,
+        ),
+        // Reach (issue 17): destinations and syncs. Ids leave the server through them, so
+        // reads need membership access (no aggregate tokens) and changes data write (editors).
+        Route::new(
+            Post,
+            "/v1/apps/{app}/destinations",
+            Json,
+            App(Write),
+            reach::create_destination,
+            rdoc::create_destination,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/destinations",
+            Json,
+            App(Membership),
+            reach::list_destinations,
+            rdoc::list_destinations,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/destinations/{id}",
+            Json,
+            App(Membership),
+            reach::get_destination,
+            rdoc::get_destination,
+        ),
+        Route::new(
+            Patch,
+            "/v1/apps/{app}/destinations/{id}",
+            Json,
+            App(Write),
+            reach::patch_destination,
+            rdoc::patch_destination,
+        ),
+        Route::new(
+            Delete,
+            "/v1/apps/{app}/destinations/{id}",
+            Json,
+            App(Write),
+            reach::delete_destination,
+            rdoc::delete_destination,
+        ),
+        Route::new(Post, "/v1/apps/{app}/segments/{id}/syncs", Json, App(Write), reach::start_sync, rdoc::start_sync),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/segments/{id}/syncs",
+            Json,
+            App(Membership),
+            reach::list_syncs,
+            rdoc::list_syncs,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/segments/{id}/syncs/{sync}",
+            Json,
+            App(Membership),
+            reach::get_sync,
+            rdoc::get_sync,
+        ),
+        Route::new(
+            Delete,
+            "/v1/apps/{app}/segments/{id}/syncs/{sync}",
+            Json,
+            App(Write),
+            reach::delete_sync,
+            rdoc::delete_sync,
+        ),
+        Route::new(
+            Post,
+            "/v1/apps/{app}/segments/{id}/syncs/{sync}/pause",
+            Json,
+            App(Write),
+            reach::pause,
+            rdoc::pause_sync,
+        ),
+        Route::new(
+            Post,
+            "/v1/apps/{app}/segments/{id}/syncs/{sync}/resume",
+            Json,
+            App(Write),
+            reach::resume,
+            rdoc::resume_sync,
+        ),
+        Route::new(
+            Post,
+            "/v1/apps/{app}/segments/{id}/syncs/{sync}/resend",
+            Json,
+            App(Write),
+            reach::resend,
+            rdoc::resend_sync,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/segments/{id}/syncs/{sync}/deliveries",
+            Json,
+            App(Membership),
+            reach::deliveries,
+            rdoc::sync_deliveries,
         ),
         // Durable background jobs.
         Route::new(Get, "/v1/apps/{app}/jobs", Json, App(SegmentRead), jobs::list, doc::list_jobs),

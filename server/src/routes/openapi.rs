@@ -323,7 +323,7 @@ pub fn document() -> OpenApi {
         .info(info)
         .servers(Some([Server::new("/")]))
         .security(Some([from_json(json!({"bearer": []}))]))
-        .tags(Some(["meta", "apps", "data", "analysis", "governance", "segments", "membership"].map(Tag::new)))
+        .tags(Some(["meta", "apps", "data", "analysis", "governance", "segments", "reach", "membership"].map(Tag::new)))
         .paths(paths)
         .components(Some(components))
         .build()
@@ -426,8 +426,10 @@ mod tests {
                     assert!(responses.contains_key("401"), "{method} {path}: documents 401");
                     assert!(responses.contains_key("400"), "{method} {path}: documents 400");
                 }
-                // Writes with a body say what the body is (a hold's decision has none).
-                let decision = path.ends_with("/approve") || path.ends_with("/reject");
+                // Writes with a body say what the body is (a hold's decision and a sync's
+                // pause, resume and resend have none).
+                let decision =
+                    ["/approve", "/reject", "/pause", "/resume", "/resend"].iter().any(|end| path.ends_with(end));
                 if (method == "post" || path.ends_with("/members") || path.contains("/days/{ds}/"))
                     && method != "get"
                     && !decision

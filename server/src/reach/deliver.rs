@@ -1,0 +1,462 @@
+//! The I/O edge of syncs: one worker task per process claims due syncs from the store and
+//! delivers, one batch at a time, in order.
+//!
+//! A step: claim the sync (a lease in its record, like jobs); with no delivery under way, take
+//! the next due day ([`SyncRecord::next_day`]), store the members it brings the destination to
+//! (`reach/bits/<sync>/<seq>`), then start the delivery in the sync's record; send the first
+//! unacknowledged batch; on a 2xx log it and move the cursor, on anything else (a status, a
+//! time-out, a refused address) log the attempt and back off with jitter, or stop `failed`
+//! after `--delivery-max-attempts`. After the last batch the recipients become the static
+//! segment `<prefix>.<sync>.<ds>` and the delivery completes in the sync's record.
+//!
+//! Every record is written before the next step relies on it, so a kill anywhere leaves a
+//! state the next claim resumes from: at worst a batch acknowledged but not yet recorded is
+//! sent again, under the same `delivery_id` (at least once).
+
+use std::time::Duration;
+
+use engine::IdSet;
+use roaring::RoaringBitmap;
+use wire::{BatchStatus, DeliveryBatch, DeliveryKind, DestinationKind, SyncState, WebhookBody};
+
+use super::destinations::{self, DestinationRecord, Target};
+use super::syncs::{self, SyncRecord, batch_ids};
+use super::{BITS, LOG, ReachError, decode, encode, files, signature};
+use crate::clock::now_ms;
+use crate::state::AppState;
+use crate::store::Meta;
+
+/// How often the worker looks for due syncs without being woken.
+pub const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// How much of a failed response's body the log keeps.
+const BODY_CHARS: usize = 200;
+
+/// The delay before retry `attempt` (from 1): doubling from `first_ms`, capped at ten minutes,
+/// then between half and all of that (equal jitter: syncs that failed together spread out).
+///
+/// ```
+/// use server::reach::deliver::backoff_ms;
+/// assert_eq!(backoff_ms(100, 1, 0.0), 50);
+/// assert_eq!(backoff_ms(100, 3, 0.999_999), 399);
+/// assert_eq!(backoff_ms(100, 60, 0.0), 300_000);
+/// ```
+pub fn backoff_ms(first_ms: u64, attempt: u32, jitter: f64) -> u64 {
+    let full = first_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(30)).min(600_000);
+    let half = full / 2;
+    half + (half as f64 * jitter.clamp(0.0, 1.0)) as u64
+}
+
+fn bits_key(sync: &str, seq: u64) -> String {
+    format!("{BITS}{sync}/{seq:010}")
+}
+
+fn log_key(sync: &str, seq: u64, batch: u32) -> String {
+    format!("{LOG}{sync}/{seq:010}/{batch:06}")
+}
+
+/// The delivery log of a sync, oldest first, at most `limit` batches after `after` (a key).
+///
+/// # Errors
+/// The store's, or a record that does not decode.
+pub fn log(meta: &Meta, app: &str, sync: &str, limit: usize) -> Result<Vec<DeliveryBatch>, ReachError> {
+    let prefix = format!("{LOG}{sync}/");
+    meta.access_list(app, &prefix, None, limit)?.into_iter().map(|(k, b)| decode(&k, &b)).collect()
+}
+
+/// The members delivery `seq` brings the destination to (empty for none).
+fn load_bits(meta: &Meta, app: &str, sync: &str, seq: Option<u64>) -> Result<RoaringBitmap, ReachError> {
+    let Some(seq) = seq else { return Ok(RoaringBitmap::new()) };
+    let bytes = meta
+        .access_get(app, &bits_key(sync, seq))?
+        .ok_or_else(|| ReachError::Record { what: bits_key(sync, seq), reason: "missing".into() })?;
+    RoaringBitmap::deserialize_from(bytes.as_slice())
+        .map_err(|e| ReachError::Record { what: bits_key(sync, seq), reason: e.to_string() })
+}
+
+/// Starts the worker; it runs until the process ends.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = scan(&state).await {
+                tracing::error!(error = %e, "delivery scan failed; trying again");
+            }
+            let _ = tokio::time::timeout(SCAN_EVERY, state.reach.wake.notified()).await;
+        }
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ReachError> + Send + 'static,
+) -> Result<T, ReachError> {
+    crate::blocking::run(f).await
+}
+
+/// Runs every due sync of every app, one after another.
+async fn scan(state: &AppState) -> Result<(), ReachError> {
+    let meta = state.meta.clone();
+    let due = blocking(move || {
+        let now = now_ms();
+        let mut due = Vec::new();
+        for (app, _) in meta.apps()? {
+            for s in syncs::list(&meta, &app)? {
+                if s.runnable(now) {
+                    due.push((app.clone(), s.id));
+                }
+            }
+        }
+        Ok(due)
+    })
+    .await?;
+    for (app, sync) in due {
+        if let Err(e) = run_sync(state, &app, &sync).await {
+            tracing::error!(app, sync, error = %e, "delivery step failed; the sync is tried again");
+        }
+    }
+    Ok(())
+}
+
+/// What one step found to do.
+enum Step {
+    /// Nothing due (or the claim is someone else's).
+    Idle,
+    /// A delivery started or completed; look again.
+    Again,
+    /// Send this batch.
+    Send(Box<Batch>),
+}
+
+/// One batch, ready to send.
+struct Batch {
+    sync: SyncRecord,
+    dest: DestinationRecord,
+    seq: u64,
+    batch: u32,
+    ds: String,
+    kind: DeliveryKind,
+    added: Vec<String>,
+    removed: Vec<String>,
+}
+
+/// Claims a sync and delivers until it is up to date, fails, or is paused.
+async fn run_sync(state: &AppState, app: &str, id: &str) -> Result<(), ReachError> {
+    loop {
+        let (st, a, i) = (state.clone(), app.to_owned(), id.to_owned());
+        let step = blocking(move || prepare(&st, &a, &i)).await?;
+        match step {
+            Step::Idle => return Ok(()),
+            Step::Again => continue,
+            Step::Send(batch) => {
+                if !send(state, app, *batch).await? {
+                    return Ok(()); // failed: the record says when to retry
+                }
+            }
+        }
+    }
+}
+
+/// Claims the sync and finds its next step, starting or completing a delivery on the way.
+fn prepare(state: &AppState, app: &str, id: &str) -> Result<Step, ReachError> {
+    let meta = &state.meta;
+    let owner = state.reach.owner.clone();
+    let Some(sync) = syncs::update(meta, app, id, |s| s.claim(&owner, now_ms()))? else { return Ok(Step::Idle) };
+    let dest = match destinations::get(meta, app, &sync.destination) {
+        Ok(d) => d,
+        Err(ReachError::NotFound(m)) => {
+            syncs::update(meta, app, id, |mut s| {
+                s.stopped(m, now_ms());
+                Some(s)
+            })?;
+            return Ok(Step::Idle);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(current) = sync.current.clone() else {
+        return start_next(state, app, sync, &dest);
+    };
+    if current.batches_done >= current.batches {
+        finish(state, app, &sync, current.seq, &current.ds)?;
+        return Ok(Step::Again);
+    }
+    let from = match current.kind {
+        DeliveryKind::Full => RoaringBitmap::new(),
+        DeliveryKind::Delta => load_bits(meta, app, id, sync.delivered.as_ref().map(|(s, _)| *s))?,
+    };
+    let to = load_bits(meta, app, id, Some(current.seq))?;
+    let size = if dest.kind == DestinationKind::Files { u32::MAX } else { dest.batch() };
+    let (added, removed) = batch_ids(&from, &to, size, current.batches_done);
+    let kind =
+        crate::ids::kind_of(meta, app).map_err(|e| ReachError::Record { what: "ids".into(), reason: e.to_string() })?;
+    let externals = |ids: Vec<u32>| -> Result<Vec<String>, ReachError> {
+        let mut out = Vec::with_capacity(ids.len());
+        crate::ids::externals(meta, app, kind, ids.into_iter(), |_, text| out.push(text.to_owned()))?;
+        Ok(out)
+    };
+    let (added, removed) = (externals(added)?, externals(removed)?);
+    Ok(Step::Send(Box::new(Batch {
+        seq: current.seq,
+        batch: current.batches_done,
+        ds: current.ds,
+        kind: current.kind,
+        sync,
+        dest,
+        added,
+        removed,
+    })))
+}
+
+/// Starts the next due delivery, if a day is due: its target members are stored first, then
+/// the delivery is started in the sync's record (only if nobody started one meanwhile).
+fn start_next(state: &AppState, app: &str, sync: SyncRecord, dest: &DestinationRecord) -> Result<Step, ReachError> {
+    let meta = &state.meta;
+    let days: Vec<String> = meta.days(app)?.into_iter().map(|(ds, _)| ds).collect();
+    let Some((ds, kind)) = sync.next_day(&days) else {
+        syncs::update(meta, app, &sync.id, |mut s| {
+            s.lease = None;
+            Some(s)
+        })?;
+        return Ok(Step::Idle);
+    };
+    let ds = ds.to_owned();
+    let (_, day) = state.snapshots.day(app, Some(&ds))?.ok_or_else(|| ReachError::NotFound(format!("day {ds}")))?;
+    let manifest = state.snapshots.manifest(&day.manifest)?;
+    let Some(entry) = manifest.segment(&sync.segment) else {
+        let why = manifest.segment_errors.iter().find(|e| e.id == sync.segment).map(|e| e.message.clone());
+        let problem = format!(
+            "segment `{}` has no members on {ds}{}",
+            sync.segment,
+            why.map(|w| format!(": {w}")).unwrap_or_default()
+        );
+        syncs::update(meta, app, &sync.id, |mut s| {
+            s.stopped(problem, now_ms());
+            Some(s)
+        })?;
+        return Ok(Step::Idle);
+    };
+    let to = state.snapshots.set(&entry.members.full.blob)?.to_roaring();
+    let from = match kind {
+        DeliveryKind::Full => RoaringBitmap::new(),
+        DeliveryKind::Delta => load_bits(meta, app, &sync.id, sync.delivered.as_ref().map(|(s, _)| *s))?,
+    };
+    let (added, removed) = ((&to - &from).len(), (&from - &to).len());
+    let seq = sync.seq + 1;
+    let mut bytes = Vec::with_capacity(to.serialized_size());
+    to.serialize_into(&mut bytes)
+        .map_err(|e| ReachError::Record { what: bits_key(&sync.id, seq), reason: e.to_string() })?;
+    // Written whole before the delivery names it; a retry after a kill writes the same bytes.
+    meta.access_update(app, &bits_key(&sync.id, seq), move |_| Some(bytes))?;
+    let size = if dest.kind == DestinationKind::Files { u32::MAX } else { dest.batch() };
+    syncs::update(meta, app, &sync.id, |mut s| {
+        (s.current.is_none() && s.seq + 1 == seq).then(|| {
+            s.start(&ds, kind, added, removed, size, now_ms());
+            s
+        })
+    })?;
+    Ok(Step::Again)
+}
+
+/// Completes delivery `seq`: its recipients become the reached segment, then the cursor moves
+/// and the previous target's bits are emptied (the log keeps the counts).
+fn finish(state: &AppState, app: &str, sync: &SyncRecord, seq: u64, ds: &str) -> Result<(), ReachError> {
+    let meta = &state.meta;
+    let to = load_bits(meta, app, &sync.id, Some(seq))?;
+    let previous = sync.delivered.as_ref().map(|(s, _)| *s);
+    let from = match sync.current.as_ref().map(|c| c.kind) {
+        Some(DeliveryKind::Delta) => load_bits(meta, app, &sync.id, previous)?,
+        _ => RoaringBitmap::new(),
+    };
+    let recipients = &to - &from;
+    if !recipients.is_empty() {
+        save_reached(state, app, sync, ds, &recipients)?;
+    }
+    let members = to.len();
+    syncs::update(meta, app, &sync.id, |mut s| {
+        s.complete(seq, members, now_ms());
+        Some(s)
+    })?;
+    if let Some(old) = previous {
+        meta.access_update(app, &bits_key(&sync.id, old), |_| Some(Vec::new()))?;
+    }
+    Ok(())
+}
+
+/// The static segment `<prefix>.<sync>.<ds>` named `reached:<sync>:<ds>` (issue 17's name;
+/// ids cannot hold `:`). Already there (a completion retried after a kill, a re-send of the
+/// same day): kept as it is.
+fn save_reached(
+    state: &AppState,
+    app: &str,
+    sync: &SyncRecord,
+    ds: &str,
+    users: &RoaringBitmap,
+) -> Result<(), ReachError> {
+    use crate::segments::freeze::{FreezeError, FreezeRequest, Source, freeze};
+    let id = format!("{}.{}.{ds}", sync.reached_prefix, sync.id);
+    let input: wire::SegmentInput = serde_json::from_value(serde_json::json!({
+        "name": format!("reached:{}:{ds}", sync.id),
+        "description": format!("Users delivered to `{}` by sync `{}` for {ds}", sync.destination, sync.id),
+        "kind": "static",
+    }))
+    .map_err(|e| ReachError::Record { what: "reached segment".into(), reason: e.to_string() })?;
+    let (spec, _) = crate::segments::validate(input)
+        .map_err(|e| ReachError::Record { what: "reached segment".into(), reason: e.to_string() })?;
+    let req = FreezeRequest {
+        id,
+        spec,
+        source: Source::Users(IdSet::from_roaring(users)),
+        ds: Some(ds.to_owned()),
+        min_audience: 0,
+    };
+    match freeze(&state.snapshots, state.config.retention_days, app, &req, now_ms()) {
+        Ok(_) => {
+            // Its members reach the day's versions through the segments job the freeze queued.
+            state.jobs.wake();
+            Ok(())
+        }
+        Err(FreezeError::Exists(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What one attempt got.
+struct Attempt {
+    ok: bool,
+    code: Option<u16>,
+    error: Option<String>,
+}
+
+/// Sends one batch and records the outcome; `true` when it was acknowledged.
+async fn send(state: &AppState, app: &str, b: Batch) -> Result<bool, ReachError> {
+    let delivery_id = format!("{}.{}.{}", b.sync.id, b.seq, b.batch);
+    let count = (b.added.len() + b.removed.len()) as u64;
+    let attempt = match destinations::target(b.dest.kind, &b.dest.url)? {
+        Target::Http { host, port } => post(state, &b, &delivery_id, &host, port).await,
+        Target::Dir(dir) => {
+            let format = b.dest.format.unwrap_or_default();
+            let path = files::path(&dir, &b.sync.id, &b.ds, b.seq, b.kind, format);
+            let (added, removed) = (b.added, b.removed);
+            let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let mut w = files::Writer::create(path, format)?;
+                for chunk in added.chunks(10_000) {
+                    w.rows(chunk, "added")?;
+                }
+                for chunk in removed.chunks(10_000) {
+                    w.rows(chunk, "removed")?;
+                }
+                w.finish().map(|_| ())
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => Attempt { ok: true, code: None, error: None },
+                Ok(Err(e)) => Attempt { ok: false, code: None, error: Some(format!("writing the file: {e}")) },
+                Err(e) => Attempt { ok: false, code: None, error: Some(format!("writing the file: {e}")) },
+            }
+        }
+    };
+    let (st, a) = (state.clone(), app.to_owned());
+    let (sync_id, seq, batch, ds, kind) = (b.sync.id.clone(), b.seq, b.batch, b.ds.clone(), b.kind);
+    let ok = attempt.ok;
+    let (first, max) = (st.config.delivery_first_backoff_ms, st.config.delivery_max_attempts);
+    let jitter: f64 = rand::random();
+    blocking(move || {
+        let now = now_ms();
+        let meta = &st.meta;
+        let key = log_key(&sync_id, seq, batch);
+        let mut entry = meta
+            .access_get(&a, &key)?
+            .and_then(|bytes| serde_json::from_slice::<DeliveryBatch>(&bytes).ok())
+            .unwrap_or(DeliveryBatch {
+                delivery_id,
+                seq,
+                ds,
+                kind,
+                batch,
+                ids: count,
+                attempts: 0,
+                status: BatchStatus::Pending,
+                response_code: None,
+                last_error: None,
+                updated_ms: now,
+            });
+        entry.attempts += 1;
+        entry.response_code = attempt.code;
+        entry.last_error = attempt.error.clone();
+        entry.updated_ms = now;
+        let failed_for_good = !attempt.ok && entry.attempts >= max;
+        entry.status = match (attempt.ok, failed_for_good) {
+            (true, _) => BatchStatus::Delivered,
+            (false, true) => BatchStatus::Failed,
+            (false, false) => BatchStatus::Pending,
+        };
+        let bytes = encode(&entry);
+        meta.access_update(&a, &key, move |_| Some(bytes))?;
+        syncs::update(meta, &a, &sync_id, |mut s| {
+            if attempt.ok {
+                s.batch_done(seq, batch, now);
+            } else {
+                let attempts = s.current.as_ref().map_or(0, |c| c.attempts) + 1;
+                let error = attempt.error.clone().unwrap_or_default();
+                s.batch_failed(seq, error, backoff_ms(first, attempts, jitter), max, now);
+                if s.state == SyncState::Failed {
+                    tracing::warn!(sync = %s.id, seq, batch, "a delivery batch failed every attempt; the sync stops");
+                }
+            }
+            Some(s)
+        })?;
+        Ok(())
+    })
+    .await?;
+    Ok(ok)
+}
+
+/// POSTs a batch to a webhook: the host checked again (an address literal never reaches the
+/// resolver hook), the body signed.
+async fn post(state: &AppState, b: &Batch, delivery_id: &str, host: &str, port: u16) -> Attempt {
+    let failed = |error: String| Attempt { ok: false, code: None, error: Some(error) };
+    if let Err(e) = super::address::check_host(host, port, state.config.allow_private_destinations).await {
+        return failed(e.to_string());
+    }
+    let body = WebhookBody {
+        delivery_id: delivery_id.to_owned(),
+        segment: b.sync.segment.clone(),
+        ds: b.ds.clone(),
+        kind: b.kind,
+        added: b.added.clone(),
+        removed: b.removed.clone(),
+    };
+    let bytes = encode(&body);
+    let secret = b.dest.secret.as_deref().unwrap_or_default();
+    let t = now_ms() / 1_000;
+    let sig = signature::sign(secret.as_bytes(), t, &bytes);
+    let sent = state
+        .reach
+        .client
+        .post(&b.dest.url)
+        .header("content-type", "application/json")
+        .header(signature::HEADER, sig)
+        .header("x-sieve-delivery", delivery_id)
+        .body(bytes)
+        .send()
+        .await;
+    match sent {
+        Ok(res) if res.status().is_success() => Attempt { ok: true, code: Some(res.status().as_u16()), error: None },
+        Ok(res) => {
+            let code = res.status().as_u16();
+            let text = res.text().await.unwrap_or_default();
+            let text: String = text.chars().take(BODY_CHARS).collect();
+            Attempt { ok: false, code: Some(code), error: Some(format!("answered {code}: {text}")) }
+        }
+        Err(e) if e.is_timeout() => failed("timed out".into()),
+        Err(e) => failed(format!("request failed: {}", error_chain(&e))),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
