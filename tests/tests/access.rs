@@ -89,7 +89,8 @@ fn every_route_answers_every_role_as_the_route_table_and_the_document_say() -> R
             .replace("{id}", "nope")
             .replace("{hash}", &"0".repeat(64))
             .replace("{user_id}", "u1")
-            .replace("{kind}", "segments");
+            .replace("{kind}", "segments")
+            .replace("{sync}", "nope");
         let method = route.method.as_str();
         let documented = &doc["paths"][format!("/api{}", route.path)][method.to_lowercase()]["x-sieve-roles"];
         assert_eq!(documented, &json!(route.who.names()), "{method} {}: roles in the document", route.path);
@@ -123,6 +124,10 @@ fn every_route_answers_every_role_as_the_route_table_and_the_document_say() -> R
         ("POST", "/api/v1/apps/walk/segments/s/freeze"),
         ("GET", "/api/v1/apps/walk/tokens"),
         ("GET", "/api/v1/apps/walk/audit"),
+        ("GET", "/api/v1/apps/walk/destinations"),
+        ("GET", "/api/v1/apps/walk/segments/s/syncs"),
+        ("GET", "/api/v1/apps/walk/segments/s/syncs/x/deliveries"),
+        ("POST", "/api/v1/apps/walk/segments/s/syncs"),
     ] {
         assert_eq!(t.call(method, path, agg, Some(b"{}"))?.status, 403, "{method} {path}");
     }
