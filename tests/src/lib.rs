@@ -31,6 +31,7 @@
 //! | `freeze.rs` | "save as static (frozen now)" against a naive recomputation |
 //! | `experiments.rs` | A/B splits against `engine::split`, their balance and outcomes |
 //! | `jobs.rs` | durable background jobs across SIGKILL, failures and retries |
+//! | `reach.rs` | destinations, syncs and signed deliveries (issue 17) to a flaky receiver of our own across a SIGKILL, against a recount; SSRF refusals; a throughput bench (ignored) |
 //! | `chaos.rs` | versioned segment messages delivered in every order and duplicated |
 //! | `crash.rs` | SIGKILL during uploads, segment writes and reads; nothing lost or half-written |
 //! | `faults.rs` | full and failing disks, damaged blob files |

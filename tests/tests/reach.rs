@@ -605,3 +605,40 @@ fn destinations_on_private_addresses_are_refused_and_bad_input_names_its_field()
     assert_eq!(r.status, 404, "{}", r.body);
     Ok(())
 }
+
+/// Delivery throughput to a local receiver that answers every request at once (BENCHMARKS.md):
+/// `cargo test -p sieve-tests --test reach -- --ignored --nocapture throughput` (add `--release`
+/// for the release binary). Prints ids per second of the full delivery.
+#[test]
+#[ignore = "a benchmark, run by hand"]
+fn throughput() -> Result<(), Error> {
+    const USERS: usize = 200_000;
+    let t = TestServer::start(ADMIN, &["--allow-private-destinations"])?;
+    let token = t.app_with_token("b", "editor")?;
+    let mut csv = String::from("user_id,value\n");
+    for u in 0..USERS {
+        csv.push_str(&format!("user-{u:08},pro\n"));
+    }
+    t.ok("PUT", "/api/v1/apps/b/days/2026-11-10/tags/plan", &token, Some(csv.as_bytes()))?;
+    post(
+        &t,
+        "/api/v1/apps/b/segments",
+        &token,
+        &json!({"id": "pro", "name": "Pro", "kind": "dynamic", "rule": {"tag": "plan", "in": ["pro"]}}),
+    )?;
+    let rx = Receiver::start(Mode::Fine)?;
+    for batch in [1_000, 10_000] {
+        let id = format!("h{batch}");
+        let hook = json!({"id": id, "kind": "webhook", "url": rx.url(), "secret": SECRET, "batch_size": batch});
+        post(&t, "/api/v1/apps/b/destinations", &token, &hook)?;
+        let started = Instant::now();
+        post(&t, "/api/v1/apps/b/segments/pro/syncs", &token, &json!({"destination": id, "id": id}))?;
+        let path = format!("/api/v1/apps/b/segments/pro/syncs/{id}");
+        wait("the full delivery", Duration::from_secs(600), || {
+            Ok(t.ok("GET", &path, &token, None)?["delivered_ds"] == "2026-11-10")
+        })?;
+        let secs = started.elapsed().as_secs_f64();
+        println!("batch_size {batch}: {USERS} ids in {secs:.2} s = {:.0} ids/s", USERS as f64 / secs);
+    }
+    Ok(())
+}
