@@ -238,7 +238,7 @@ impl Publisher {
         let mut holders_before = None;
         if let (Some(new_side), Piece::Group(_)) = (&new_side, &piece) {
             let previous = match base.group(&name) {
-                Some(g) => Some(crate::governance::side(&self.snapshots, g, base.universe.count)?),
+                Some(g) => crate::governance::side_if_readable(&self.snapshots, g, base.universe.count),
                 None => None,
             };
             holders_before = previous.as_ref().map(|p| p.holders);
@@ -248,7 +248,10 @@ impl Publisher {
                 Gate::Approved => (Some(wire::QualityPolicy::default()), true),
             };
             if let Some(policy) = policy {
-                let checks = crate::governance::quality::run(previous.as_ref(), new_side, rows, &policy);
+                let mut checks = crate::governance::quality::run(previous.as_ref(), new_side, rows, &policy);
+                if previous.is_none() && base.group(&name).is_some() {
+                    checks.push(crate::governance::unreadable_previous());
+                }
                 let failed = crate::governance::quality::failed(&checks);
                 if failed && !approved && policy.policy == wire::QualityAction::Hold {
                     return Ok(Outcome::Held(checks));
@@ -281,7 +284,9 @@ impl Publisher {
                 };
                 if carries {
                     let before = match m.group(&entry.name) {
-                        Some(g) => Some(crate::governance::side(&self.snapshots, g, m.universe.count)?.holders),
+                        Some(g) => {
+                            crate::governance::side_if_readable(&self.snapshots, g, m.universe.count).map(|s| s.holders)
+                        }
                         None => None,
                     };
                     drafts.push(Draft {

@@ -42,7 +42,8 @@ fn health_is_ok_with_version() -> Result<(), Error> {
                 "damaged_record_count": 0,
                 "damaged_records": [],
                 "rolled_back_at_start": false
-            }
+            },
+            "governance": {"held_uploads": 0, "flagged_groups": 0}
         })
     );
     Ok(())

@@ -589,6 +589,36 @@ pub fn side(
     Ok(quality::Side { holders, universe, values, range })
 }
 
+/// [`side`], or `None` when the previous version's bitmaps cannot be read (damaged or
+/// missing): an upload of the group is then compared with nothing rather than refused, since
+/// uploading the same data again is how a damaged blob is healed (the error is logged, and the
+/// checks say so with [`unreadable_previous`]).
+pub fn side_if_readable(
+    snapshots: &Snapshots,
+    entry: &engine::manifest::GroupEntry,
+    universe: u64,
+) -> Option<quality::Side> {
+    match side(snapshots, entry, universe) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(group = %entry.name, error = %e, "previous version unreadable: quality checks compare with nothing");
+            None
+        }
+    }
+}
+
+/// The (passing) check that says the previous version could not be read.
+pub fn unreadable_previous() -> wire::QualityCheck {
+    wire::QualityCheck {
+        check: wire::CheckKind::Holders,
+        ok: true,
+        message: "the previous version's bitmaps could not be read (damaged or missing): not compared".into(),
+        value: None,
+        before: None,
+        after: None,
+    }
+}
+
 /// A numeric group's scaled range as decimals.
 pub fn decimal_range(min: i64, max: i64, scale: u32) -> (f64, f64) {
     let unit = 10f64.powi(i32::try_from(scale).unwrap_or(0));
