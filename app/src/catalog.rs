@@ -109,6 +109,31 @@ pub fn edits_catalog(access: &crate::access::Access) -> bool {
     matches!(access.role, None | Some(wire::Role::Admin | wire::Role::Editor))
 }
 
+/// Whether the token reads the catalog (the server's `Read` access: every role but `service`).
+///
+/// ```
+/// use app::access::Access;
+/// use app::api::Role;
+/// assert!(app::catalog::reads_catalog(&Access { role: Some(Role::Aggregate), settings: None }));
+/// assert!(!app::catalog::reads_catalog(&Access { role: Some(Role::Service), settings: None }));
+/// ```
+pub fn reads_catalog(access: &crate::access::Access) -> bool {
+    access.role != Some(wire::Role::Service)
+}
+
+/// Whether the token reads held uploads and a day's versions (they carry exact counts: the
+/// server's `Membership` access, which aggregate tokens lack).
+///
+/// ```
+/// use app::access::Access;
+/// use app::api::Role;
+/// assert!(app::catalog::reads_holds(&Access { role: Some(Role::Viewer), settings: None }));
+/// assert!(!app::catalog::reads_holds(&Access { role: Some(Role::Aggregate), settings: None }));
+/// ```
+pub fn reads_holds(access: &crate::access::Access) -> bool {
+    !access.is_aggregate() && reads_catalog(access)
+}
+
 /// The server's catalog record of a group, if it has one.
 pub fn info<'a>(list: Option<&'a wire::GroupList>, name: &str) -> Option<&'a wire::GroupInfo> {
     list?.groups.iter().find(|g| g.name == name)

@@ -77,9 +77,11 @@ fn Header() -> impl IntoView {
     let state = AppState::get();
     let tick = GovernanceTick::get();
     // Held uploads and flagged groups, on the Tags entry (issue 15).
+    let reads = Memo::new(move |_| state.access.with(|a| a.as_ref().is_some_and(crate::catalog::reads_catalog)));
     let attention = LocalResource::new(move || {
         tick.track();
-        let s = state.session.get();
+        // Only tokens that read the catalog are asked (a service token's request would be a 403).
+        let s = state.session.get().filter(|_| reads.get());
         async move {
             match s {
                 Some(s) => crate::api::groups(&s).await.map(|l| crate::catalog::attention(&l)).unwrap_or(0),

@@ -39,9 +39,10 @@ fn TagsBody() -> impl IntoView {
     let query = RwSignal::new(String::new());
     let tick = GovernanceTick::get();
     // The server's catalog: metadata of every group, the same on every day.
+    let reads = Memo::new(move |_| state.access.with(|a| a.as_ref().is_some_and(catalog::reads_catalog)));
     let groups = LocalResource::new(move || {
         tick.track();
-        let s = state.session.get();
+        let s = state.session.get().filter(|_| reads.get());
         async move {
             match s {
                 Some(s) => api::groups(&s).await.ok(),
@@ -209,9 +210,22 @@ fn GroupCard(
                             }
                         })
                 }}
-                <button class="button button-quiet" data-testid="group-history" on:click=move |_| history.update(|h| *h = !*h)>
-                    {move || if history.get() { "Hide versions" } else { "Versions" }}
-                </button>
+                {move || {
+                    state
+                        .access
+                        .with(|a| a.as_ref().is_some_and(catalog::reads_holds))
+                        .then(|| {
+                            view! {
+                                <button
+                                    class="button button-quiet"
+                                    data-testid="group-history"
+                                    on:click=move |_| history.update(|h| *h = !*h)
+                                >
+                                    {move || if history.get() { "Hide versions" } else { "Versions" }}
+                                </button>
+                            }
+                        })
+                }}
             </div>
             {move || {
                 (editing.get())

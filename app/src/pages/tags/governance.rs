@@ -358,9 +358,11 @@ pub fn HoldsPanel(edits: Memo<bool>) -> impl IntoView {
     let state = AppState::get();
     let tick = GovernanceTick::get();
     let error = RwSignal::new(None::<Error>);
+    // Holds carry exact counts: aggregate tokens may not read them (and are not asked to).
+    let reads = Memo::new(move |_| state.access.with(|a| a.as_ref().is_some_and(catalog::reads_holds)));
     let holds = LocalResource::new(move || {
         tick.track();
-        let s = state.session.get();
+        let s = state.session.get().filter(|_| reads.get());
         async move {
             match s {
                 Some(s) => api::holds(&s).await.ok(),
