@@ -76,6 +76,14 @@ fn load_bits(meta: &Meta, app: &str, sync: &str, seq: Option<u64>) -> Result<Roa
 /// Starts the worker; it runs until the process ends.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        if !state.meta.shared() {
+            // The embedded store belongs to this process alone: a lease in it is a killed
+            // process's, and waiting for it to lapse would only delay the resumption.
+            let meta = state.meta.clone();
+            if let Err(e) = blocking(move || release_leases(&meta)).await {
+                tracing::error!(error = %e, "releasing the leases of a previous process failed; they lapse instead");
+            }
+        }
         loop {
             if let Err(e) = scan(&state).await {
                 tracing::error!(error = %e, "delivery scan failed; trying again");
@@ -89,6 +97,19 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ReachError> + Send + 'static,
 ) -> Result<T, ReachError> {
     crate::blocking::run(f).await
+}
+
+/// Clears every sync's lease (see [`spawn`]).
+fn release_leases(meta: &Meta) -> Result<(), ReachError> {
+    for (app, _) in meta.apps()? {
+        for held in syncs::list(meta, &app)?.into_iter().filter(|s| s.lease.is_some()) {
+            syncs::update(meta, &app, &held.id, |mut s| {
+                s.lease = None;
+                Some(s)
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs every due sync of every app, one after another.
@@ -133,9 +154,28 @@ struct Batch {
     batch: u32,
     ds: String,
     kind: DeliveryKind,
-    added: Vec<String>,
-    removed: Vec<String>,
+    ids: Ids,
 }
+
+/// A batch's ids: resolved to strings for a webhook (one batch, at most `batch_size`), or the
+/// two sets a file is written from in chunks (a files delivery is one batch of any size, so its
+/// ids are never all held as strings).
+enum Ids {
+    Strings { added: Vec<String>, removed: Vec<String> },
+    Sets { from: RoaringBitmap, to: RoaringBitmap },
+}
+
+impl Ids {
+    fn count(&self) -> u64 {
+        match self {
+            Ids::Strings { added, removed } => (added.len() + removed.len()) as u64,
+            Ids::Sets { from, to } => (to - from).len() + (from - to).len(),
+        }
+    }
+}
+
+/// Ids resolved to strings per chunk when a file is written.
+const FILE_CHUNK: usize = 10_000;
 
 /// Claims a sync and delivers until it is up to date, fails, or is paused.
 async fn run_sync(state: &AppState, app: &str, id: &str) -> Result<(), ReachError> {
@@ -182,8 +222,12 @@ fn prepare(state: &AppState, app: &str, id: &str) -> Result<Step, ReachError> {
         DeliveryKind::Delta => load_bits(meta, app, id, sync.delivered.as_ref().map(|(s, _)| *s))?,
     };
     let to = load_bits(meta, app, id, Some(current.seq))?;
-    let size = if dest.kind == DestinationKind::Files { u32::MAX } else { dest.batch() };
-    let (added, removed) = batch_ids(&from, &to, size, current.batches_done);
+    if dest.kind == DestinationKind::Files {
+        let ids = Ids::Sets { from, to };
+        let (seq, batch, ds, kind) = (current.seq, current.batches_done, current.ds, current.kind);
+        return Ok(Step::Send(Box::new(Batch { sync, dest, seq, batch, ds, kind, ids })));
+    }
+    let (added, removed) = batch_ids(&from, &to, dest.batch(), current.batches_done);
     let kind =
         crate::ids::kind_of(meta, app).map_err(|e| ReachError::Record { what: "ids".into(), reason: e.to_string() })?;
     let externals = |ids: Vec<u32>| -> Result<Vec<String>, ReachError> {
@@ -199,8 +243,7 @@ fn prepare(state: &AppState, app: &str, id: &str) -> Result<Step, ReachError> {
         kind: current.kind,
         sync,
         dest,
-        added,
-        removed,
+        ids: Ids::Strings { added, removed },
     })))
 }
 
@@ -327,20 +370,31 @@ struct Attempt {
 /// Sends one batch and records the outcome; `true` when it was acknowledged.
 async fn send(state: &AppState, app: &str, b: Batch) -> Result<bool, ReachError> {
     let delivery_id = format!("{}.{}.{}", b.sync.id, b.seq, b.batch);
-    let count = (b.added.len() + b.removed.len()) as u64;
+    let count = b.ids.count();
     let attempt = match destinations::target(b.dest.kind, &b.dest.url)? {
         Target::Http { host, port } => post(state, &b, &delivery_id, &host, port).await,
         Target::Dir(dir) => {
             let format = b.dest.format.unwrap_or_default();
             let path = files::path(&dir, &b.sync.id, &b.ds, b.seq, b.kind, format);
-            let (added, removed) = (b.added, b.removed);
+            let Ids::Sets { from, to } = b.ids else {
+                return Err(ReachError::Record { what: "a files batch".into(), reason: "ids as strings".into() });
+            };
+            let (meta, a) = (state.meta.clone(), app.to_owned());
             let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let kind = crate::ids::kind_of(&meta, &a).map_err(std::io::Error::other)?;
                 let mut w = files::Writer::create(path, format)?;
-                for chunk in added.chunks(10_000) {
-                    w.rows(chunk, "added")?;
-                }
-                for chunk in removed.chunks(10_000) {
-                    w.rows(chunk, "removed")?;
+                for (set, change) in [(&to - &from, "added"), (&from - &to, "removed")] {
+                    let mut ids = set.iter();
+                    loop {
+                        let chunk: Vec<u32> = ids.by_ref().take(FILE_CHUNK).collect();
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let mut text = Vec::with_capacity(chunk.len());
+                        crate::ids::externals(&meta, &a, kind, chunk.into_iter(), |_, t| text.push(t.to_owned()))
+                            .map_err(std::io::Error::other)?;
+                        w.rows(&text, change)?;
+                    }
                 }
                 w.finish().map(|_| ())
             })
@@ -415,13 +469,16 @@ async fn post(state: &AppState, b: &Batch, delivery_id: &str, host: &str, port: 
     if let Err(e) = super::address::check_host(host, port, state.config.allow_private_destinations).await {
         return failed(e.to_string());
     }
+    let Ids::Strings { added, removed } = &b.ids else {
+        return failed("a webhook batch without its ids".into());
+    };
     let body = WebhookBody {
         delivery_id: delivery_id.to_owned(),
         segment: b.sync.segment.clone(),
         ds: b.ds.clone(),
         kind: b.kind,
-        added: b.added.clone(),
-        removed: b.removed.clone(),
+        added: added.clone(),
+        removed: removed.clone(),
     };
     let bytes = encode(&body);
     let secret = b.dest.secret.as_deref().unwrap_or_default();
