@@ -642,3 +642,35 @@ fn throughput() -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[test]
+fn an_address_allowed_once_is_checked_again_at_delivery() -> Result<(), Error> {
+    // A destination on 127.0.0.1 made while private addresses were allowed; the server then
+    // restarts without the flag (as after DNS moving a name onto the private network).
+    let mut t = TestServer::start(ADMIN, &["--allow-private-destinations"])?;
+    let token = t.app_with_token("d", "editor")?;
+    let plans = plans(1);
+    upload(&t, &token, "d", &days(1)[0], &plans[0])?;
+    let seg = json!({"id": "pro", "name": "Pro", "kind": "dynamic", "rule": {"tag": "plan", "in": ["pro"]}});
+    post(&t, "/api/v1/apps/d/segments", &token, &seg)?;
+    let rx = Receiver::start(Mode::Fine)?;
+    post(
+        &t,
+        "/api/v1/apps/d/destinations",
+        &token,
+        &json!({"id": "h", "kind": "webhook", "url": rx.url(), "secret": SECRET}),
+    )?;
+    t.kill_and_restart(&["--delivery-max-attempts", "2", "--delivery-backoff-ms", "20"])?;
+    post(&t, "/api/v1/apps/d/segments/pro/syncs", &token, &json!({"destination": "h", "id": "s"}))?;
+    let path = "/api/v1/apps/d/segments/pro/syncs/s";
+    wait(
+        "the refused delivery",
+        Duration::from_secs(60),
+        || Ok(t.ok("GET", path, &token, None)?["state"] == "failed"),
+    )?;
+    let s = t.ok("GET", path, &token, None)?;
+    let error = s["current"]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("127.0.0.1") && error.contains("loopback"), "{s}");
+    assert!(rx.lock().got.is_empty(), "nothing reached the private address");
+    Ok(())
+}
