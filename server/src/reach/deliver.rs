@@ -1,5 +1,5 @@
-//! The I/O edge of syncs: one worker task per process claims due syncs from the store and
-//! delivers, one batch at a time, in order.
+//! The I/O edge of syncs: one worker task per process claims due syncs from the store, and
+//! each sync delivers on a task of its own, one batch at a time, in order.
 //!
 //! A step: claim the sync (a lease in its record, like jobs); with no delivery under way, take
 //! the next due day ([`SyncRecord::next_day`]), store the members it brings the destination to
@@ -129,9 +129,21 @@ async fn scan(state: &AppState) -> Result<(), ReachError> {
     })
     .await?;
     for (app, sync) in due {
-        if let Err(e) = run_sync(state, &app, &sync).await {
-            tracing::error!(app, sync, error = %e, "delivery step failed; the sync is tried again");
+        // Each sync on a task of its own, so a slow receiver delays only its own syncs; the
+        // running set keeps one task per sync (the lease keeps other processes out, not this one).
+        let key = (app.clone(), sync.clone());
+        if !state.reach.running.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+            continue;
         }
+        let st = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = run_sync(&st, &app, &sync).await {
+                tracing::error!(app, sync, error = %e, "delivery step failed; the sync is tried again");
+            }
+            st.reach.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            // Its next delivery may be due at once (a day published meanwhile).
+            st.reach.wake.notify_one();
+        });
     }
     Ok(())
 }

@@ -113,6 +113,8 @@ pub struct Reach {
     pub wake: tokio::sync::Notify,
     /// The guarded client (see [`address::client`]).
     pub client: reqwest::Client,
+    /// The syncs (app, id) this process is delivering now, one task each.
+    pub running: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Reach {
@@ -127,6 +129,7 @@ impl Reach {
             owner: raw.iter().map(|b| format!("{b:02x}")).collect(),
             wake: tokio::sync::Notify::new(),
             client: address::client(config.allow_private_destinations, config.delivery_timeout)?,
+            running: std::sync::Mutex::default(),
         })
     }
 }
