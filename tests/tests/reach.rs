@@ -481,24 +481,37 @@ fn a_synced_segment_arrives_exactly_through_failures_and_a_kill() -> Result<(), 
     Ok(())
 }
 
+const FAILING_FLAGS: [&str; 5] =
+    ["--allow-private-destinations", "--delivery-backoff-ms", "20", "--delivery-max-attempts", "3"];
+
 #[test]
 fn a_batch_that_always_fails_stops_the_sync_failed_then_resumes() -> Result<(), Error> {
-    let flags = ["--allow-private-destinations", "--delivery-backoff-ms", "20", "--delivery-max-attempts", "3"];
-    let t = TestServer::start(ADMIN, &flags)?;
+    failing_flow(&TestServer::start(ADMIN, &FAILING_FLAGS)?)
+}
+
+#[test]
+fn the_same_on_postgresql_and_object_storage() -> Result<(), Error> {
+    // Destinations, syncs, their members and log are `access` records: the same flow with the
+    // metadata in PostgreSQL (and the reached segments' blobs in S3-compatible storage).
+    let store = sieve_tests::services::shared()?.store("reach")?;
+    failing_flow(&TestServer::start_with_env(ADMIN, &FAILING_FLAGS, &store.vars())?)
+}
+
+fn failing_flow(t: &TestServer) -> Result<(), Error> {
     let token = t.app_with_token("f", "editor")?;
     let ds = days(2);
     let plans = plans(2);
-    upload(&t, &token, "f", &ds[0], &plans[0])?;
+    upload(t, &token, "f", &ds[0], &plans[0])?;
     post(
-        &t,
+        t,
         "/api/v1/apps/f/segments",
         &token,
         &json!({"id": "pro", "name": "Pro", "kind": "dynamic", "rule": {"tag": "plan", "in": ["pro"]}}),
     )?;
     let rx = Receiver::start(Mode::AlwaysFail)?;
     let hook = json!({"id": "h", "kind": "webhook", "url": rx.url(), "secret": SECRET, "batch_size": 100000});
-    post(&t, "/api/v1/apps/f/destinations", &token, &hook)?;
-    post(&t, "/api/v1/apps/f/segments/pro/syncs", &token, &json!({"destination": "h", "id": "s"}))?;
+    post(t, "/api/v1/apps/f/destinations", &token, &hook)?;
+    post(t, "/api/v1/apps/f/segments/pro/syncs", &token, &json!({"destination": "h", "id": "s"}))?;
     let path = "/api/v1/apps/f/segments/pro/syncs/s";
     wait("the sync to fail", Duration::from_secs(60), || Ok(t.ok("GET", path, &token, None)?["state"] == "failed"))?;
     let s = t.ok("GET", path, &token, None)?;
@@ -519,7 +532,7 @@ fn a_batch_that_always_fails_stops_the_sync_failed_then_resumes() -> Result<(), 
     assert!(seen.iter().all(|g| g.json["delivery_id"] == entry["delivery_id"]), "the same delivery_id on every retry");
 
     *rx.mode.lock().unwrap_or_else(|p| p.into_inner()) = Mode::Fine;
-    post(&t, &format!("{path}/resume"), &token, &json!({}))?;
+    post(t, &format!("{path}/resume"), &token, &json!({}))?;
     wait("the delivery after resume", Duration::from_secs(60), || {
         Ok(t.ok("GET", path, &token, None)?["delivered_ds"] == ds[0].as_str())
     })?;
@@ -529,11 +542,11 @@ fn a_batch_that_always_fails_stops_the_sync_failed_then_resumes() -> Result<(), 
     assert_eq!(got, members_of(&plans[0]));
 
     // Paused, a new day waits; resumed, its delta goes.
-    post(&t, &format!("{path}/pause"), &token, &json!({}))?;
-    upload(&t, &token, "f", &ds[1], &plans[1])?;
+    post(t, &format!("{path}/pause"), &token, &json!({}))?;
+    upload(t, &token, "f", &ds[1], &plans[1])?;
     let paused = t.ok("GET", path, &token, None)?;
     assert_eq!((paused["state"].as_str(), paused["delivered_ds"].as_str()), (Some("paused"), Some(ds[0].as_str())));
-    post(&t, &format!("{path}/resume"), &token, &json!({}))?;
+    post(t, &format!("{path}/resume"), &token, &json!({}))?;
     wait("the delta after resume", Duration::from_secs(60), || {
         Ok(t.ok("GET", path, &token, None)?["delivered_ds"] == ds[1].as_str())
     })?;
