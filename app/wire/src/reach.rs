@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub enum DestinationKind {
     /// HTTP(S) POSTs of JSON batches, signed with the destination's secret.
     Webhook,
-    /// One file per delivery under a `file://` directory.
+    /// One file per delivery in a `file://` directory or an `s3://` bucket.
     Files,
 }
 
@@ -39,7 +39,8 @@ pub struct DestinationInput {
     pub id: String,
     /// `webhook` or `files`.
     pub kind: DestinationKind,
-    /// `http(s)://…` for a webhook; `file:///absolute/dir` for files.
+    /// `http(s)://…` for a webhook; `file:///absolute/dir` or `s3://bucket[/prefix]` (the
+    /// server's object storage settings) for files.
     pub url: String,
     /// A webhook's signing secret (16 to 256 bytes); never answered after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,7 @@
 //! state the next claim resumes from: at worst a batch acknowledged but not yet recorded is
 //! sent again, under the same `delivery_id` (at least once).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use engine::IdSet;
@@ -185,9 +186,6 @@ impl Ids {
         }
     }
 }
-
-/// Ids resolved to strings per chunk when a file is written.
-const FILE_CHUNK: usize = 10_000;
 
 /// Claims a sync and delivers until it is up to date, fails, or is paused.
 async fn run_sync(state: &AppState, app: &str, id: &str) -> Result<(), ReachError> {
@@ -385,36 +383,37 @@ async fn send(state: &AppState, app: &str, b: Batch) -> Result<bool, ReachError>
     let count = b.ids.count();
     let attempt = match destinations::target(b.dest.kind, &b.dest.url)? {
         Target::Http { host, port } => post(state, &b, &delivery_id, &host, port).await,
-        Target::Dir(dir) => {
-            let format = b.dest.format.unwrap_or_default();
-            let path = files::path(&dir, &b.sync.id, &b.ds, b.seq, b.kind, format);
+        target @ (Target::Dir(_) | Target::Bucket { .. }) => {
             let Ids::Sets { from, to } = b.ids else {
                 return Err(ReachError::Record { what: "a files batch".into(), reason: "ids as strings".into() });
             };
-            let (meta, a) = (state.meta.clone(), app.to_owned());
-            let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                let kind = crate::ids::kind_of(&meta, &a).map_err(std::io::Error::other)?;
-                let mut w = files::Writer::create(path, format)?;
-                for (set, change) in [(&to - &from, "added"), (&from - &to, "removed")] {
-                    let mut ids = set.iter();
-                    loop {
-                        let chunk: Vec<u32> = ids.by_ref().take(FILE_CHUNK).collect();
-                        if chunk.is_empty() {
-                            break;
-                        }
-                        let mut text = Vec::with_capacity(chunk.len());
-                        crate::ids::externals(&meta, &a, kind, chunk.into_iter(), |_, t| text.push(t.to_owned()))
-                            .map_err(std::io::Error::other)?;
-                        w.rows(&text, change)?;
-                    }
+            let format = b.dest.format.unwrap_or_default();
+            let name = files::relative(&b.sync.id, &b.ds, b.seq, b.kind, format);
+            let (local, bucket) = match target {
+                Target::Bucket { bucket, prefix } => {
+                    let spool = state.config.data_dir.join("reach-spool").join(app);
+                    (spool.join(&name), Some((bucket, format!("{prefix}{name}"))))
                 }
-                w.finish().map(|_| ())
-            })
-            .await;
-            match written {
-                Ok(Ok(())) => Attempt { ok: true, code: None, error: None },
-                Ok(Err(e)) => Attempt { ok: false, code: None, error: Some(format!("writing the file: {e}")) },
-                Err(e) => Attempt { ok: false, code: None, error: Some(format!("writing the file: {e}")) },
+                Target::Dir(dir) => (dir.join(&name), None),
+                Target::Http { .. } => (PathBuf::new(), None), // matched above
+            };
+            let (meta, a, file) = (state.meta.clone(), app.to_owned(), local.clone());
+            let written =
+                tokio::task::spawn_blocking(move || files::write_delivery(&meta, &a, file, format, &from, &to)).await;
+            let mut result = match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("writing the file: {e}")),
+                Err(e) => Err(format!("writing the file: {e}")),
+            };
+            if let (Ok(()), Some((bucket, key))) = (&result, bucket) {
+                result = files::upload(&bucket, &key, &local)
+                    .await
+                    .map_err(|e| format!("uploading to s3://{bucket}/{key}: {e}"));
+                let _ = tokio::fs::remove_file(&local).await;
+            }
+            match result {
+                Ok(()) => Attempt { ok: true, code: None, error: None },
+                Err(e) => Attempt { ok: false, code: None, error: Some(e) },
             }
         }
     };

@@ -80,6 +80,13 @@ pub enum Target {
     },
     /// A local directory.
     Dir(std::path::PathBuf),
+    /// A bucket and a key prefix (empty, or ending in `/`).
+    Bucket {
+        /// The bucket.
+        bucket: String,
+        /// The key prefix.
+        prefix: String,
+    },
 }
 
 /// Checks a URL's form for `kind`.
@@ -92,6 +99,7 @@ pub enum Target {
 /// assert!(target(Webhook, "http://user:pw@x/").is_err());
 /// assert_eq!(target(Files, "file:///srv/out").unwrap(), Target::Dir("/srv/out".into()));
 /// assert!(target(Files, "file://relative").is_err());
+/// assert_eq!(target(Files, "s3://out/sieve/").unwrap(), Target::Bucket { bucket: "out".into(), prefix: "sieve/".into() });
 /// ```
 pub fn target(kind: DestinationKind, url: &str) -> Result<Target, ReachError> {
     let bad = |m: &str| ReachError::invalid("url", m.to_owned());
@@ -116,7 +124,14 @@ pub fn target(kind: DestinationKind, url: &str) -> Result<Target, ReachError> {
                 Ok(Target::Dir(std::path::PathBuf::from(dir)))
             }
             Some(_) => Err(bad("a files URL is file:///absolute/directory, without `..`")),
-            None => Err(bad("a files URL is file:///absolute/directory (s3:// is not supported yet)")),
+            None => match url.strip_prefix("s3://").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) {
+                Some((bucket, prefix)) if !bucket.is_empty() && !prefix.split('/').any(|p| p == "..") => {
+                    let prefix = prefix.trim_matches('/');
+                    let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+                    Ok(Target::Bucket { bucket: bucket.to_owned(), prefix })
+                }
+                _ => Err(bad("a files URL is file:///absolute/directory or s3://bucket[/prefix]")),
+            },
         },
     }
 }

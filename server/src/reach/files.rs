@@ -1,10 +1,13 @@
 //! A files destination: one file per delivery, `<dir>/<sync>/<ds>.<seq>.<kind>.csv` (or
-//! `.parquet`), columns `user_id` and `change` (`added` or `removed`).
+//! `.parquet`), columns `user_id` and `change` (`added` or `removed`), in a directory
+//! (`file:///dir`) or a bucket (`s3://bucket/prefix`, with the server's `AWS_*` settings).
 //!
 //! The file is written under a temporary name, flushed to disk and renamed, so a reader of the
 //! directory never sees half a delivery; a delivery retried after a kill writes the same name
-//! again (at least once, and the same content: its ids were fixed when it started). Ids arrive
-//! in chunks, so memory is bounded by a chunk whatever the segment's size.
+//! again (at least once, and the same content: its ids were fixed when it started). Ids are
+//! resolved and written in chunks, so memory is bounded by a chunk whatever the segment's size.
+//! For a bucket the file is written to the data directory's `reach-spool/` first, then sent as
+//! a multipart upload (an object appears whole or not at all) and removed.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -16,7 +19,13 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use wire::{DeliveryKind, FileFormat};
 
-/// The file a delivery goes to.
+/// The file a delivery goes to, relative to the destination: `<sync>/<ds>.<seq>.<kind>.<ext>`.
+pub fn relative(sync: &str, ds: &str, seq: u64, kind: DeliveryKind, format: FileFormat) -> String {
+    let path = path(Path::new(""), sync, ds, seq, kind, format);
+    path.to_string_lossy().into_owned()
+}
+
+/// The file a delivery goes to under `dir`.
 pub fn path(dir: &Path, sync: &str, ds: &str, seq: u64, kind: DeliveryKind, format: FileFormat) -> PathBuf {
     let kind = match kind {
         DeliveryKind::Full => "full",
@@ -117,6 +126,68 @@ impl Writer {
         }
         Ok(self.dest)
     }
+}
+
+/// Ids resolved to strings per chunk.
+const CHUNK: usize = 10_000;
+
+/// Writes the delivery from `from` to `to` (added, then removed) into the file `dest`,
+/// resolving ids to the app's strings a chunk at a time. Blocking.
+///
+/// # Errors
+/// The file system's, or the store's (as an I/O error).
+pub fn write_delivery(
+    meta: &crate::store::Meta,
+    app: &str,
+    dest: PathBuf,
+    format: FileFormat,
+    from: &roaring::RoaringBitmap,
+    to: &roaring::RoaringBitmap,
+) -> std::io::Result<()> {
+    let kind = crate::ids::kind_of(meta, app).map_err(std::io::Error::other)?;
+    let mut w = Writer::create(dest, format)?;
+    for (set, change) in [(to - from, "added"), (from - to, "removed")] {
+        let mut ids = set.iter();
+        loop {
+            let chunk: Vec<u32> = ids.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let mut text = Vec::with_capacity(chunk.len());
+            crate::ids::externals(meta, app, kind, chunk.into_iter(), |_, t| text.push(t.to_owned()))
+                .map_err(std::io::Error::other)?;
+            w.rows(&text, change)?;
+        }
+    }
+    w.finish().map(|_| ())
+}
+
+/// Uploads the local file `local` to `key` in `bucket` as a multipart upload, 8 MiB parts,
+/// a few in flight.
+///
+/// # Errors
+/// What the object store or the file said.
+pub async fn upload(bucket: &str, key: &str, local: &Path) -> Result<(), String> {
+    use object_store::{ObjectStoreExt as _, WriteMultipart};
+    use tokio::io::AsyncReadExt as _;
+    let store = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map_err(|e| format!("the bucket: {e}"))?;
+    let upload = store.put_multipart(&object_store::path::Path::from(key)).await.map_err(|e| e.to_string())?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+    let mut file = tokio::fs::File::open(local).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        writer.wait_for_capacity(4).await.map_err(|e| e.to_string())?;
+        let n = file.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break (string ids may).

@@ -9,7 +9,7 @@
 //! | [`destinations`] | destination records: validation, create, list, patch, delete; the secret kept, never answered |
 //! | [`syncs`] | sync records and their pure transitions: start, pause, resume, resend, the delivery under way, its batches |
 //! | [`deliver`] | the I/O edge: the worker that claims due syncs, freezes a day's change, sends it batch by batch, retries, logs |
-//! | [`files`] | a files destination: one CSV or Parquet file per delivery, written whole then renamed |
+//! | [`files`] | a files destination: one CSV or Parquet file per delivery, written whole then renamed, or uploaded to a bucket |
 //! | [`signature`] | `X-Sieve-Signature`: signing, and the check a receiver runs |
 //! | [`address`] | refusing loopback, private and link-local addresses, at creation and on every connection |
 //!

@@ -23,7 +23,7 @@ fn sync_id() -> serde_json::Value {
 
 /// `POST /v1/apps/{app}/destinations`.
 pub fn create_destination() -> Op {
-    Op::new("createDestination", "reach", "Add a destination: a signed webhook or a directory of files (editors)")
+    Op::new("createDestination", "reach", "Add a destination: a signed webhook, or files in a directory or bucket (editors)")
         .describe("A URL whose host resolves to a loopback, private, link-local, unspecified or multicast address is refused (400 naming `url`) unless the server runs with `--allow-private-destinations`; the check is repeated on every delivery. The secret is never answered again.")
         .params(&["app"])
         .body::<DestinationInput>()
