@@ -494,7 +494,44 @@ fn the_same_on_postgresql_and_object_storage() -> Result<(), Error> {
     // Destinations, syncs, their members and log are `access` records: the same flow with the
     // metadata in PostgreSQL (and the reached segments' blobs in S3-compatible storage).
     let store = sieve_tests::services::shared()?.store("reach")?;
-    failing_flow(&TestServer::start_with_env(ADMIN, &FAILING_FLAGS, &store.vars())?)
+    let t = TestServer::start_with_env(ADMIN, &FAILING_FLAGS, &store.vars())?;
+    failing_flow(&t)?;
+    // A files destination in the bucket: the CSV is uploaded whole and holds the members.
+    let (bucket, prefix) = store.blob_url.trim_start_matches("s3://").split_once('/').ok_or("blob url")?;
+    let out = format!("{}-out", prefix.trim_end_matches('/'));
+    let token = t.token("f", "editor")?;
+    let dest = json!({"id": "bucket", "kind": "files", "url": format!("s3://{bucket}/{out}"), "format": "csv"});
+    post(&t, "/api/v1/apps/f/destinations", &token, &dest)?;
+    post(&t, "/api/v1/apps/f/segments/pro/syncs", &token, &json!({"destination": "bucket", "id": "b"}))?;
+    let ds = days(2);
+    let path = "/api/v1/apps/f/segments/pro/syncs/b";
+    wait("the upload", Duration::from_secs(60), || {
+        let s = t.ok("GET", path, &token, None)?;
+        assert_ne!(s["state"], "failed", "{s}");
+        Ok(s["delivered_ds"] == ds[1].as_str())
+    })?;
+    let env: BTreeMap<&str, &str> = store.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(env["AWS_ENDPOINT"])
+        .with_allow_http(true)
+        .with_region(env["AWS_DEFAULT_REGION"])
+        .with_access_key_id(env["AWS_ACCESS_KEY_ID"])
+        .with_secret_access_key(env["AWS_SECRET_ACCESS_KEY"])
+        .with_bucket_name(bucket)
+        .build()?;
+    let key = object_store::path::Path::from(format!("{out}/b/{}.1.full.csv", ds[1]));
+    let bytes = tokio::runtime::Runtime::new()?.block_on(async {
+        use object_store::ObjectStoreExt as _;
+        s3.get(&key).await?.bytes().await
+    })?;
+    let text = String::from_utf8(bytes.to_vec())?;
+    let got: BTreeSet<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.strip_suffix(",added").map(str::to_owned).ok_or(l.to_owned()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(got, members_of(&plans(2)[1]), "the uploaded CSV holds the day's members");
+    Ok(())
 }
 
 fn failing_flow(t: &TestServer) -> Result<(), Error> {
