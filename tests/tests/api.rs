@@ -529,7 +529,8 @@ fn openapi_document_matches_the_live_routes() -> Result<(), Error> {
             .replace("{id}", "s")
             .replace("{hash}", &"0".repeat(64))
             .replace("{user_id}", "u")
-            .replace("{kind}", "segments");
+            .replace("{kind}", "segments")
+            .replace("{sync}", "x");
         assert!(!path.contains('{'), "unknown parameter in {template}");
         for (method, op) in item.as_object().ok_or("item")? {
             let method = method.to_uppercase();
