@@ -262,6 +262,9 @@ pub struct DeliveryBatch {
 pub struct DeliveryList {
     /// Batches, oldest first.
     pub deliveries: Vec<DeliveryBatch>,
+    /// More batches follow: ask again with `after` set to the last `delivery_id` here.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// The JSON body of a webhook request.

@@ -55,13 +55,35 @@ fn log_key(sync: &str, seq: u64, batch: u32) -> String {
     format!("{LOG}{sync}/{seq:010}/{batch:06}")
 }
 
-/// The delivery log of a sync, oldest first, at most `limit` batches after `after` (a key).
+/// The delivery log of a sync, oldest first: at most `limit` batches after the batch
+/// `after` (a `delivery_id`), and whether more follow.
 ///
 /// # Errors
-/// The store's, or a record that does not decode.
-pub fn log(meta: &Meta, app: &str, sync: &str, limit: usize) -> Result<Vec<DeliveryBatch>, ReachError> {
+/// [`ReachError::InvalidField`] naming `after` when it is not one of this sync's ids; the
+/// store's, or a record that does not decode.
+pub fn log(
+    meta: &Meta,
+    app: &str,
+    sync: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<DeliveryBatch>, bool), ReachError> {
     let prefix = format!("{LOG}{sync}/");
-    meta.access_list(app, &prefix, None, limit)?.into_iter().map(|(k, b)| decode(&k, &b)).collect()
+    let after = match after {
+        None => None,
+        Some(id) => {
+            let parsed = id.strip_prefix(sync).and_then(|rest| rest.strip_prefix('.')).and_then(|rest| {
+                let (seq, batch) = rest.split_once('.')?;
+                Some(log_key(sync, seq.parse().ok()?, batch.parse().ok()?))
+            });
+            Some(parsed.ok_or_else(|| ReachError::invalid("after", format!("not a delivery_id of sync `{sync}`")))?)
+        }
+    };
+    let mut rows = meta.access_list(app, &prefix, after.as_deref(), limit.saturating_add(1))?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let batches = rows.into_iter().map(|(k, b)| decode(&k, &b)).collect::<Result<_, _>>()?;
+    Ok((batches, more))
 }
 
 /// The members delivery `seq` brings the destination to (empty for none).

@@ -279,6 +279,8 @@ pub async fn delete_sync(
 pub struct DeliveriesQuery {
     /// Most batches answered (default and maximum 10,000).
     limit: Option<usize>,
+    /// Batches after this `delivery_id` (the last of the previous page).
+    after: Option<String>,
 }
 
 /// `GET /api/v1/apps/{app}/segments/{id}/syncs/{sync}/deliveries`: the log, oldest first.
@@ -296,10 +298,10 @@ pub async fn deliveries(
         Some(_) => return Err(ApiError::invalid_field("limit", "1 to 10000")),
         None => 10_000,
     };
-    let deliveries = blocking(move || -> Result<_, ReachError> {
+    let (deliveries, more) = blocking(move || -> Result<_, ReachError> {
         sync_of(&state, &app, &segment, &id)?;
-        deliver::log(&state.meta, &app, &id, limit)
+        deliver::log(&state.meta, &app, &id, q.after.as_deref(), limit)
     })
     .await?;
-    Ok(Json(DeliveryList { deliveries }))
+    Ok(Json(DeliveryList { deliveries, more }))
 }

@@ -136,6 +136,7 @@ pub fn sync_deliveries() -> Op {
         .params(&["app", "segment"])
         .param(sync_id())
         .param(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "description": "Most batches answered (default 10000)"}))
+        .param(json!({"name": "after", "in": "query", "schema": {"type": "string"}, "description": "Batches after this `delivery_id` (`more` in the answer says whether to ask again)"}))
         .answer::<DeliveryList>(200, "Batches, oldest first")
         .errors(&READ)
 }
