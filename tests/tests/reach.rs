@@ -389,6 +389,22 @@ fn a_synced_segment_arrives_exactly_through_failures_and_a_kill() -> Result<(), 
     // The delivery log matches what the receiver saw.
     let dl = t.ok("GET", "/api/v1/apps/r/segments/pro/syncs/pro.hook/deliveries", &token, None)?;
     let entries = dl["deliveries"].as_array().ok_or("no deliveries")?;
+    assert_eq!(dl["more"], false);
+    // Paged, the log is the same.
+    let (mut paged, mut after) = (Vec::new(), String::new());
+    loop {
+        let q = if after.is_empty() { "limit=7".to_owned() } else { format!("limit=7&after={after}") };
+        let page = t.ok("GET", &format!("/api/v1/apps/r/segments/pro/syncs/pro.hook/deliveries?{q}"), &token, None)?;
+        let rows = page["deliveries"].as_array().ok_or("page")?.clone();
+        after = rows.last().and_then(|r| r["delivery_id"].as_str()).unwrap_or_default().to_owned();
+        paged.extend(rows);
+        if page["more"] != true {
+            break;
+        }
+    }
+    assert_eq!(&paged, entries, "pages of 7 give the whole log");
+    let bad = t.call("GET", "/api/v1/apps/r/segments/pro/syncs/pro.hook/deliveries?after=other.1.0", &token, None)?;
+    assert_eq!((bad.status, bad.json()?["field"].clone()), (400, json!("after")), "{}", bad.body);
     assert_eq!(entries.len(), accepted.len(), "one log entry per batch the receiver took");
     let by_id: BTreeMap<&str, &Got> =
         accepted.iter().map(|g| (g.json["delivery_id"].as_str().unwrap_or(""), g)).collect();
