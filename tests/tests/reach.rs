@@ -666,6 +666,10 @@ fn destinations_on_private_addresses_are_refused_and_bad_input_names_its_field()
     assert_eq!(dup.status, 409, "{}", dup.body);
     let list = t.ok("GET", "/api/v1/apps/s/destinations", &token, None)?;
     assert_eq!(list["destinations"].as_array().map(Vec::len), Some(1), "nothing refused was stored: {list}");
+    // A sync whose reached segments' ids would be too long is refused at once.
+    let long = json!({"destination": "pub", "id": "x".repeat(60)});
+    let r = t.call("POST", "/api/v1/apps/s/segments/nope/syncs", &token, Some(long.to_string().as_bytes()))?;
+    assert_eq!((r.status, r.json()?["field"].clone()), (400, json!("id")), "{}", r.body);
     // A sync of a missing segment or to a missing destination is a 404.
     let r = t.call("POST", "/api/v1/apps/s/segments/nope/syncs", &token, Some(br#"{"destination":"pub"}"#))?;
     assert_eq!(r.status, 404, "{}", r.body);

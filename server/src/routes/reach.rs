@@ -132,6 +132,15 @@ pub async fn start_sync(
     validate_id("id", &id)?;
     let prefix = body.reached_prefix.clone().unwrap_or_else(|| "reached".to_owned());
     validate_id("reached_prefix", &prefix)?;
+    // Checked now, not when the first delivery completes and its reached segment is made.
+    if engine::id::check_id(&format!("{prefix}.{id}.2026-01-01")).is_err() {
+        return Err(ApiError::invalid_field(
+            "id",
+            format!(
+                "reached users are saved as the segment `{prefix}.{id}.<ds>`, longer than an id may be; choose a shorter sync id or reached_prefix"
+            ),
+        ));
+    }
     let (st, a, actor) = (state.clone(), app.clone(), auth.actor());
     let record = blocking(move || -> Result<SyncRecord, ApiError> {
         let live = crate::segments::load(&st.meta, &a, &segment)?.is_some_and(|(_, r)| r.live().is_some());
