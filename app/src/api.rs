@@ -18,6 +18,8 @@ use engine::manifest::EventEntry;
 
 use crate::session::{Session, encode_component};
 
+pub mod reach;
+
 // The bodies of the API, shared with the server (crate `wire`): what the server answers is
 // what these decode, field for field.
 pub use wire::{

@@ -27,6 +27,8 @@
 //!   from the manifests, the segments that moved most, freshness, the address. Plain Rust.
 //! - [`lookup`]: one user's tags and segments across the days as a timeline. Plain Rust.
 //! - [`csv`]: tables as CSV for the pages' downloads. Plain Rust.
+//! - [`reach`]: the destination form's checks and a sync's state in words (Segments and
+//!   Destinations pages). Plain Rust.
 //! - [`members`]: member lists out (formats, file names, progress) and in (a file as the list
 //!   the server takes, its accounting in words). Plain Rust.
 //! - [`analysis`]: the Funnels and Pivot pages' choices (in their addresses), rows, heat scale
@@ -71,6 +73,7 @@ pub mod nav;
 pub mod overview;
 pub mod pages;
 pub mod profile;
+pub mod reach;
 pub mod session;
 pub mod split;
 pub mod trends;

@@ -26,13 +26,15 @@ pub enum Page {
     Compare,
     /// Which tags and segments one user has.
     Lookup,
+    /// Where segments are sent, and how their syncs go.
+    Destinations,
     /// The app's tokens, privacy settings and audit log (app admins).
     Settings,
 }
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 11] = [
+    pub const ALL: [Page; 12] = [
         Page::Overview,
         Page::Tags,
         Page::Audience,
@@ -43,6 +45,7 @@ impl Page {
         Page::Pivot,
         Page::Compare,
         Page::Lookup,
+        Page::Destinations,
         Page::Settings,
     ];
 
@@ -59,6 +62,7 @@ impl Page {
             Page::Pivot => "Pivot",
             Page::Compare => "Compare",
             Page::Lookup => "Lookup",
+            Page::Destinations => "Destinations",
             Page::Settings => "Settings",
         }
     }
@@ -82,6 +86,7 @@ impl Page {
             Page::Pivot => "/pivot",
             Page::Compare => "/compare",
             Page::Lookup => "/lookup",
+            Page::Destinations => "/destinations",
             Page::Settings => "/settings",
         }
     }
@@ -105,6 +110,7 @@ impl Page {
             Page::Pivot => "Cross two tag groups: users, shares and TGI on a heat scale, as CSV.",
             Page::Compare => "Two segments side by side: sizes, overlap, a tag group's spread in each.",
             Page::Lookup => "See which tags and segments one user has.",
+            Page::Destinations => "Send segments to webhooks or files and keep them in sync day by day.",
             Page::Settings => "Tokens, privacy settings and the audit log of the app.",
         }
     }
@@ -131,6 +137,8 @@ impl Page {
     pub fn is_shown_to(self, access: Option<&Access>) -> bool {
         match self {
             Page::Settings => access.is_some_and(Access::is_admin),
+            // Syncs name user ids: not for aggregate tokens.
+            Page::Destinations => access.is_none_or(Access::sees_members),
             _ => true,
         }
     }

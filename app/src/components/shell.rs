@@ -11,6 +11,7 @@ use crate::format;
 use crate::nav::Page;
 use crate::pages::audience::Audience;
 use crate::pages::compare::Compare;
+use crate::pages::destinations::Destinations;
 use crate::pages::funnels::Funnels;
 use crate::pages::lookup::Lookup;
 use crate::pages::overview::Overview;
@@ -46,6 +47,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/pivot") view=Pivot />
                         <Route path=path!("/compare") view=Compare />
                         <Route path=path!("/lookup") view=Lookup />
+                        <Route path=path!("/destinations") view=Destinations />
                         <Route path=path!("/settings") view=Settings />
                     </Routes>
                 </main>

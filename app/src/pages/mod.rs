@@ -3,6 +3,7 @@
 pub mod analysis_common;
 pub mod audience;
 pub mod compare;
+pub mod destinations;
 pub mod funnels;
 pub mod lookup;
 pub mod overview;

@@ -28,10 +28,10 @@ async function freePort() {
 /**
  * Start `sieve serve`. SIEVE_BIN names the binary (required), SIEVE_DIST the
  * built app (default: the repository's dist/). `adminToken` opens the admin
- * routes (needed to load demo data).
+ * routes (needed to load demo data); `args` are passed on to `sieve serve`.
  * Returns { url, stop(), logs() } once GET /api/v1/health answers 200.
  */
-export async function startServer({ adminToken } = {}) {
+export async function startServer({ adminToken, args = [] } = {}) {
   const bin = process.env.SIEVE_BIN;
   if (!bin) throw new Error('SIEVE_BIN must name the sieve binary (bash .dev/test.sh sets it)');
   const dist = process.env.SIEVE_DIST ?? join(ROOT, 'dist');
@@ -51,6 +51,7 @@ export async function startServer({ adminToken } = {}) {
       '--dist',
       dist,
       ...(adminToken ? ['--admin-token', adminToken] : []),
+      ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -3,6 +3,7 @@
 //! a static segment from a file or replace one's list ([`transfer`]). A write that finds the
 //! segment changed since it was listed (or a 412 from the server) asks: reload, or overwrite.
 
+mod send;
 mod transfer;
 
 use leptos::prelude::*;
@@ -13,6 +14,7 @@ use crate::components::common::{ErrorNote, Loading, Page};
 use crate::ctx::AppState;
 use crate::format;
 use crate::session::{Session, encode_component};
+use send::Syncs;
 use transfer::{DownloadMembers, NewFromFile, ReplaceMembers, ReplaceResult};
 
 /// The Segments page.
@@ -82,6 +84,17 @@ fn SegmentsBody() -> impl IntoView {
     let problem = RwSignal::new(None::<Error>);
     let notice = RwSignal::new(None::<String>);
     let replaced = RwSignal::new(None::<transfer::Uploaded>);
+    // The destinations a segment can be sent to (tokens that see members only).
+    let destinations = LocalResource::new(move || {
+        let s = state.session.get();
+        let sees = state.access.get().is_some_and(|a| a.sees_members());
+        async move {
+            match s {
+                Some(s) if sees => api::reach::destinations(&s).await,
+                _ => Ok(Vec::new()),
+            }
+        }
+    });
 
     let perform = move |op: Pending, force: bool| {
         let Some(s) = state.session.get_untracked() else { return };
@@ -179,7 +192,7 @@ fn SegmentsBody() -> impl IntoView {
                                         let id2 = id.clone();
                                         let id3 = id.clone();
                                         let id4 = id.clone();
-                                        let (id5, id6) = (id.clone(), id.clone());
+                                        let (id5, id6, id7) = (id.clone(), id.clone(), id.clone());
                                         let size = {
                                             let id = id.clone();
                                             move || match size_of(&id) {
@@ -311,6 +324,11 @@ fn SegmentsBody() -> impl IntoView {
                                                     }}
                                                 </td>
                                             </tr>
+                                            {move || sees_members().then(|| view! {
+                                                <tr class="sync-row" data-testid="sync-row" data-id=id7.clone()>
+                                                    <td colspan="5"><Syncs segment=id7.clone() destinations /></td>
+                                                </tr>
+                                            })}
                                         }
                                     })
                                     .collect_view()}

@@ -1,0 +1,199 @@
+//! Destinations: where segments are sent (signed webhooks, or files), made and removed by
+//! editors, with every sync's state across the app's segments so failures are seen in one
+//! place. A form error is shown beside its field, whether the app's check
+//! ([`crate::reach::DestinationForm`]) or the server's found it.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wire::{DestinationKind, FileFormat, SegmentSync, SyncState};
+
+use crate::api::{self, Error, reach as api_reach};
+use crate::components::common::{ErrorNote, Loading, Page, ScrollTable, field_error};
+use crate::ctx::AppState;
+use crate::reach::{self, DestinationForm};
+
+/// The Destinations page.
+#[component]
+pub fn Destinations() -> impl IntoView {
+    view! {
+        <Page title="Destinations" lede="Where segments are sent: signed webhooks or files. Send a segment from the Segments page; its syncs and any failures show here.">
+            <DestinationsBody />
+        </Page>
+    }
+}
+
+const FIELDS: &[&str] = &["id", "kind", "url", "secret", "batch_size", "format"];
+
+/// The app's own check of a field, shown as the server's would be.
+fn checked(field: &str, message: String) -> Error {
+    let mut error = Error::api(400, "invalid_field", message);
+    if let Error::Api { body, .. } = &mut error {
+        body.field = Some(field.to_owned());
+    }
+    error
+}
+
+#[component]
+fn DestinationsBody() -> impl IntoView {
+    let state = AppState::get();
+    let list = LocalResource::new(move || {
+        let s = state.session.get();
+        async move {
+            match s {
+                Some(s) => api_reach::destinations(&s).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    });
+    // Every segment's syncs, for the overview of what is sent where and what failed.
+    let syncs = LocalResource::new(move || {
+        let s = state.session.get();
+        async move {
+            let Some(s) = s else { return Ok(Vec::new()) };
+            let mut all = Vec::new();
+            for seg in api::segments(&s).await? {
+                all.extend(api_reach::syncs(&s, &seg.id).await?);
+            }
+            Ok::<Vec<SegmentSync>, Error>(all)
+        }
+    });
+    let form = RwSignal::new(DestinationForm { kind: "webhook".into(), format: "csv".into(), ..Default::default() });
+    let error = RwSignal::new(None::<Error>);
+    let saved = RwSignal::new(None::<String>);
+    let create = move |_| {
+        let Some(s) = state.session.get_untracked() else { return };
+        match form.with_untracked(DestinationForm::input) {
+            Err((field, message)) => error.set(Some(checked(field, message))),
+            Ok(input) => spawn_local(async move {
+                match api_reach::create_destination(&s, &input).await {
+                    Ok(d) => {
+                        error.set(None);
+                        saved.set(Some(format!("Destination “{}” made; its secret is not shown again.", d.id)));
+                        form.update(|f| {
+                            f.id.clear();
+                            f.secret.clear();
+                        });
+                        list.refetch();
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            }),
+        }
+    };
+    let remove = move |id: String| {
+        let Some(s) = state.session.get_untracked() else { return };
+        spawn_local(async move {
+            match api_reach::delete_destination(&s, &id).await {
+                Ok(()) => list.refetch(),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let writes = move || state.access_or_default().writes();
+    let input = move |field: &'static str,
+                      label: &'static str,
+                      get: fn(&DestinationForm) -> String,
+                      set: fn(&mut DestinationForm, String)| {
+        view! {
+            <label class="form-field">
+                <span class="form-label">{label}</span>
+                <input class="input" data-testid=format!("destination-{field}") type=if field == "secret" { "password" } else { "text" }
+                    prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
+                {field_error(error, Some(field), FIELDS)}
+            </label>
+        }
+    };
+    view! {
+        {move || writes().then(|| view! {
+            <section class="card" data-testid="destination-form">
+                <h2 class="card-title">"New destination"</h2>
+                <div class="form-grid">
+                    {input("id", "Id", |f| f.id.clone(), |f, v| f.id = v)}
+                    <label class="form-field">
+                        <span class="form-label">"Kind"</span>
+                        <select class="select" data-testid="destination-kind" on:change=move |ev| form.update(|f| f.kind = event_target_value(&ev))>
+                            <option value="webhook">"Webhook (signed JSON)"</option>
+                            <option value="files">"Files (CSV or Parquet)"</option>
+                        </select>
+                    </label>
+                    {input("url", "URL", |f| f.url.clone(), |f, v| f.url = v)}
+                    {move || if form.with(|f| f.kind != "files") {
+                        view! {
+                            {input("secret", "Signing secret (16+ characters)", |f| f.secret.clone(), |f, v| f.secret = v)}
+                            {input("batch_size", "Ids per request", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
+                        }.into_any()
+                    } else {
+                        view! {
+                            <label class="form-field">
+                                <span class="form-label">"Format"</span>
+                                <select class="select" data-testid="destination-format" on:change=move |ev| form.update(|f| f.format = event_target_value(&ev))>
+                                    <option value="csv">"CSV"</option>
+                                    <option value="parquet">"Parquet"</option>
+                                </select>
+                            </label>
+                        }.into_any()
+                    }}
+                </div>
+                <button class="button" data-testid="destination-create" on:click=create>"Make destination"</button>
+                {field_error(error, None, FIELDS)}
+                {move || saved.get().map(|m| view! { <p class="banner banner-good" role="status">{m}</p> })}
+            </section>
+        })}
+        <section class="card table-card">
+            {move || match list.get() {
+                None => view! { <Loading what="Loading destinations…" /> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p class="muted empty-state">"No destinations yet."</p> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ScrollTable testid="destinations">
+                        <thead><tr><th>"Id"</th><th>"Kind"</th><th>"URL"</th><th>"Settings"</th><th></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|d| {
+                                let id = d.id.clone();
+                                let settings = match (d.kind, d.batch_size, d.format) {
+                                    (DestinationKind::Webhook, b, _) => format!("{} ids per request, {}", b.unwrap_or(1000), if d.has_secret { "signed" } else { "unsigned" }),
+                                    (DestinationKind::Files, _, f) => if f == Some(FileFormat::Parquet) { "Parquet".into() } else { "CSV".into() },
+                                };
+                                view! {
+                                    <tr data-testid="destination" data-id=d.id.clone()>
+                                        <td class="mono">{d.id.clone()}</td>
+                                        <td>{if d.kind == DestinationKind::Webhook { "webhook" } else { "files" }}</td>
+                                        <td class="mono small">{d.url.clone()}</td>
+                                        <td class="small">{settings}</td>
+                                        <td class="row-actions">{move || writes().then(|| {
+                                            let id = id.clone();
+                                            view! { <button class="button button-small button-quiet" data-testid="destination-delete" on:click=move |_| remove(id.clone())>"Delete"</button> }
+                                        })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </ScrollTable>
+                }.into_any(),
+            }}
+        </section>
+        <section class="card" data-testid="all-syncs">
+            <h2 class="card-title">"Syncs"</h2>
+            {move || match syncs.get() {
+                None => view! { <Loading what="Loading syncs…" /> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
+                Some(Ok(all)) if all.is_empty() => view! { <p class="muted">"No segment is being sent anywhere."</p> }.into_any(),
+                Some(Ok(mut all)) => {
+                    // Failures first.
+                    all.sort_by_key(|s| (s.state != SyncState::Failed, s.id.clone()));
+                    view! {
+                        <ul class="sync-overview">
+                            {all.into_iter().map(|s| view! {
+                                <li data-testid="sync-overview" data-state=reach::state_word(s.state)>
+                                    <span class=format!("pill pill-sync-{}", reach::state_word(s.state))>{reach::state_word(s.state)}</span>
+                                    " "<a href="/segments">{s.segment.clone()}</a>" "
+                                    <span class="small">{reach::summary(&s)}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
