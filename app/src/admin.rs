@@ -166,6 +166,12 @@ pub const fn action_label(action: AuditAction) -> &'static str {
         AuditAction::ChangeSettings => "changed settings",
         AuditAction::StartSync => "started a sync",
         AuditAction::ResendSync => "re-sent a sync in full",
+        AuditAction::ChangeGroup => "changed a tag group's catalog entry",
+        AuditAction::ApproveHold => "approved a held upload",
+        AuditAction::RejectHold => "rejected a held upload",
+        AuditAction::RestoreGroup => "restored a tag group's earlier version",
+        AuditAction::DefineComposite => "defined a composite tag",
+        AuditAction::DeleteComposite => "deleted a composite tag",
     }
 }
 

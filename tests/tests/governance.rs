@@ -467,3 +467,59 @@ fn restorable_versions_and_waiting_holds_survive_the_orphan_collector() -> Resul
     assert_eq!(count(&t, &editor, "gc", D1, "gender", "female")?, recount(&kept, "female"));
     Ok(())
 }
+
+#[test]
+fn governance_actions_are_in_the_audit_log() -> Result<(), Error> {
+    // Each change of the catalog, a hold's decision, a restore and a composite's definition and
+    // deletion leave one entry naming who, what and on which group and day; a dry run and a
+    // refused change leave none.
+    let t = TestServer::start(ADMIN, &[])?;
+    let admin = t.app_with_token("aud", "admin")?;
+    let full = csv(400, gender);
+    put(&t, &admin, "aud", D1, "gender", &full)?;
+    put(&t, &admin, "aud", D1, "gender", &csv(400, |i| Some(if i.is_multiple_of(4) { "female" } else { "male" })))?;
+    let patch = |body: Value| send(&t, "PATCH", "/api/v1/apps/aud/groups/gender", &admin, body);
+    assert_eq!(patch(json!({"category": "people/basic", "dry_run": true}))?.status, 200);
+    assert_eq!(patch(json!({"quality": {"policy": "nope"}}))?.status, 400);
+    assert_eq!(patch(json!({"category": "people/basic", "owner": "data team"}))?.status, 200);
+    assert_eq!(patch(json!({"quality": {"policy": "hold"}}))?.status, 200);
+    let truncated: String = full.lines().take(101).map(|l| format!("{l}\n")).collect();
+    let first = put(&t, &admin, "aud", D1, "gender", &truncated)?.json()?;
+    let first = first["held"].as_str().ok_or("held")?.to_owned();
+    t.ok("POST", &format!("/api/v1/apps/aud/holds/{first}/reject"), &admin, None)?;
+    let second = put(&t, &admin, "aud", D1, "gender", &truncated)?.json()?;
+    let second = second["held"].as_str().ok_or("held")?.to_owned();
+    t.ok("POST", &format!("/api/v1/apps/aud/holds/{second}/approve"), &admin, None)?;
+    t.ok("POST", &format!("/api/v1/apps/aud/days/{D1}/groups/gender/restore"), &admin, Some(br#"{"version": 1}"#))?;
+    let composite = json!({"values": {"women": {"tag": "gender", "in": ["female"]}}, "category": "x", "multi": false});
+    t.ok("PUT", "/api/v1/apps/aud/composites/grade", &admin, Some(composite.to_string().as_bytes()))?;
+    t.ok("DELETE", "/api/v1/apps/aud/composites/grade", &admin, None)?;
+
+    let log = t.ok("GET", "/api/v1/apps/aud/audit", &admin, None)?;
+    let entries: Vec<(String, String, String, String)> = log["entries"]
+        .as_array()
+        .ok_or("entries")?
+        .iter()
+        .filter(|e| e["action"] != "create_token")
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            (text("action"), text("target"), text("ds"), text("detail"))
+        })
+        .collect();
+    let want = [
+        ("change_group", "gender", "", "owner, category"),
+        ("change_group", "gender", "", "quality"),
+        ("reject_hold", "gender", D1, ""),
+        ("approve_hold", "gender", D1, ""),
+        ("restore_group", "gender", D1, "as in version 1"),
+        ("define_composite", "grade", "", "values women"),
+        ("delete_composite", "grade", "", ""),
+    ];
+    assert_eq!(entries.len(), want.len(), "{entries:?}");
+    for ((action, target, ds, detail), (w_action, w_target, w_ds, w_detail)) in entries.iter().zip(want) {
+        assert_eq!((action.as_str(), target.as_str(), ds.as_str()), (w_action, w_target, w_ds), "{entries:?}");
+        assert!(detail.starts_with(w_detail), "{detail} should start with {w_detail}");
+    }
+    assert!(log["entries"].as_array().ok_or("entries")?.iter().all(|e| e["actor"]["name"].is_string()));
+    Ok(())
+}

@@ -87,8 +87,7 @@ pub struct Rotate {
     pub grace_secs: Option<u64>,
 }
 
-/// What an audited action was. Syncs to destinations and approvals of held uploads join
-/// this list with the features that make them.
+/// What an audited action was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -117,6 +116,18 @@ pub enum AuditAction {
     StartSync,
     /// A sync was asked to send the segment in full again.
     ResendSync,
+    /// A tag group's catalog entry changed: category, status, owner, quality policy… (issue 15).
+    ChangeGroup,
+    /// A held upload was approved and published.
+    ApproveHold,
+    /// A held upload was rejected.
+    RejectHold,
+    /// A group was published again as it was in an earlier version of a day.
+    RestoreGroup,
+    /// A composite tag was defined or redefined.
+    DefineComposite,
+    /// A composite tag was deleted.
+    DeleteComposite,
 }
 
 impl AuditAction {
@@ -135,6 +146,12 @@ impl AuditAction {
             AuditAction::ChangeSettings => "change_settings",
             AuditAction::StartSync => "start_sync",
             AuditAction::ResendSync => "resend_sync",
+            AuditAction::ChangeGroup => "change_group",
+            AuditAction::ApproveHold => "approve_hold",
+            AuditAction::RejectHold => "reject_hold",
+            AuditAction::RestoreGroup => "restore_group",
+            AuditAction::DefineComposite => "define_composite",
+            AuditAction::DeleteComposite => "delete_composite",
         }
     }
 }

@@ -10,10 +10,11 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use wire::{
-    Composite, CompositeInput, CompositeList, DayVersions, GroupChange, GroupList, GroupPatch, Hold, HoldList,
-    HoldState, IngestResult, RestoreRequest,
+    AuditAction, Composite, CompositeInput, CompositeList, DayVersions, GroupChange, GroupList, GroupPatch, Hold,
+    HoldList, HoldState, IngestResult, RestoreRequest,
 };
 
+use crate::audit::{self, Event};
 use crate::auth::{Access, Auth, validate_id};
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -66,7 +67,17 @@ pub async fn patch(
 ) -> Result<Json<GroupChange>, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     validate_id("group", &group)?;
-    let change = blocking(move || governance::patch(&state.snapshots, &app, &group, &body, &utc_day(now_ms()))).await?;
+    let actor = auth.actor();
+    let change = blocking(move || -> Result<GroupChange, ApiError> {
+        let change = governance::patch(&state.snapshots, &app, &group, &body, &utc_day(now_ms()))?;
+        if !body.dry_run {
+            let fields = patched_fields(&body);
+            let event = Event::new(AuditAction::ChangeGroup, group).detail(fields);
+            audit::record(&state.meta, &app, &actor, event, now_ms())?;
+        }
+        Ok(change)
+    })
+    .await?;
     Ok(Json(change))
 }
 
@@ -99,6 +110,7 @@ pub async fn approve(
     auth.app(&state, &app, Access::Write)?;
     validate_id("id", &id)?;
     let by = auth.actor();
+    let actor = by.clone();
     let mut publishing = state.publishing(&app).await?;
     let work = move || -> Result<IngestResult, ApiError> {
         let record = holds::waiting(&state.meta, &app, &id)?;
@@ -111,7 +123,7 @@ pub async fn approve(
             slot => slot.insert(AppIds::load(&state.snapshots, &app)?),
         };
         let staged = stage_file(file.path(), format, &upload, ids, state.config.max_bitmap_bytes)?;
-        let (_, decided) = holds::decided(record, HoldState::Approved, by.clone(), now_ms(), None);
+        let (_, decided) = holds::decided(record.clone(), HoldState::Approved, by.clone(), now_ms(), None);
         let ctx = Context {
             by: Some(by),
             cause: wire::VersionCause::Approve,
@@ -128,6 +140,10 @@ pub async fn approve(
                     r.hold.version = Some(version);
                     serde_json::to_vec(&r).ok()
                 })?;
+                let event = Event::new(AuditAction::ApproveHold, record.hold.group.clone())
+                    .on(record.hold.ds.clone())
+                    .detail(format!("hold {id}, published as version {version}"));
+                audit::record(&state.meta, &app, &actor, event, now_ms())?;
                 Ok(result)
             }
             Published::Held(_) => Err(ApiError::internal("an approved upload was held")),
@@ -146,9 +162,14 @@ pub async fn reject(
     validate_id("id", &id)?;
     let by = auth.actor();
     let publishing = state.publishing(&app).await?;
-    let hold = blocking(move || {
+    let actor = by.clone();
+    let hold = blocking(move || -> Result<Hold, ApiError> {
         let _lock = publishing;
-        holds::reject(&state.meta, &app, &id, by, now_ms())
+        let hold = holds::reject(&state.meta, &app, &id, by, now_ms())?;
+        let event =
+            Event::new(AuditAction::RejectHold, hold.group.clone()).on(hold.ds.clone()).detail(format!("hold {id}"));
+        audit::record(&state.meta, &app, &actor, event, now_ms())?;
+        Ok(hold)
     })
     .await?;
     Ok(Json(hold))
@@ -185,6 +206,7 @@ pub async fn restore(
     let day = parse_ds(&ds)?;
     validate_id("group", &group)?;
     let by = auth.actor();
+    let actor = by.clone();
     let mut publishing = state.publishing(&app).await?;
     let work = move || -> Result<IngestResult, ApiError> {
         let staged = versions::staged_from(&state.snapshots, &app, &ds, &group, body.version)?;
@@ -200,7 +222,13 @@ pub async fn restore(
             records: Vec::new(),
         };
         match publish_staged(&state, &app, day, staged, ids, ctx)? {
-            Published::Done(result) => Ok(result),
+            Published::Done(result) => {
+                let event = Event::new(AuditAction::RestoreGroup, group.clone())
+                    .on(ds.clone())
+                    .detail(format!("as in version {}, published as version {}", body.version, result.version));
+                audit::record(&state.meta, &app, &actor, event, now_ms())?;
+                Ok(result)
+            }
             Published::Held(_) => Err(ApiError::internal("a restore was held")),
         }
     };
@@ -249,8 +277,12 @@ pub async fn put_composite(
         composites::check_cycle(graph, &composites::node(&group), &refs, &format!("composite tag `{group}`"))?;
         // After the cycle check: a rule naming its own group is the cycle it is, not a typo.
         check_against_latest_day(&st, &app_id, &group, &values, ever.contains_key(&group))?;
-        let composite = composites::view(&group, &body.category, body.multi, &values, by, now_ms());
+        let composite = composites::view(&group, &body.category, body.multi, &values, by.clone(), now_ms());
         composites::store(&st.meta, &app_id, &composites::Record { deleted: false, composite: composite.clone() })?;
+        let names: Vec<&str> = values.iter().map(|(v, _)| v.as_str()).collect();
+        let event =
+            Event::new(AuditAction::DefineComposite, group.clone()).detail(format!("values {}", names.join(", ")));
+        audit::record(&st.meta, &app_id, &by, event, now_ms())?;
         Ok(composite)
     })
     .await?;
@@ -267,7 +299,7 @@ pub async fn delete_composite(
 ) -> Result<Json<Composite>, ApiError> {
     auth.app(&state, &app, Access::Write)?;
     validate_id("group", &group)?;
-    let (st, app_id) = (state.clone(), app.clone());
+    let (st, app_id, actor) = (state.clone(), app.clone(), auth.actor());
     let gone = blocking(move || -> Result<Composite, ApiError> {
         let lock = st.segment_graphs.get(&app_id);
         let _held = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -280,11 +312,35 @@ pub async fn delete_composite(
             &app_id,
             &composites::Record { deleted: true, composite: record.composite.clone() },
         )?;
+        audit::record(&st.meta, &app_id, &actor, Event::new(AuditAction::DeleteComposite, group.clone()), now_ms())?;
         Ok(record.composite)
     })
     .await?;
     recompute_latest(&state, &app).await;
     Ok(Json(gone))
+}
+
+/// The fields a catalog patch sets, for its audit entry (`status offline, owner`).
+fn patched_fields(p: &GroupPatch) -> String {
+    let mut fields = Vec::new();
+    let mut note = |set: bool, name: &str| {
+        if set {
+            fields.push(name.to_owned());
+        }
+    };
+    note(p.display_name.is_some(), "display_name");
+    note(p.description.is_some(), "description");
+    note(p.owner.is_some(), "owner");
+    note(p.category.is_some(), "category");
+    note(p.cadence.is_some(), "cadence");
+    note(p.quality.is_some(), "quality");
+    if let Some(status) = &p.status {
+        fields.push(format!(
+            "status {}",
+            serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        ));
+    }
+    fields.join(", ")
 }
 
 /// Refuses a composite named like an uploaded group, and rules naming what the latest day
