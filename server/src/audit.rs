@@ -215,17 +215,7 @@ const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Writes counted lookups every few seconds, for the life of the server.
 pub async fn flush_periodically(state: crate::state::AppState) {
-    let mut ticks = tokio::time::interval(FLUSH_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let st = state.clone();
-        match tokio::task::spawn_blocking(move || st.lookups.flush(&st.meta)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not write membership lookup counts; kept for the next try"),
-            Err(e) => tracing::error!(error = %e, "writing membership lookup counts panicked"),
-        }
-    }
+    crate::blocking::every(FLUSH_EVERY, "membership lookup counts", state, |st| st.lookups.flush(&st.meta)).await;
 }
 
 #[cfg(test)]

@@ -102,15 +102,5 @@ const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Writes counted estimates every few seconds, for the life of the server.
 pub async fn flush_periodically(state: crate::state::AppState) {
-    let mut ticks = tokio::time::interval(FLUSH_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let st = state.clone();
-        match tokio::task::spawn_blocking(move || st.usage.flush(&st.meta)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not write estimate counts; kept for the next try"),
-            Err(e) => tracing::error!(error = %e, "writing estimate counts panicked"),
-        }
-    }
+    crate::blocking::every(FLUSH_EVERY, "estimate counts", state, |st| st.usage.flush(&st.meta)).await;
 }
