@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::IdSet;
+use engine::manifest::BlobRef;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -27,6 +28,22 @@ impl PartialEq for Members {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0 && Arc::ptr_eq(&self.1, &other.1)
     }
+}
+
+/// The audience's members on `tier`, once they and every blob of `refs` are loaded (tracks
+/// both): what each profile panel waits for before it counts.
+pub(super) fn loaded(
+    state: AppState,
+    tier: Tier,
+    full: Memo<Option<Members>>,
+    sample: Memo<Option<Members>>,
+    refs: &[BlobRef],
+) -> Option<Members> {
+    let members = match tier {
+        Tier::Full => full.get(),
+        Tier::Sample => sample.get(),
+    }?;
+    state.has_all(refs).then_some(members)
 }
 
 /// The profile card: a panel per selectable tag group.
@@ -196,14 +213,8 @@ fn ProfilePanel(
     let rows = {
         let group = group.clone();
         move || {
-            let members = match tier.get() {
-                Tier::Full => full_members.get(),
-                Tier::Sample => sample_members.get(),
-            }?;
             let refs = group_refs.get();
-            if !state.has_all(&refs) {
-                return None;
-            }
+            let members = loaded(state, tier.get(), full_members, sample_members, &refs)?;
             checked.with(|c| {
                 let c = c.as_ref()?;
                 let g = c.manifest.group(&group)?;

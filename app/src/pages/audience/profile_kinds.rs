@@ -10,7 +10,7 @@ use engine::manifest::BlobRef;
 use leptos::prelude::*;
 
 use super::Checked;
-use super::profile::Members;
+use super::profile::{Members, loaded};
 use crate::charts::{self, Bar};
 use crate::components::common::{Chart, Loading, ScrollTable};
 use crate::ctx::AppState;
@@ -82,13 +82,7 @@ pub(super) fn NumericPanel(
     let refs = Memo::new(move |_| checked.with(|c| c.as_ref().map(|c| refs_of(c, tier.get()))).unwrap_or_default());
     Effect::new(move |_| state.ensure(&refs.get()));
     let computed = move || {
-        let members = match tier.get() {
-            Tier::Full => full_members.get(),
-            Tier::Sample => sample_members.get(),
-        }?;
-        if !state.has_all(&refs.get()) {
-            return None;
-        }
+        let members = loaded(state, tier.get(), full_members, sample_members, &refs.get())?;
         checked.with(|c| {
             let c = c.as_ref()?;
             let n = c.manifest.group(&group)?.numeric.as_ref()?;
@@ -192,14 +186,7 @@ pub(super) fn EventPanel(
     let refs = Memo::new(move |_| checked.with(|c| c.as_ref().map(|c| refs_of(c, tier.get()))).unwrap_or_default());
     Effect::new(move |_| state.ensure(&refs.get()));
     let computed = move || {
-        let members = match tier.get() {
-            Tier::Full => full_members.get(),
-            Tier::Sample => sample_members.get(),
-        }?;
-        let refs = refs.get();
-        if !state.has_all(&refs) {
-            return None;
-        }
+        let members = loaded(state, tier.get(), full_members, sample_members, &refs.get())?;
         checked.with(|c| {
             let c = c.as_ref()?;
             let tier = members.0;
