@@ -103,6 +103,15 @@ pub enum ApiError {
         /// The longest pause.
         idle_secs: u64,
     },
+    /// A JSON body does not decode into the route's type; `path` is where (`mode`,
+    /// `groups[0].percent`), when the decoder got that far.
+    #[error("invalid JSON body{}: {message}", path.as_ref().map(|p| format!(" at `{p}`")).unwrap_or_default())]
+    InvalidJson {
+        /// The path of the value at fault.
+        path: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// A query parameter, path parameter or JSON field is invalid.
     #[error("{field}: {message}")]
     InvalidField {
@@ -163,7 +172,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound { .. } | Self::Missing(_) => StatusCode::NOT_FOUND,
-            Self::BadRequest(_) | Self::InvalidRule { .. } | Self::RuleCycle { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidJson { .. } | Self::InvalidRule { .. } | Self::RuleCycle { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -187,7 +198,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound { .. } | Self::Missing(_) => "not_found",
-            Self::BadRequest(_) => "bad_request",
+            Self::BadRequest(_) | Self::InvalidJson { .. } => "bad_request",
             Self::InvalidRule { .. } | Self::RuleCycle { .. } => "invalid_rule",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
@@ -238,7 +249,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let (field, line, column, path) = match &self {
-            Self::InvalidField { field, .. } => (Some(*field), None, None, None),
+            Self::InvalidField { field, .. } => (Some((*field).to_owned()), None, None, None),
+            // The field is the path's first step (`groups` of `groups[0].percent`).
+            Self::InvalidJson { path: Some(p), .. } => {
+                (p.split(['.', '[']).next().map(str::to_owned), None, None, Some(p.clone()))
+            }
             Self::InvalidUpload { line, column, .. } => (None, *line, *column, None),
             Self::InvalidRule { path, .. } | Self::RuleCycle { path, .. } => (None, None, None, Some(path.clone())),
             _ => (None, None, None, None),
@@ -263,7 +278,7 @@ impl IntoResponse for ApiError {
         let body = wire::ErrorBody {
             error: self.code().to_owned(),
             message,
-            field: field.map(str::to_owned),
+            field,
             path,
             line,
             row,

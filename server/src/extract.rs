@@ -82,10 +82,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Decodes a JSON body, with a 400 that says what is wrong.
+/// Decodes a JSON body, with a 400 that says what is wrong and where (the body's `field` and
+/// `path`).
 ///
 /// # Errors
-/// [`ApiError::BadRequest`] when the bytes are not JSON of the expected shape.
+/// [`ApiError::InvalidJson`] when the bytes are not JSON of the expected shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::InvalidJson { path: (path != ".").then_some(path), message: e.into_inner().to_string() }
+    })?;
+    // Trailing bytes after the value are an error, as with `serde_json::from_slice`.
+    de.end().map_err(|e| ApiError::InvalidJson { path: None, message: e.to_string() })?;
+    Ok(value)
 }

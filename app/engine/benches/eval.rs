@@ -92,6 +92,13 @@ fn rules() -> Vec<(&'static str, &'static str)> {
             {"not":{"tag":"paid_30d","in":["true"]}}]}"#,
         ),
         ("2cond-sparse", r#"{"all":[{"tag":"sparse_1pct","in":["true"]},{"tag":"active_30d","in":["true"]}]}"#),
+        // One operator over two tags, as the benchmark report's pairs (its weakest queries).
+        ("and-sparse-sparse", r#"{"all":[{"tag":"sparse_1pct","in":["true"]},{"tag":"sparse_01pct","in":["true"]}]}"#),
+        ("or-dense", r#"{"any":[{"tag":"gender","in":["female"]},{"tag":"interest_beauty","in":["true"]}]}"#),
+        (
+            "andnot-dense",
+            r#"{"all":[{"tag":"gender","in":["female"]},{"not":{"tag":"interest_beauty","in":["true"]}}]}"#,
+        ),
         (
             "10cond-sparse",
             r#"{"all":[{"tag":"sparse_01pct","in":["true"]},{"tag":"active_30d","in":["true"]},
@@ -140,6 +147,17 @@ fn bench_counts(c: &mut Criterion, d: &Data) {
             b.iter(|| engine::count(black_box(&plan), &d.engine).expect("loaded"))
         });
         g.bench_function(BenchmarkId::new("roaring-rs", name), |b| b.iter(|| roaring_eval(black_box(&rule), d).len()));
+        // Every core, with the engine's break-even, and always split (to measure that break-even).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        g.bench_function(BenchmarkId::new("engine-all-cores", name), |b| {
+            b.iter(|| engine::count_parallel(black_box(&plan), &d.engine, threads).expect("loaded"))
+        });
+        g.bench_function(BenchmarkId::new("engine-always-split", name), |b| {
+            b.iter(|| {
+                let options = engine::EvalOptions::default();
+                engine::eval::evaluate_split(black_box(&plan), &d.engine, options, threads, 0).expect("loaded").count
+            })
+        });
         if name.starts_with("10cond") {
             let splan = Plan::validate(&rule, &d.sample.catalog()).expect("valid on sample tier");
             g.bench_function(BenchmarkId::new("engine-sample-tier", name), |b| {
@@ -211,8 +229,8 @@ fn main() {
     }
     c.final_summary();
 
-    println!("\n| users | rule | engine ms | roaring-rs ms | speed-up | sample tier ms | funnel ms |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| users | rule | engine ms | all cores ms | roaring-rs ms | speed-up | sample tier ms | funnel ms |");
+    println!("|---|---|---|---|---|---|---|---|");
     for &users in &sizes {
         let group = format!("count/{}M", users / 1_000_000);
         for (name, _) in rules() {
@@ -224,9 +242,10 @@ fn main() {
                 _ => "–".into(),
             };
             println!(
-                "| {}M | {name} | {} | {} | {ratio} | {} | {} |",
+                "| {}M | {name} | {} | {} | {} | {ratio} | {} | {} |",
                 users / 1_000_000,
                 fmt(ours),
+                fmt(median_ms(&group, "engine-all-cores", name)),
                 fmt(theirs),
                 fmt(median_ms(&group, "engine-sample-tier", name)),
                 fmt(median_ms(&group, "engine-funnel", name)),

@@ -1,17 +1,26 @@
 //! Evaluating a [`Plan`] over loaded bitmaps, in one pass, chunk by chunk.
 //!
-//! For each 65,536-id chunk of the universe, the whole rule is evaluated into one 8 KiB
-//! bitset scratch buffer (a small stack of them for nested groups), then counted with
-//! popcount. Nothing is allocated per chunk and no intermediate bitmap is built: that is what
-//! makes a count several times faster than pairwise roaring operations, which allocate a
-//! result for every operator (see BENCHMARKS.md).
+//! For each 65,536-id chunk, the whole rule is evaluated into one 8 KiB bitset scratch buffer
+//! (a small stack of them for nested groups), then counted with popcount. Nothing is allocated
+//! per chunk and no intermediate bitmap is built: that is what makes a rule's count several
+//! times faster than pairwise roaring operations, which allocate a result for every operator
+//! (see BENCHMARKS.md).
 //!
 //! Inside a chunk:
 //! - AND operands run cheapest first (smallest upper bound; `not` last, as a difference);
 //! - an operand with no container in the chunk empties the AND at once;
 //! - when the smallest operand is a short array, its ids are the candidates and each is tested
-//!   against the other operands (a few lookups beat clearing and scanning 1,024 words);
+//!   against the other operands (a few lookups beat clearing and scanning 1,024 words); the
+//!   cut-off grows with the containers the other operands would read ([`candidate_max`]);
 //! - `not` is the chunk's universe minus the operand.
+//!
+//! When only the count is asked (no funnel, no members), the walk does less (`tally.rs`): an
+//! `all` visits only the chunks of its plain member with the fewest; one operator over two
+//! bitmaps computes `|a ∩ b|` alone with fused kernels ([`crate::kernels`]) and derives OR and
+//! AND-NOT from the sets' sizes; the last member of an `all` is counted against the scratch in
+//! one pass instead of combined into it; candidates are counted without writing the scratch.
+//! Natively the chunks can be split across threads ([`evaluate_parallel`]), above a measured
+//! break-even.
 //!
 //! Numeric and event conditions are computed leaves: before the pass, each is turned into a
 //! bitmap with bit-sliced range comparisons and window sums ([`crate::window`]); the pass then
@@ -19,8 +28,9 @@
 
 use crate::bsi::BsiView;
 use crate::error::EvalError;
-use crate::idset::{BITSET_WORDS, Chunk, Container, IdSet, Words, popcount};
+use crate::idset::{BITSET_WORDS, Container, IdSet, Words};
 use crate::plan::{Node, Plan};
+use crate::tally;
 use crate::window::{select_column, select_window};
 
 /// Where evaluation reads bitmaps from: a loaded snapshot (browser or server).
@@ -92,6 +102,55 @@ pub fn members(plan: &Plan, source: &dyn Source) -> Result<IdSet, EvalError> {
 
 /// Evaluates a plan: count, and optionally the funnel steps and the members.
 pub fn evaluate(plan: &Plan, source: &dyn Source, options: EvalOptions) -> Result<Evaluation, EvalError> {
+    evaluate_parallel(plan, source, options, 1)
+}
+
+/// Counts the users matching a plan with up to `threads` threads (natively; the browser
+/// build counts on the calling thread). Small inputs stay on one thread: below
+/// [`tally::PARALLEL_MIN_WORK`] starting threads costs more than it saves.
+///
+/// ```
+/// use engine::{IdSet, MemorySource, Plan, count_parallel};
+/// let mut src = MemorySource::new(IdSet::full_range(300_000));
+/// src.insert_tag_value("gender", "female", IdSet::from_sorted_iter((0..300_000).step_by(2)));
+/// let plan = Plan::parse(r#"{"not":{"tag":"gender","in":["female"]}}"#, &src.catalog()).unwrap();
+/// assert_eq!(count_parallel(&plan, &src, 2).unwrap(), 150_000);
+/// ```
+pub fn count_parallel(plan: &Plan, source: &dyn Source, threads: usize) -> Result<u64, EvalError> {
+    evaluate_parallel(plan, source, EvalOptions::default(), threads).map(|e| e.count)
+}
+
+/// [`evaluate`] with the chunks split across up to `threads` threads (natively, and only when
+/// there is enough work; see [`count_parallel`]). The answer is the same for any `threads`.
+pub fn evaluate_parallel(
+    plan: &Plan,
+    source: &dyn Source,
+    options: EvalOptions,
+    threads: usize,
+) -> Result<Evaluation, EvalError> {
+    evaluate_split(plan, source, options, threads, tally::PARALLEL_MIN_WORK)
+}
+
+/// [`evaluate_parallel`] with the break-even given: the walk is split when its work (chunks
+/// walked × leaf containers read) is at least `min_work`, so `0` always splits. For tests (which
+/// must reach the split on small data) and for benches measuring the break-even.
+///
+/// ```
+/// use engine::{EvalOptions, IdSet, MemorySource, Plan, eval::evaluate_split};
+/// let mut src = MemorySource::new(IdSet::full_range(200_000));
+/// src.insert_tag_value("t", "a", IdSet::from_sorted_iter((0..200_000).step_by(3)));
+/// let plan = Plan::parse(r#"{"tag":"t","in":["a"]}"#, &src.catalog()).unwrap();
+/// let options = EvalOptions { steps: true, members: true };
+/// let split = evaluate_split(&plan, &src, options, 3, 0).unwrap();
+/// assert_eq!(split, engine::evaluate(&plan, &src, options).unwrap());
+/// ```
+pub fn evaluate_split(
+    plan: &Plan,
+    source: &dyn Source,
+    options: EvalOptions,
+    threads: usize,
+    min_work: usize,
+) -> Result<Evaluation, EvalError> {
     let universe = source.universe();
     let mut computed = Vec::new();
     compute_leaves(plan.root(), source, &mut computed)?;
@@ -106,59 +165,24 @@ pub fn evaluate(plan: &Plan, source: &dyn Source, options: EvalOptions) -> Resul
         (root, true) => (vec![binder.bind(root)?.0], plan.step_paths()),
         (root, false) => (vec![binder.bind(root)?.0], &[]),
     };
-    let depth = stages.iter().map(Bound::depth).max().unwrap_or(0);
-    let mut out: Box<Words> = Box::new([0u64; BITSET_WORDS]);
-    let mut pool: Vec<Box<Words>> = (0..depth + 2).map(|_| Box::new([0u64; BITSET_WORDS])).collect();
-    let mut step_counts = vec![0u64; stages.len()];
-    let mut out_chunks: Vec<Chunk> = Vec::new();
-    let mut total = 0u64;
-    let mut ctx = Ctx { conts: vec![None; binder.leaves.len()], universe: None };
-
-    for chunk in universe.chunks() {
-        ctx.universe = Some(&chunk.container);
-        for (slot, set) in ctx.conts.iter_mut().zip(&binder.leaves) {
-            *slot = set.container(chunk.key);
-        }
-        let out = &mut *out;
-        let (Some((first, later)), Some((first_count, later_counts))) =
-            (stages.split_first(), step_counts.split_first_mut())
-        else {
-            break;
-        };
-        eval_into(first, &ctx, out, &mut pool);
-        let mut n = popcount(out);
-        *first_count += n as u64;
-        for (stage, slot) in later.iter().zip(later_counts.iter_mut()) {
-            if n == 0 {
-                break;
-            }
-            and_child(stage, &ctx, out, &mut pool);
-            n = popcount(out);
-            *slot += n as u64;
-        }
-        total += n as u64;
-        if options.members
-            && let Some(container) = Container::from_words(out)
-        {
-            out_chunks.push(Chunk { key: chunk.key, container });
-        }
-    }
+    let job = tally::Job::new(&stages, &binder.leaves, universe, options);
+    let part = job.run(threads, min_work);
     let steps = if options.steps {
         step_paths
             .iter()
-            .zip(step_counts)
+            .zip(part.steps)
             .map(|(p, c)| Step { path: p.clone(), count: Some(c), suppressed: false })
             .collect()
     } else {
         Vec::new()
     };
-    let members = options.members.then(|| IdSet::from_chunks(out_chunks));
-    Ok(Evaluation { count: total, steps, members })
+    let members = options.members.then(|| IdSet::from_chunks(part.chunks));
+    Ok(Evaluation { count: part.total, steps, members })
 }
 
 /// A plan node bound to loaded bitmaps.
 #[derive(Debug)]
-enum Bound {
+pub(crate) enum Bound {
     And(Vec<Bound>),
     Or(Vec<Bound>),
     Not(Box<Bound>),
@@ -167,11 +191,20 @@ enum Bound {
 }
 
 impl Bound {
-    fn depth(&self) -> usize {
+    pub(crate) fn depth(&self) -> usize {
         match self {
             Bound::And(v) | Bound::Or(v) => 1 + v.iter().map(Bound::depth).max().unwrap_or(0),
             Bound::Not(b) => 1 + b.depth(),
             Bound::Leaf(_) => 0,
+        }
+    }
+
+    /// Leaf containers the node reads per chunk (at most).
+    pub(crate) fn reads(&self) -> usize {
+        match self {
+            Bound::And(v) | Bound::Or(v) => v.iter().map(Bound::reads).sum(),
+            Bound::Not(b) => b.reads(),
+            Bound::Leaf(_) => 1,
         }
     }
 }
@@ -258,19 +291,26 @@ impl<'a> Binder<'a> {
 }
 
 /// The containers of every leaf (and of the universe) in the current chunk.
-struct Ctx<'a> {
-    conts: Vec<Option<&'a Container>>,
-    universe: Option<&'a Container>,
+pub(crate) struct Ctx<'a> {
+    pub(crate) conts: Vec<Option<&'a Container>>,
+    pub(crate) universe: Option<&'a Container>,
 }
 
 /// An AND tests its smallest array's ids one by one (instead of combining bitsets) when that
-/// array has at most this many ids. A test walks the plan per id (a few nanoseconds), while a
-/// bitset pass costs the same 1,024 words whatever the density, so only very sparse chunks
-/// win; measured in `benches/eval.rs` (a cut-off of 2,048 / operands made `2cond-sparse`, an
-/// array of ~650 ids against one bitset, 10× slower than this one).
-const CANDIDATE_MAX: usize = 64;
+/// array has at most this many ids per bitset the other operands would have it read. A test
+/// walks the plan per id and mostly stops at the first operand that rejects it (a few
+/// nanoseconds whatever the number of operands), while the bitset path reads 1,024 words per
+/// operand container: so the cut-off grows with the operands. Measured in `benches/eval.rs`:
+/// `10cond-sparse` (~65 candidates a chunk against 20 containers) went from the bitset path to
+/// this one; `2cond-sparse` (~650 ids against one bitset) stays on the bitset path.
+const CANDIDATES_PER_READ: usize = 64;
 
-fn eval_into(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
+/// The candidate cut-off for an AND of `members` (see [`CANDIDATES_PER_READ`]).
+pub(crate) fn candidate_max(members: &[Bound]) -> usize {
+    CANDIDATES_PER_READ * members.iter().map(Bound::reads).sum::<usize>().saturating_sub(1).max(1)
+}
+
+pub(crate) fn eval_into(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
     match node {
         Bound::Leaf(i) => match ctx.conts[*i] {
             Some(c) => c.write_bits(out),
@@ -303,7 +343,7 @@ fn eval_into(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words
     }
 }
 
-fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
+pub(crate) fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
     // (member index, its array) of the smallest array operand.
     let mut smallest_array: Option<(usize, &[u16])> = None;
     for (mi, m) in members.iter().enumerate() {
@@ -320,7 +360,7 @@ fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<W
             }
         }
     }
-    if let Some((generator, candidates)) = smallest_array.filter(|(_, c)| c.len() <= CANDIDATE_MAX) {
+    if let Some((generator, candidates)) = smallest_array.filter(|(_, c)| c.len() <= candidate_max(members)) {
         out.fill(0);
         for &v in candidates {
             let others = members.iter().enumerate().filter(|(mi, _)| *mi != generator);
@@ -345,7 +385,7 @@ fn and_into(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<W
 }
 
 /// `out &= node`.
-fn and_child(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
+pub(crate) fn and_child(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Words>]) {
     match node {
         Bound::Leaf(i) => match ctx.conts[*i] {
             Some(c) => with_scratch(pool, |tmp, _| c.and_into(out, tmp)),
@@ -441,7 +481,7 @@ fn fused_or(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, tmp: &mut Words, 
 static EMPTY_WORDS: Words = [0u64; BITSET_WORDS];
 
 /// Whether the id with low half `v` in the current chunk matches `node`.
-fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {
+pub(crate) fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {
     match node {
         Bound::Leaf(i) => ctx.conts[*i].is_some_and(|c| c.contains(v)),
         Bound::And(members) if members.is_empty() => ctx.universe.is_some_and(|u| u.contains(v)),
@@ -454,7 +494,7 @@ fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {
 /// Lends the next scratch bitset of the pool (one per nesting level). The pool is sized from
 /// the plan's depth, so the fallback allocation is never expected; it keeps the answer right
 /// if that sizing is ever wrong.
-fn with_scratch(pool: &mut [Box<Words>], f: impl FnOnce(&mut Words, &mut [Box<Words>])) {
+pub(crate) fn with_scratch(pool: &mut [Box<Words>], f: impl FnOnce(&mut Words, &mut [Box<Words>])) {
     match pool.split_first_mut() {
         Some((tmp, rest)) => f(tmp, rest),
         None => f(&mut [0u64; BITSET_WORDS], &mut []),

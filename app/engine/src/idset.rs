@@ -139,10 +139,10 @@ impl Container {
     }
 }
 
-/// Number of set bits in a bitset.
+/// Number of set bits in a bitset (the kernel [`crate::kernels::level`] chose).
 #[inline]
 pub fn popcount(words: &Words) -> usize {
-    words.iter().map(|w| w.count_ones() as usize).sum()
+    crate::kernels::popcount(words)
 }
 
 /// Iterates the set bits of a bitset, lowest first.

@@ -6,6 +6,8 @@
 //! - [`analysis`]: ordered event funnels, overlaps of up to five sets, pivots of two groups
 //!   (issue 16), by set operations per day, per set, per value.
 //! - [`idset`]: [`IdSet`], the chunked id set (roaring layout) that evaluation walks.
+//! - [`kernels`]: popcount and pair-count kernels over one chunk's containers, with AVX2 chosen
+//!   at run time natively.
 //! - [`portable`]: the roaring portable format, read with full checks and written compactly.
 //! - [`rank`]: each id's position in a set, for per-user tables over ids that are not `0..n`.
 //! - [`warehouse`]: bitmaps as warehouses write them (ClickHouse `groupBitmap` states, bare
@@ -22,6 +24,8 @@
 //! - [`deps`]: dependencies between definitions (segments using segments), and the cycle check.
 //! - [`id`]: the one id rule (apps, segments, tag groups, events, experiments, group names).
 //! - [`eval`]: one-pass, count-first evaluation of a plan, with the per-condition funnel.
+//! - `tally`: the chunk walk of an evaluation: the chunks it visits, counting without storing
+//!   (pairs of bitmaps, the last member of an `all`), and the split across threads.
 //! - [`sample`]: the fixed-hash sample tier (rank or block scheme) and estimates with 95% intervals.
 //! - [`split`]: A/B splits by salted hashes of external ids, stable as they grow.
 //! - [`stats`]: Wilson and Newcombe intervals, the chi-square test for sample-ratio mismatch.
@@ -40,6 +44,7 @@ pub mod error;
 pub mod eval;
 pub mod id;
 pub mod idset;
+pub mod kernels;
 pub mod manifest;
 pub mod plan;
 pub mod portable;
@@ -49,12 +54,13 @@ pub mod sample;
 pub mod snapshot;
 pub mod split;
 pub mod stats;
+mod tally;
 pub mod warehouse;
 pub mod window;
 
 pub use catalog::{Catalog, TagKind};
 pub use error::{BitmapError, EvalError, FormatError, RuleError, RuleErrorReason};
-pub use eval::{EvalOptions, Evaluation, Source, Step, count, evaluate, members};
+pub use eval::{EvalOptions, Evaluation, Source, Step, count, count_parallel, evaluate, evaluate_parallel, members};
 pub use idset::IdSet;
 pub use manifest::Manifest;
 pub use plan::Plan;

@@ -5,6 +5,7 @@ mod common;
 
 use common::{DAYS, EVENTS, GROUPS, NUMBERS, SEGMENTS, VALUES, ids, world};
 use engine::bsi::Cmp;
+use engine::eval::evaluate_split;
 use engine::rule::{Measure, Test};
 use engine::{EvalOptions, Plan, Rule, evaluate};
 use proptest::prelude::*;
@@ -83,6 +84,49 @@ fn rule() -> impl Strategy<Value = Rule> {
     })
 }
 
+/// A tag value, a segment, or a tag with several values (an OR of leaves).
+fn plain_leaf() -> impl Strategy<Value = Rule> {
+    prop_oneof![
+        3 => (0..GROUPS, 0..VALUES).prop_map(|(g, v)| Rule::Tag { tag: format!("g{g}"), values: vec![format!("v{v}")] }),
+        1 => (0..SEGMENTS).prop_map(|s| Rule::Segment(format!("s{s}"))),
+        1 => (0..GROUPS, prop::collection::btree_set(0..VALUES, 2..=3)).prop_map(|(g, vs)| Rule::Tag {
+            tag: format!("g{g}"),
+            values: vs.into_iter().map(|v| format!("v{v}")).collect(),
+        }),
+    ]
+}
+
+/// The shapes the count-only walk treats apart: one operator over two bitmaps (AND, OR,
+/// AND-NOT: the pair path), and an `all` of several members whose last one is counted fused
+/// (a leaf or a negated leaf), whose walk follows its smallest plain member, and whose sparse
+/// chunks go through the candidate test.
+fn counted_shape() -> impl Strategy<Value = Rule> {
+    let not = |r: Rule| Rule::Not(Box::new(r));
+    prop_oneof![
+        (plain_leaf(), plain_leaf()).prop_map(|(a, b)| Rule::All(vec![a, b])),
+        (plain_leaf(), plain_leaf()).prop_map(|(a, b)| Rule::Any(vec![a, b])),
+        (plain_leaf(), plain_leaf()).prop_map(move |(a, b)| Rule::All(vec![a, not(b)])),
+        (prop::collection::vec(plain_leaf(), 1..6), prop::collection::vec(plain_leaf(), 0..3)).prop_map(
+            move |(plain, negated)| Rule::All(plain.into_iter().chain(negated.into_iter().map(not)).collect())
+        ),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn counted_shapes_match_naive(seed in any::<u64>(), rule in counted_shape(), threads in 1usize..=3) {
+        let w = world(seed);
+        let plan = Plan::validate(&rule, &w.source.catalog()).expect("generated rules name known data");
+        let expected = ids(&w.naive(&rule)).count() as u64;
+        prop_assert_eq!(engine::count(&plan, &w.source).expect("all loaded"), expected, "{}", rule.to_json());
+        let split = evaluate_split(&plan, &w.source, EvalOptions::default(), threads, 0).expect("all loaded");
+        prop_assert_eq!(split.count, expected);
+        prop_assert_eq!(engine::count_parallel(&plan, &w.source, threads).expect("all loaded"), expected);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -112,10 +156,20 @@ proptest! {
         let expected: Vec<u32> = ids(&w.naive(&rule)).collect();
         let got = evaluate(&plan, &w.source, EvalOptions { steps: true, members: true }).expect("all loaded");
         prop_assert_eq!(got.count, expected.len() as u64);
-        let members: Vec<u32> = got.members.expect("asked for members").iter().collect();
+        let members: Vec<u32> = got.members.as_ref().expect("asked for members").iter().collect();
         prop_assert_eq!(&members, &expected);
         // Counting alone (reordered, no steps) agrees too.
         prop_assert_eq!(engine::count(&plan, &w.source).expect("all loaded"), expected.len() as u64);
+        // Split across threads whatever the size (`min_work` 0): counts, members and steps are
+        // the same as on one thread.
+        let threads = 1 + (seed % 3) as usize;
+        let split = evaluate_split(&plan, &w.source, EvalOptions { steps: true, members: true }, threads, 0)
+            .expect("all loaded");
+        prop_assert_eq!(&split, &got);
+        let counted = evaluate_split(&plan, &w.source, EvalOptions::default(), threads, 0).expect("all loaded");
+        prop_assert_eq!(counted.count, expected.len() as u64);
+        let members_only = evaluate(&plan, &w.source, EvalOptions { steps: false, members: true }).expect("all loaded");
+        prop_assert_eq!(members_only.members.expect("asked").iter().collect::<Vec<_>>(), expected.clone());
         // Funnel: each step is the intersection of the top-level members so far.
         match &rule {
             Rule::All(parts) => {

@@ -1,5 +1,6 @@
-//! Untrusted rule JSON: parsing, validation and evaluation never panic, and every count equals
-//! a flag-per-id evaluation of the same rule on a small fixed snapshot.
+//! Untrusted rule JSON: parsing, validation and evaluation never panic, and every count (with the
+//! funnel, count-only, split across two threads) equals a flag-per-id evaluation of the same rule
+//! on a small fixed snapshot.
 #![no_main]
 
 use engine::bsi::{Bsi, Cmp, NumericColumn, parse_scaled_wide};
@@ -117,4 +118,9 @@ fuzz_target!(|data: &[u8]| {
     let e = engine::evaluate(&plan, src, EvalOptions { steps: true, members: false }).expect("everything is loaded");
     let expected = naive(&rule, values).iter().filter(|b| **b).count() as u64;
     assert_eq!(e.count, expected);
+    // The count-only walk (pairs, fused last member, smallest-operand chunks, candidates) and
+    // the split across threads (forced: the snapshot is two chunks) reach the same answer.
+    assert_eq!(engine::count(&plan, src).expect("everything is loaded"), expected);
+    let split = engine::eval::evaluate_split(&plan, src, EvalOptions::default(), 2, 0).expect("everything is loaded");
+    assert_eq!(split.count, expected);
 });
