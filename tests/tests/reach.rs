@@ -6,8 +6,9 @@
 //! members export agrees with it): the full delivery plus the deltas must equal it exactly on
 //! every delivered day, at both destinations; every member arrives at least once; batches
 //! arrive in order; the delivery log matches what the receiver saw; the reached users are a
-//! segment rules can use. Also: a batch that always fails stops the sync `failed` with the last
-//! response and resumes; destinations on loopback, private and link-local addresses are refused.
+//! segment rules can use. Experiment groups and `once` syncs are in `reach/once.rs`. Also: a
+//! batch that always fails stops the sync `failed` with the last response and resumes;
+//! destinations on loopback, private and link-local addresses are refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -20,6 +21,9 @@ use sieve_tests::{Error, Rng, TestServer};
 
 #[path = "reach/receiver.rs"]
 mod receiver;
+
+#[path = "reach/once.rs"]
+mod once;
 
 use receiver::*;
 

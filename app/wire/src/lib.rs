@@ -82,8 +82,8 @@ pub use membership::UserTags;
 pub use meta::{Health, HealthStatus, StorageHealth};
 pub use reach::{
     BatchStatus, CurrentDelivery, DeliveryBatch, DeliveryKind, DeliveryList, Destination, DestinationInput,
-    DestinationKind, DestinationList, DestinationPatch, FileFormat, SegmentSync, SyncInput, SyncList, SyncState,
-    WebhookBody,
+    DestinationKind, DestinationList, DestinationPatch, FileFormat, SegmentSync, SyncInput, SyncList, SyncMode,
+    SyncState, WebhookBody,
 };
 pub use rule::Rule;
 pub use segments::{

@@ -119,6 +119,22 @@ pub struct SyncInput {
     /// name and this its id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reached_prefix: Option<String>,
+    /// `keep` (default): the full list, then every new day's change; `once`: the full list of
+    /// the latest day and nothing after (a re-send sends it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SyncMode>,
+}
+
+/// Whether a sync follows its audience day by day or sends it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// The full member list first, then after every publish of a new day who entered and left.
+    #[default]
+    Keep,
+    /// The full member list of the latest day, then `done`.
+    Once,
 }
 
 /// Where a sync stands.
@@ -133,6 +149,8 @@ pub enum SyncState {
     Paused,
     /// A batch failed every attempt; resume retries it, resend starts over in full.
     Failed,
+    /// A `once` sync whose delivery completed: nothing more is sent unless it is re-sent.
+    Done,
 }
 
 /// Whether a delivery is the whole member list or the change since the last one.
@@ -179,8 +197,18 @@ pub struct CurrentDelivery {
 pub struct SegmentSync {
     /// Its id.
     pub id: String,
-    /// The segment sent.
+    /// The audience sent: a segment's id, or `<experiment>/<group>` for an experiment group
+    /// (`/` is in no id, so the two never collide); webhook bodies carry the same string.
     pub segment: String,
+    /// The experiment, when the audience is one of its frozen groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// That experiment's group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `keep` or `once`.
+    #[serde(default)]
+    pub mode: SyncMode,
     /// The destination it goes to.
     pub destination: String,
     /// Active, paused or failed.
@@ -205,11 +233,11 @@ pub struct SegmentSync {
     pub updated_ms: u64,
 }
 
-/// `GET …/segments/{id}/syncs`.
+/// `GET …/segments/{id}/syncs`, `GET …/experiments/{id}/groups/{group}/syncs`, `GET …/syncs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncList {
-    /// The segment's syncs, by id.
+    /// The syncs of the segment, the group or the app, by id.
     pub syncs: Vec<SegmentSync>,
 }
 
@@ -273,8 +301,14 @@ pub struct DeliveryList {
 pub struct WebhookBody {
     /// `<sync>.<seq>.<batch>`: the same on every retry, so receivers can drop duplicates.
     pub delivery_id: String,
-    /// The segment's id.
+    /// The audience's key: the segment's id, or `<experiment>/<group>`.
     pub segment: String,
+    /// The experiment, when an experiment group is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// That experiment's group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// The day delivered.
     pub ds: String,
     /// Full or delta.

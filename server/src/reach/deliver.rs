@@ -292,22 +292,16 @@ fn start_next(state: &AppState, app: &str, sync: SyncRecord, dest: &DestinationR
         return Ok(Step::Idle);
     };
     let ds = ds.to_owned();
-    let (_, day) = state.snapshots.day(app, Some(&ds))?.ok_or_else(|| ReachError::NotFound(format!("day {ds}")))?;
-    let manifest = state.snapshots.manifest(&day.manifest)?;
-    let Some(entry) = manifest.segment(&sync.segment) else {
-        let why = manifest.segment_errors.iter().find(|e| e.id == sync.segment).map(|e| e.message.clone());
-        let problem = format!(
-            "segment `{}` has no members on {ds}{}",
-            sync.segment,
-            why.map(|w| format!(": {w}")).unwrap_or_default()
-        );
-        syncs::update(meta, app, &sync.id, |mut s| {
-            s.stopped(problem, now_ms());
-            Some(s)
-        })?;
-        return Ok(Step::Idle);
+    let to = match audience(state, app, &sync, &ds)? {
+        Ok(set) => set,
+        Err(problem) => {
+            syncs::update(meta, app, &sync.id, |mut s| {
+                s.stopped(problem, now_ms());
+                Some(s)
+            })?;
+            return Ok(Step::Idle);
+        }
     };
-    let to = state.snapshots.set(&entry.members.full.blob)?.to_roaring();
     let from = match kind {
         DeliveryKind::Full => RoaringBitmap::new(),
         DeliveryKind::Delta => load_bits(meta, app, &sync.id, sync.delivered.as_ref().map(|(s, _)| *s))?,
@@ -327,6 +321,36 @@ fn start_next(state: &AppState, app: &str, sync: SyncRecord, dest: &DestinationR
         })
     })?;
     Ok(Step::Again)
+}
+
+/// The members a delivery of `ds` brings the destination to: the segment's on that day, or the
+/// experiment group's (frozen, the same every day). The inner `Err` is why the sync stops (the
+/// audience is gone); the outer one a failure worth retrying (the store).
+fn audience(
+    state: &AppState,
+    app: &str,
+    sync: &SyncRecord,
+    ds: &str,
+) -> Result<Result<RoaringBitmap, String>, ReachError> {
+    use crate::experiments::ExperimentError as E;
+    if let Some((experiment, group)) = &sync.group {
+        return match crate::experiments::record::group_members(&state.snapshots, app, experiment, group) {
+            Ok(set) => Ok(Ok(set.to_roaring())),
+            Err(e @ (E::NotFound(_) | E::NoGroup { .. })) => Ok(Err(e.to_string())),
+            Err(e) => Err(ReachError::Record { what: format!("experiment {experiment}"), reason: e.to_string() }),
+        };
+    }
+    let (_, day) = state.snapshots.day(app, Some(ds))?.ok_or_else(|| ReachError::NotFound(format!("day {ds}")))?;
+    let manifest = state.snapshots.manifest(&day.manifest)?;
+    let Some(entry) = manifest.segment(&sync.segment) else {
+        let why = manifest.segment_errors.iter().find(|e| e.id == sync.segment).map(|e| e.message.clone());
+        return Ok(Err(format!(
+            "segment `{}` has no members on {ds}{}",
+            sync.segment,
+            why.map(|w| format!(": {w}")).unwrap_or_default()
+        )));
+    };
+    Ok(Ok(state.snapshots.set(&entry.members.full.blob)?.to_roaring()))
 }
 
 /// Completes delivery `seq`: its recipients become the reached segment, then the cursor moves
@@ -508,6 +532,8 @@ async fn post(state: &AppState, b: &Batch, delivery_id: &str, host: &str, port: 
     let body = WebhookBody {
         delivery_id: delivery_id.to_owned(),
         segment: b.sync.segment.clone(),
+        experiment: b.sync.group.as_ref().map(|(e, _)| e.clone()),
+        group: b.sync.group.as_ref().map(|(_, g)| g.clone()),
         ds: b.ds.clone(),
         kind: b.kind,
         added: added.clone(),

@@ -14,7 +14,7 @@
 
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
-use wire::{CurrentDelivery, DeliveryKind, SegmentSync, SyncState};
+use wire::{CurrentDelivery, DeliveryKind, SegmentSync, SyncMode, SyncState};
 
 use super::{ReachError, SYNC, decode, encode};
 use crate::jobs::Lease;
@@ -28,8 +28,14 @@ pub const LEASE_MS: u64 = 60_000;
 pub struct SyncRecord {
     /// Its id.
     pub id: String,
-    /// The segment sent.
+    /// The audience's key: a segment's id, or `<experiment>/<group>` (see [`SyncRecord::group`]).
     pub segment: String,
+    /// The experiment and group sent, when the audience is a frozen experiment group.
+    #[serde(default)]
+    pub group: Option<(String, String)>,
+    /// Day by day, or once.
+    #[serde(default)]
+    pub mode: SyncMode,
     /// The destination.
     pub destination: String,
     /// Active, paused or failed.
@@ -65,11 +71,13 @@ pub struct SyncRecord {
 }
 
 impl SyncRecord {
-    /// A new sync: a full delivery is due.
+    /// A new sync of a segment, kept in sync day by day: a full delivery is due.
     pub fn new(id: &str, segment: &str, destination: &str, reached_prefix: &str, now_ms: u64) -> SyncRecord {
         SyncRecord {
             id: id.to_owned(),
             segment: segment.to_owned(),
+            group: None,
+            mode: SyncMode::Keep,
             destination: destination.to_owned(),
             state: SyncState::Active,
             reached_prefix: reached_prefix.to_owned(),
@@ -86,11 +94,22 @@ impl SyncRecord {
         }
     }
 
+    /// The same sync sending an experiment's frozen group instead; its key becomes
+    /// `<experiment>/<group>`.
+    pub fn of_group(mut self, experiment: &str, group: &str) -> SyncRecord {
+        self.segment = format!("{experiment}/{group}");
+        self.group = Some((experiment.to_owned(), group.to_owned()));
+        self
+    }
+
     /// The answer.
     pub fn view(&self) -> SegmentSync {
         SegmentSync {
             id: self.id.clone(),
             segment: self.segment.clone(),
+            experiment: self.group.as_ref().map(|(e, _)| e.clone()),
+            group: self.group.as_ref().map(|(_, g)| g.clone()),
+            mode: self.mode,
             destination: self.destination.clone(),
             state: self.state,
             reached_prefix: self.reached_prefix.clone(),
@@ -103,14 +122,21 @@ impl SyncRecord {
         }
     }
 
-    /// Pauses an active or failed sync (a delivery under way stops after its batch in flight).
+    /// Pauses an active or failed sync (a delivery under way stops after its batch in flight);
+    /// a `done` sync has nothing to pause and stays done.
     pub fn pause(&mut self, now_ms: u64) {
-        self.state = SyncState::Paused;
-        self.updated_ms = now_ms;
+        if self.state != SyncState::Done {
+            self.state = SyncState::Paused;
+            self.updated_ms = now_ms;
+        }
     }
 
-    /// Resumes: due at once, a failed batch with fresh attempts.
+    /// Resumes: due at once, a failed batch with fresh attempts. A `done` sync stays done
+    /// (resuming it would start sending deltas a `once` sync promised not to send).
     pub fn resume(&mut self, now_ms: u64) {
+        if self.state == SyncState::Done {
+            return;
+        }
         self.state = SyncState::Active;
         self.problem = None;
         if let Some(c) = &mut self.current {
@@ -221,11 +247,16 @@ impl SyncRecord {
         self.updated_ms = now_ms;
     }
 
-    /// Completes delivery `seq`: the destination now holds its target (`members` users).
+    /// Completes delivery `seq`: the destination now holds its target (`members` users); a
+    /// `once` sync is then done.
     pub fn complete(&mut self, seq: u64, members: u64, now_ms: u64) {
         if let Some(c) = self.current.take_if(|c| c.seq == seq) {
             self.delivered = Some((seq, c.ds));
             self.delivered_members = members;
+            if self.mode == SyncMode::Once && self.state == SyncState::Active {
+                self.state = SyncState::Done;
+                self.lease = None;
+            }
         }
         self.updated_ms = now_ms;
     }
@@ -375,6 +406,26 @@ mod tests {
         s.resume(500);
         assert!(s.runnable(500));
         assert_eq!(s.current.as_ref().map(|c| (c.attempts, c.batches_done)), Some((0, 0)));
+    }
+
+    #[test]
+    fn a_once_sync_is_done_after_its_full_delivery_until_resent() {
+        let mut s = SyncRecord { mode: SyncMode::Once, ..SyncRecord::new("s", "seg", "dest", "reached", 0) };
+        let d = days(3);
+        s.start("2026-11-01", DeliveryKind::Full, 3, 0, 10, 0);
+        s.batch_done(1, 0, 1);
+        s.complete(1, 3, 2);
+        assert_eq!(s.state, SyncState::Done);
+        assert!(!s.runnable(u64::MAX), "a later day is not sent");
+        s.pause(3);
+        s.resume(4);
+        assert_eq!(s.state, SyncState::Done, "pause and resume leave it done");
+        s.resend(5);
+        assert!(s.runnable(5));
+        assert_eq!(s.next_day(&d), Some(("2026-11-03", DeliveryKind::Full)));
+        s.start("2026-11-03", DeliveryKind::Full, 4, 0, 10, 6);
+        s.complete(2, 4, 7);
+        assert_eq!((s.state, s.delivered.as_ref().map(|(q, _)| *q)), (SyncState::Done, Some(2)));
     }
 
     #[test]

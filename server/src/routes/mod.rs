@@ -23,7 +23,7 @@
 //! | [`segments`], [`members`], [`history`] | segment definitions, member uploads and exports, history |
 //! | [`freeze`] | a rule's or a segment's members on a day, saved as a new static segment |
 //! | [`governance`] | the tag catalog, held uploads, a day's versions and restores, composite tags (issue 15) |
-//! | [`reach`], [`reach_ops`] | destinations, a segment's syncs, their delivery log (issue 17); their OpenAPI operations |
+//! | [`reach`], [`syncs`], [`reach_ops`] | destinations; syncs of segments and experiment groups, their delivery log (issue 17); their OpenAPI operations |
 //! | [`jobs`] | the durable background jobs of an app (recomputing days after a segment change) |
 //! | [`experiments`] | A/B splits (HTTP over [`crate::experiments`]) |
 //! | [`membership`] | one user's tags, segments and groups |
@@ -71,6 +71,7 @@ pub mod reach;
 pub mod reach_ops;
 pub mod segments;
 pub mod snapshots;
+pub mod syncs;
 pub mod tokens;
 
 /// Runs store or file work on the blocking pool ([`crate::blocking::run`]) and converts its
@@ -401,29 +402,15 @@ pub fn table() -> Vec<Route> {
             reach::delete_destination,
             rdoc::delete_destination,
         ),
-        Route::new(Post, "/v1/apps/{app}/segments/{id}/syncs", Json, App(Write), reach::start_sync, rdoc::start_sync),
-        Route::new(
-            Get,
-            "/v1/apps/{app}/segments/{id}/syncs",
-            Json,
-            App(Membership),
-            reach::list_syncs,
-            rdoc::list_syncs,
-        ),
-        Route::new(
-            Get,
-            "/v1/apps/{app}/segments/{id}/syncs/{sync}",
-            Json,
-            App(Membership),
-            reach::get_sync,
-            rdoc::get_sync,
-        ),
+        Route::new(Post, "/v1/apps/{app}/segments/{id}/syncs", Json, App(Write), syncs::start, rdoc::start_sync),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}/syncs", Json, App(Membership), syncs::list, rdoc::list_syncs),
+        Route::new(Get, "/v1/apps/{app}/segments/{id}/syncs/{sync}", Json, App(Membership), syncs::get, rdoc::get_sync),
         Route::new(
             Delete,
             "/v1/apps/{app}/segments/{id}/syncs/{sync}",
             Json,
             App(Write),
-            reach::delete_sync,
+            syncs::delete,
             rdoc::delete_sync,
         ),
         Route::new(
@@ -431,7 +418,7 @@ pub fn table() -> Vec<Route> {
             "/v1/apps/{app}/segments/{id}/syncs/{sync}/pause",
             Json,
             App(Write),
-            reach::pause,
+            syncs::pause,
             rdoc::pause_sync,
         ),
         Route::new(
@@ -439,7 +426,7 @@ pub fn table() -> Vec<Route> {
             "/v1/apps/{app}/segments/{id}/syncs/{sync}/resume",
             Json,
             App(Write),
-            reach::resume,
+            syncs::resume,
             rdoc::resume_sync,
         ),
         Route::new(
@@ -447,7 +434,7 @@ pub fn table() -> Vec<Route> {
             "/v1/apps/{app}/segments/{id}/syncs/{sync}/resend",
             Json,
             App(Write),
-            reach::resend,
+            syncs::resend,
             rdoc::resend_sync,
         ),
         Route::new(
@@ -455,8 +442,39 @@ pub fn table() -> Vec<Route> {
             "/v1/apps/{app}/segments/{id}/syncs/{sync}/deliveries",
             Json,
             App(Membership),
-            reach::deliveries,
+            syncs::deliveries,
             rdoc::sync_deliveries,
+        ),
+        // An experiment group is sent like a segment; it is managed through `…/syncs/{sync}`.
+        Route::new(
+            Post,
+            "/v1/apps/{app}/experiments/{id}/groups/{group}/syncs",
+            Json,
+            App(Write),
+            syncs::start,
+            rdoc::start_group_sync,
+        ),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/experiments/{id}/groups/{group}/syncs",
+            Json,
+            App(Membership),
+            syncs::list,
+            rdoc::list_group_syncs,
+        ),
+        Route::new(Get, "/v1/apps/{app}/syncs", Json, App(Membership), syncs::list_app, rdoc::list_app_syncs),
+        Route::new(Get, "/v1/apps/{app}/syncs/{sync}", Json, App(Membership), syncs::get, rdoc::get_sync_app),
+        Route::new(Delete, "/v1/apps/{app}/syncs/{sync}", Json, App(Write), syncs::delete, rdoc::delete_sync_app),
+        Route::new(Post, "/v1/apps/{app}/syncs/{sync}/pause", Json, App(Write), syncs::pause, rdoc::pause_sync_app),
+        Route::new(Post, "/v1/apps/{app}/syncs/{sync}/resume", Json, App(Write), syncs::resume, rdoc::resume_sync_app),
+        Route::new(Post, "/v1/apps/{app}/syncs/{sync}/resend", Json, App(Write), syncs::resend, rdoc::resend_sync_app),
+        Route::new(
+            Get,
+            "/v1/apps/{app}/syncs/{sync}/deliveries",
+            Json,
+            App(Membership),
+            syncs::deliveries,
+            rdoc::sync_deliveries_app,
         ),
         // Durable background jobs.
         Route::new(Get, "/v1/apps/{app}/jobs", Json, App(SegmentRead), jobs::list, doc::list_jobs),

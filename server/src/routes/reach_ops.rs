@@ -1,5 +1,5 @@
-//! The OpenAPI operations of the reach routes (issue 17), apart from [`super::operations`] so
-//! that file stays a readable size.
+//! The OpenAPI operations of the reach routes (issue 17): destinations ([`super::reach`]) and
+//! syncs ([`super::syncs`]), apart from [`super::operations`] so that file stays a readable size.
 
 use serde_json::json;
 use wire::{
@@ -67,14 +67,56 @@ pub fn delete_destination() -> Op {
         .errors(&WRITE)
 }
 
+/// Path parameters of an experiment group's syncs.
+fn experiment_group() -> [serde_json::Value; 2] {
+    [
+        json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "description": "The experiment's id"}),
+        json!({"name": "group", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "description": "The group's name"}),
+    ]
+}
+
+const START: &str = "A `full` delivery of the latest day's members first; then, with `mode: keep` (the default), for every later published day, in order, a `delta` of who entered (`added`) and left (`removed`) since the last delivered day; with `mode: once`, nothing more (the sync is `done` until re-sent). Deliveries are durable, retried with exponential backoff and jitter, logged per batch; each completed delivery's recipients become the static segment `<reached_prefix>.<sync>.<ds>`, named `reached:<sync>:<ds>`.";
+
 /// `POST /v1/apps/{app}/segments/{id}/syncs`.
 pub fn start_sync() -> Op {
-    Op::new("startSync", "reach", "Send a segment to a destination and keep it in sync day by day (editors)")
-        .describe("A `full` delivery of the latest day's members first, then for every later published day, in order, a `delta` of who entered (`added`) and left (`removed`) since the last delivered day. Deliveries are durable, retried with exponential backoff and jitter, logged per batch; each completed delivery's recipients become the static segment `<reached_prefix>.<sync>.<ds>`, named `reached:<sync>:<ds>`.")
+    Op::new("startSync", "reach", "Send a segment to a destination, once or kept in sync day by day (editors)")
+        .describe(START)
         .params(&["app", "segment"])
         .body::<SyncInput>()
         .answer::<SegmentSync>(201, "Started")
         .errors(&WRITE)
+}
+
+/// `POST /v1/apps/{app}/experiments/{id}/groups/{group}/syncs`.
+pub fn start_group_sync() -> Op {
+    let [experiment, group] = experiment_group();
+    Op::new("startGroupSync", "reach", "Send an experiment's frozen group to a destination (editors)")
+        .describe(&format!("{START} A group is frozen, so its deltas are empty; webhook bodies name it `<experiment>/<group>` in `segment`, with `experiment` and `group`. Manage the sync through `…/syncs/{{sync}}`."))
+        .params(&["app"])
+        .param(experiment)
+        .param(group)
+        .body::<SyncInput>()
+        .answer::<SegmentSync>(201, "Started")
+        .errors(&WRITE)
+}
+
+/// `GET /v1/apps/{app}/experiments/{id}/groups/{group}/syncs`.
+pub fn list_group_syncs() -> Op {
+    let [experiment, group] = experiment_group();
+    Op::new("listGroupSyncs", "reach", "An experiment group's syncs")
+        .params(&["app"])
+        .param(experiment)
+        .param(group)
+        .answer::<SyncList>(200, "Syncs by id")
+        .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/syncs`.
+pub fn list_app_syncs() -> Op {
+    Op::new("listAppSyncs", "reach", "Every sync of the app: of segments and of experiment groups")
+        .params(&["app"])
+        .answer::<SyncList>(200, "Syncs by id")
+        .errors(&READ)
 }
 
 /// `GET /v1/apps/{app}/segments/{id}/syncs`.
@@ -85,58 +127,111 @@ pub fn list_syncs() -> Op {
         .errors(&READ)
 }
 
-/// `GET /v1/apps/{app}/segments/{id}/syncs/{sync}`.
-pub fn get_sync() -> Op {
-    Op::new("getSync", "reach", "A sync: its state, last delivered day and the delivery under way")
-        .params(&["app", "segment"])
-        .param(sync_id())
+/// One sync's operation, under its segment (`segment: true`) or the app.
+fn on_sync(id: &str, summary: &str, segment: bool) -> Op {
+    let (id, summary) = if segment {
+        (id.to_owned(), summary.to_owned())
+    } else {
+        (format!("{id}OfApp"), format!("{summary} (any sync of the app, a segment's or an experiment group's)"))
+    };
+    let op = Op::new(&id, "reach", &summary);
+    if segment { op.params(&["app", "segment"]) } else { op.params(&["app"]) }.param(sync_id())
+}
+
+fn get(segment: bool) -> Op {
+    on_sync("getSync", "A sync: its state, last delivered day and the delivery under way", segment)
         .answer::<SegmentSync>(200, "The sync")
         .errors(&READ)
 }
 
-/// `POST /v1/apps/{app}/segments/{id}/syncs/{sync}/pause`.
-pub fn pause_sync() -> Op {
-    Op::new("pauseSync", "reach", "Pause a sync: nothing is sent until it resumes (editors)")
-        .params(&["app", "segment"])
-        .param(sync_id())
-        .answer::<SegmentSync>(200, "Paused")
+fn pause(segment: bool) -> Op {
+    on_sync("pauseSync", "Pause a sync: nothing is sent until it resumes (editors)", segment)
+        .answer::<SegmentSync>(200, "Paused (a `done` sync stays done)")
         .errors(&WRITE)
 }
 
-/// `POST /v1/apps/{app}/segments/{id}/syncs/{sync}/resume`.
-pub fn resume_sync() -> Op {
-    Op::new("resumeSync", "reach", "Resume a paused or failed sync; a failed batch gets fresh attempts (editors)")
-        .params(&["app", "segment"])
-        .param(sync_id())
-        .answer::<SegmentSync>(200, "Active")
+fn resume(segment: bool) -> Op {
+    on_sync("resumeSync", "Resume a paused or failed sync; a failed batch gets fresh attempts (editors)", segment)
+        .answer::<SegmentSync>(200, "Active (a `done` sync stays done: re-send it instead)")
         .errors(&WRITE)
 }
 
-/// `POST /v1/apps/{app}/segments/{id}/syncs/{sync}/resend`.
-pub fn resend_sync() -> Op {
-    Op::new("resendSync", "reach", "Send the latest day's members in full again (editors; audited)")
-        .params(&["app", "segment"])
-        .param(sync_id())
+fn resend(segment: bool) -> Op {
+    on_sync("resendSync", "Send the latest day's members in full again (editors; audited)", segment)
         .answer::<SegmentSync>(200, "A full delivery is due")
         .errors(&WRITE)
 }
 
-/// `DELETE /v1/apps/{app}/segments/{id}/syncs/{sync}`.
-pub fn delete_sync() -> Op {
-    Op::new("deleteSync", "reach", "Stop and delete a sync; its reached segments stay (editors)")
-        .params(&["app", "segment"])
-        .param(sync_id())
+fn delete(segment: bool) -> Op {
+    on_sync("deleteSync", "Stop and delete a sync; its reached segments stay (editors)", segment)
         .answer_raw(204, json!({"description": "Deleted"}))
         .errors(&WRITE)
 }
 
-/// `GET /v1/apps/{app}/segments/{id}/syncs/{sync}/deliveries`.
-pub fn sync_deliveries() -> Op {
-    Op::new("syncDeliveries", "reach", "The delivery log: every batch with its ids count, attempts, status, response")
-        .params(&["app", "segment"])
-        .param(sync_id())
+fn deliveries(segment: bool) -> Op {
+    on_sync("syncDeliveries", "The delivery log: every batch with its ids count, attempts, status, response", segment)
         .param(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "description": "Most batches answered (default 10000)"}))
         .param(json!({"name": "after", "in": "query", "schema": {"type": "string"}, "description": "Batches after this `delivery_id` (`more` in the answer says whether to ask again)"}))
         .answer::<DeliveryList>(200, "Batches, oldest first")
         .errors(&READ)
+}
+
+/// `GET /v1/apps/{app}/segments/{id}/syncs/{sync}`.
+pub fn get_sync() -> Op {
+    get(true)
+}
+
+/// `GET /v1/apps/{app}/syncs/{sync}`.
+pub fn get_sync_app() -> Op {
+    get(false)
+}
+
+/// `POST /v1/apps/{app}/segments/{id}/syncs/{sync}/pause`.
+pub fn pause_sync() -> Op {
+    pause(true)
+}
+
+/// `POST /v1/apps/{app}/syncs/{sync}/pause`.
+pub fn pause_sync_app() -> Op {
+    pause(false)
+}
+
+/// `POST /v1/apps/{app}/segments/{id}/syncs/{sync}/resume`.
+pub fn resume_sync() -> Op {
+    resume(true)
+}
+
+/// `POST /v1/apps/{app}/syncs/{sync}/resume`.
+pub fn resume_sync_app() -> Op {
+    resume(false)
+}
+
+/// `POST /v1/apps/{app}/segments/{id}/syncs/{sync}/resend`.
+pub fn resend_sync() -> Op {
+    resend(true)
+}
+
+/// `POST /v1/apps/{app}/syncs/{sync}/resend`.
+pub fn resend_sync_app() -> Op {
+    resend(false)
+}
+
+/// `DELETE /v1/apps/{app}/segments/{id}/syncs/{sync}`.
+pub fn delete_sync() -> Op {
+    delete(true)
+}
+
+/// `DELETE /v1/apps/{app}/syncs/{sync}`.
+pub fn delete_sync_app() -> Op {
+    delete(false)
+}
+
+/// `GET /v1/apps/{app}/segments/{id}/syncs/{sync}/deliveries`.
+pub fn sync_deliveries() -> Op {
+    deliveries(true)
+}
+
+/// `GET /v1/apps/{app}/syncs/{sync}/deliveries`.
+pub fn sync_deliveries_app() -> Op {
+    deliveries(false)
 }
