@@ -59,7 +59,9 @@ pub async fn estimate(
             return Ok(answer);
         }
         let src = snaps.source(&manifest, req.tier, &plan.needs(), &earlier)?;
-        let e = engine::evaluate(&plan, &src, EvalOptions { steps: true, members: false })
+        // The chunks split across every core when the full tier is large enough to pay for the
+        // threads (the engine's break-even); the sample tier stays on this thread.
+        let e = engine::evaluate_parallel(&plan, &src, EvalOptions { steps: true, members: false }, cores())
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let universe = manifest.universe.count;
         let exact = |count: u64| Some(count);
@@ -106,6 +108,11 @@ pub async fn estimate(
     Ok(Json(blocking(work).await?))
 }
 
+/// Threads an evaluation may use: every core this process may run on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// The estimate as an `aggregate` token gets it (`ds` and `version` left for the caller),
 /// with the seeds of the sets it counted.
 fn protected(
@@ -124,7 +131,7 @@ fn protected(
     // that two sets are equal (which would tell them a user is not in one).
     let mut count_of = |rule: &Rule, plan: &Plan| -> Result<(u64, Seed), ApiError> {
         let src = snaps.source(manifest, Tier::Exact, &plan.needs(), earlier)?;
-        let e = engine::evaluate(plan, &src, EvalOptions { steps: false, members: true })
+        let e = engine::evaluate_parallel(plan, &src, EvalOptions { steps: false, members: true }, cores())
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let members = e.members.ok_or_else(|| ApiError::internal("the evaluation kept no members"))?;
         let label = format!("rule {}", privacy::canonical_rule(&rule.to_json()));
