@@ -43,7 +43,8 @@
 //! - [`format`]: number formats (`12,345` · `1.2M` · `38.5%`). Plain Rust.
 //! - [`nav`]: the pages of the app, their order, paths and whether they exist yet.
 //! - [`health`]: turns the server's health answer into what the Overview shows.
-//! - [`components`]: the shell (header, navigation, routes, status line) and small views.
+//! - [`components`]: the shell (header, navigation, routes, status line), the sync panel of a
+//!   segment or experiment group, and small views.
 //! - [`pages`]: one module per page; a page with several features is a folder of components
 //!   (`pages/audience/`, `pages/split/`) whose `mod.rs` binds the signals.
 //!

@@ -3,7 +3,10 @@
 // --allow-private-destinations): a destination made on the Destinations page, a segment sent
 // to it from the Segments page, its sync followed to "up to date", its delivery log, pause and
 // resume. The receiver checks every signature with its own HMAC and collects the ids: they
-// must be exactly the segment's members from GET …/members.
+// must be exactly the segment's members from GET …/members. Then: the destination edited in
+// place (batch size, with the app's check of a bad URL), and an experiment's group sent once
+// from the Split page: exactly the group's members from GET …/groups/{group}/members arrive,
+// under the key `<experiment>/<group>`, and the sync ends `done`.
 
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -123,6 +126,62 @@ describe('reach in the app', () => {
       await page.goto(`${server.url}/destinations`);
       await page.locator('[data-testid="sync-overview"][data-state="active"]').waitFor({ timeout: TIMEOUT_MS });
       await page.screenshot({ path: resolve(OUTPUT_DIR, 'destinations.png'), fullPage: true });
+      assert.deepEqual(real(problems), []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('edit a destination, send an experiment group once (desktop)', async () => {
+    const { context, page, problems } = await openPage(browser, { viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(`${server.url}/signin#app=demo&token=${tokens.editor}`);
+      await page.waitForURL('**/audience', { timeout: TIMEOUT_MS });
+      await page.goto(`${server.url}/destinations`);
+      const row = page.locator('[data-testid="destination"][data-id="hook"]');
+      await row.getByTestId('destination-edit').click();
+      const form = page.getByTestId('destination-edit-form');
+      await form.getByTestId('edit-url').fill('ftp://nowhere');
+      await form.getByTestId('destination-save').click();
+      await form.locator('.error-detail').first().waitFor({ timeout: TIMEOUT_MS });
+      assert.match(await form.textContent(), /http:\/\/ or https:\/\//);
+      await form.getByTestId('edit-url').fill(receiver.url);
+      await form.getByTestId('edit-batch_size').fill('250');
+      await form.getByTestId('destination-save').click();
+      await form.waitFor({ state: 'detached', timeout: TIMEOUT_MS });
+      await row.filter({ hasText: '250 ids per request' }).waitFor({ timeout: TIMEOUT_MS });
+      const hook = await api(server.url, tokens.editor, '/apps/demo/destinations/hook');
+      assert.deepEqual([hook.url, hook.batch_size, hook.has_secret], [receiver.url, 250, true]);
+
+      // An experiment of a dynamic segment, its treatment group sent once.
+      const segment = (await api(server.url, tokens.editor, '/apps/demo/segments')).segments.find((s) => s.kind === 'dynamic');
+      await api(server.url, tokens.editor, '/apps/demo/experiments', {
+        method: 'POST',
+        body: { id: 'reach-ab', segment: segment.id, ds: latest, salt: 'reach', groups: [{ name: 'control', percent: 50 }, { name: 'treatment', percent: 50 }] },
+      });
+      const group = (await api(server.url, tokens.editor, '/apps/demo/experiments/reach-ab/groups/treatment/members'))
+        .trim().split('\n').slice(1).sort();
+      assert.ok(group.length > 50, `a real group: ${group.length}`);
+      await page.goto(`${server.url}/split?experiment=reach-ab`);
+      const panel = page.locator('[data-testid="group-send"][data-group="treatment"]');
+      await panel.getByTestId('send-destination').selectOption('hook');
+      await panel.getByTestId('send-once').check();
+      await panel.getByTestId('send').click();
+      await panel.locator('[data-testid="sync"][data-state="done"]').waitFor({ timeout: TIMEOUT_MS });
+      assert.match(await panel.getByTestId('sync-summary').textContent(), /\(once\): sent once/);
+      const received = receiver.bodies.filter((b) => b.segment === 'reach-ab/treatment');
+      assert.ok(received.every((b) => b.kind === 'full' && b.experiment === 'reach-ab' && b.group === 'treatment'));
+      assert.ok(received.every((b) => b.added.length <= 250), 'the edited batch size is used');
+      assert.deepEqual([...new Set(received.flatMap((b) => b.added))].sort(), group);
+      assert.equal(receiver.forged.length, 0);
+      // Done: no pause; "Send again" instead of "Resend in full".
+      assert.equal(await panel.getByTestId('sync-pause').count(), 0);
+      assert.equal((await panel.getByTestId('sync-resend').textContent()).trim(), 'Send again');
+      await page.screenshot({ path: resolve(OUTPUT_DIR, 'split-group-send.png'), fullPage: true });
+      // The Destinations page lists it beside the segment's sync, linking to the split.
+      await page.goto(`${server.url}/destinations`);
+      await page.locator('[data-testid="sync-overview"][data-state="done"] a[href="/split?experiment=reach-ab"]').waitFor({ timeout: TIMEOUT_MS });
+      await page.screenshot({ path: resolve(OUTPUT_DIR, 'destinations-two-syncs.png'), fullPage: true });
       assert.deepEqual(real(problems), []);
     } finally {
       await context.close();

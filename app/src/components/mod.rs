@@ -3,3 +3,4 @@
 pub mod common;
 pub mod shell;
 pub mod status;
+pub mod syncs;

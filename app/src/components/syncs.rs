@@ -1,12 +1,14 @@
-//! A segment's syncs on the Segments page: "Send to…" a destination, each sync's state and
-//! progress (polled while a delivery is under way), pause, resume, resend in full, stop, and
-//! its delivery log. The words are [`crate::reach`]'s.
+//! The syncs of one audience (a segment on the Segments page, an experiment group on the Split
+//! page): "Send to…" a destination, kept in sync or once, each sync's state and progress
+//! (polled while a delivery is under way), pause, resume, resend in full, stop, and its
+//! delivery log. The words are [`crate::reach`]'s.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wire::{DeliveryBatch, Destination, SegmentSync, SyncInput, SyncState};
+use wire::{DeliveryBatch, Destination, SegmentSync, SyncInput, SyncMode, SyncState};
 
-use crate::api::{Error, reach as api};
+use crate::api::Error;
+use crate::api::reach::{self as api, Audience};
 use crate::components::common::{ErrorNote, ScrollTable};
 use crate::ctx::AppState;
 use crate::format;
@@ -16,16 +18,16 @@ use crate::session::Session;
 /// How often a sync with a delivery under way is asked again.
 const POLL_MS: u64 = 1_500;
 
-/// The sync panel of one segment.
+/// The sync panel of one audience; `destinations` are the ones it may be sent to.
 #[component]
-pub(super) fn Syncs(segment: String, destinations: LocalResource<Result<Vec<Destination>, Error>>) -> impl IntoView {
+pub fn Syncs(audience: Audience, destinations: LocalResource<Result<Vec<Destination>, Error>>) -> impl IntoView {
     let state = AppState::get();
-    let seg = StoredValue::new(segment);
+    let audience = StoredValue::new(audience);
     let syncs = LocalResource::new(move || {
         let s = state.session.get();
         async move {
             match s {
-                Some(s) => api::syncs(&s, &seg.get_value()).await,
+                Some(s) => api::syncs(&s, &audience.get_value()).await,
                 None => Ok(Vec::new()),
             }
         }
@@ -35,7 +37,9 @@ pub(super) fn Syncs(segment: String, destinations: LocalResource<Result<Vec<Dest
     Effect::new(move |_| {
         let ds = state.ds.get();
         let due = |s: &SegmentSync| {
-            s.current.is_some() || (s.state == SyncState::Active && s.delivered_ds.as_deref() != ds.as_deref())
+            s.current.is_some()
+                || (s.state == SyncState::Active
+                    && (s.delivered_ds.is_none() || (s.group.is_none() && s.delivered_ds.as_deref() != ds.as_deref())))
         };
         let busy = syncs.get().and_then(Result::ok).is_some_and(|l| l.iter().any(due));
         if busy {
@@ -46,7 +50,7 @@ pub(super) fn Syncs(segment: String, destinations: LocalResource<Result<Vec<Dest
     let act = Callback::new(move |action: Action| {
         let Some(s) = state.session.get_untracked() else { return };
         spawn_local(async move {
-            match run(&s, &seg.get_value(), action).await {
+            match run(&s, &audience.get_value(), action).await {
                 Ok(()) => problem.set(None),
                 Err(e) => problem.set(Some(e)),
             }
@@ -54,6 +58,7 @@ pub(super) fn Syncs(segment: String, destinations: LocalResource<Result<Vec<Dest
         });
     });
     let chosen = RwSignal::new(String::new());
+    let once = RwSignal::new(false);
     let writes = move || state.access_or_default().writes();
     view! {
         <div class="syncs" data-testid="syncs">
@@ -66,8 +71,13 @@ pub(super) fn Syncs(segment: String, destinations: LocalResource<Result<Vec<Dest
                             <option value="">"Send to…"</option>
                             {options.into_iter().map(|d| view! { <option value=d.id.clone()>{d.id.clone()}</option> }).collect_view()}
                         </select>
+                        <label class="check small" title="Send the latest day's members once, with no daily changes after">
+                            <input type="checkbox" data-testid="send-once" prop:checked=move || once.get() on:change=move |ev| once.set(event_target_checked(&ev)) />
+                            "once"
+                        </label>
                         <button class="button button-small" data-testid="send" disabled=move || chosen.with(String::is_empty) on:click=move |_| {
-                            act.run(Action::Start(chosen.get_untracked()));
+                            let mode = if once.get_untracked() { SyncMode::Once } else { SyncMode::Keep };
+                            act.run(Action::Start(chosen.get_untracked(), mode));
                         }>"Send"</button>
                     </span>
                 })
@@ -77,25 +87,25 @@ pub(super) fn Syncs(segment: String, destinations: LocalResource<Result<Vec<Dest
     }
 }
 
-/// What an editor does to a segment's syncs.
+/// What an editor does to an audience's syncs.
 #[derive(Debug, Clone)]
 enum Action {
-    /// Start sending to the destination.
-    Start(String),
+    /// Start sending to the destination, kept in sync or once.
+    Start(String, SyncMode),
     /// `pause`, `resume` or `resend` the sync.
     Post(String, &'static str),
     /// Stop the sync.
     Stop(String),
 }
 
-async fn run(s: &Session, segment: &str, action: Action) -> Result<(), Error> {
+async fn run(s: &Session, audience: &Audience, action: Action) -> Result<(), Error> {
     match action {
-        Action::Start(destination) => {
-            let input = SyncInput { destination, id: None, reached_prefix: None };
-            api::start_sync(s, segment, &input).await.map(|_| ())
+        Action::Start(destination, mode) => {
+            let input = SyncInput { destination, id: None, reached_prefix: None, mode: Some(mode) };
+            api::start_sync(s, audience, &input).await.map(|_| ())
         }
-        Action::Post(sync, what) => api::sync_action(s, segment, &sync, what).await,
-        Action::Stop(sync) => api::delete_sync(s, segment, &sync).await,
+        Action::Post(sync, what) => api::sync_action(s, &sync, what).await,
+        Action::Stop(sync) => api::delete_sync(s, &sync).await,
     }
 }
 
@@ -103,14 +113,14 @@ async fn run(s: &Session, segment: &str, action: Action) -> Result<(), Error> {
 #[component]
 fn SyncLine(sync: SegmentSync, act: Callback<Action>) -> impl IntoView {
     let state = AppState::get();
-    let (segment, id) = (StoredValue::new(sync.segment.clone()), StoredValue::new(sync.id.clone()));
+    let id = StoredValue::new(sync.id.clone());
     let open = RwSignal::new(false);
     let log = LocalResource::new(move || {
         let s = state.session.get();
         let shown = open.get();
         async move {
             match (s, shown) {
-                (Some(s), true) => Some(api::deliveries(&s, &segment.get_value(), &id.get_value()).await),
+                (Some(s), true) => Some(api::deliveries(&s, &id.get_value()).await),
                 _ => None,
             }
         }
@@ -118,18 +128,22 @@ fn SyncLine(sync: SegmentSync, act: Callback<Action>) -> impl IntoView {
     let action = move |what: &'static str| act.run(Action::Post(id.get_value(), what));
     let stop = move || act.run(Action::Stop(id.get_value()));
     let writes = move || state.access_or_default().writes();
-    let paused = sync.state == SyncState::Paused;
+    let (paused, done) = (sync.state == SyncState::Paused, sync.state == SyncState::Done);
     view! {
         <div class="sync-line" data-testid="sync" data-sync=sync.id.clone() data-state=state_word(sync.state)>
             <span class=format!("pill pill-sync-{}", state_word(sync.state))>{state_word(sync.state)}</span>
             <span class="small" data-testid="sync-summary">{reach::summary(&sync)}</span>
             {move || writes().then(|| view! {
-                {if paused {
-                    view! { <button class="button button-small button-quiet" data-testid="sync-resume" on:click=move |_| action("resume")>"Resume"</button> }.into_any()
+                {if done {
+                    None
+                } else if paused {
+                    Some(view! { <button class="button button-small button-quiet" data-testid="sync-resume" on:click=move |_| action("resume")>"Resume"</button> }.into_any())
                 } else {
-                    view! { <button class="button button-small button-quiet" data-testid="sync-pause" on:click=move |_| action("pause")>"Pause"</button> }.into_any()
+                    Some(view! { <button class="button button-small button-quiet" data-testid="sync-pause" on:click=move |_| action("pause")>"Pause"</button> }.into_any())
                 }}
-                <button class="button button-small button-quiet" data-testid="sync-resend" on:click=move |_| action("resend")>"Resend in full"</button>
+                <button class="button button-small button-quiet" data-testid="sync-resend" on:click=move |_| action("resend")>
+                    {if done { "Send again" } else { "Resend in full" }}
+                </button>
                 <button class="button button-small button-quiet" data-testid="sync-stop" on:click=move |_| stop()>"Stop"</button>
             })}
             <button class="button button-small button-quiet" data-testid="sync-log" on:click=move |_| open.update(|o| *o = !*o)>

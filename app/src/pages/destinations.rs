@@ -1,22 +1,23 @@
-//! Destinations: where segments are sent (signed webhooks, or files), made and removed by
-//! editors, with every sync's state across the app's segments so failures are seen in one
+//! Destinations: where segments and experiment groups are sent (signed webhooks, or files),
+//! made, changed and removed by editors, with every sync of the app so failures are seen in one
 //! place. A form error is shown beside its field, whether the app's check
-//! ([`crate::reach::DestinationForm`]) or the server's found it.
+//! ([`crate::reach::DestinationForm`], [`crate::reach::DestinationEdit`]) or the server's found
+//! it.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wire::{DestinationKind, FileFormat, SegmentSync, SyncState};
+use wire::{Destination, DestinationKind, FileFormat, SyncState};
 
-use crate::api::{self, Error, reach as api_reach};
+use crate::api::{Error, reach as api_reach};
 use crate::components::common::{ErrorNote, Loading, Page, ScrollTable, field_error};
 use crate::ctx::AppState;
-use crate::reach::{self, DestinationForm};
+use crate::reach::{self, DestinationEdit, DestinationForm};
 
 /// The Destinations page.
 #[component]
 pub fn Destinations() -> impl IntoView {
     view! {
-        <Page title="Destinations" lede="Where segments are sent: signed webhooks or files. Send a segment from the Segments page; its syncs and any failures show here.">
+        <Page title="Destinations" lede="Where segments are sent: signed webhooks or files. Send a segment from the Segments page, or an experiment's group from its split; every sync and any failure shows here.">
             <DestinationsBody />
         </Page>
     }
@@ -45,18 +46,19 @@ fn DestinationsBody() -> impl IntoView {
             }
         }
     });
-    // Every segment's syncs, for the overview of what is sent where and what failed.
+    // Every sync of the app, for the overview of what is sent where and what failed.
     let syncs = LocalResource::new(move || {
         let s = state.session.get();
         async move {
-            let Some(s) = s else { return Ok(Vec::new()) };
-            let mut all = Vec::new();
-            for seg in api::segments(&s).await? {
-                all.extend(api_reach::syncs(&s, &seg.id).await?);
+            match s {
+                Some(s) => api_reach::app_syncs(&s).await,
+                None => Ok(Vec::new()),
             }
-            Ok::<Vec<SegmentSync>, Error>(all)
         }
     });
+    // The destination being edited (one at a time), under its row.
+    let editing = RwSignal::new(None::<String>);
+    let reload = Callback::new(move |()| list.refetch());
     let form = RwSignal::new(DestinationForm { kind: "webhook".into(), format: "csv".into(), ..Default::default() });
     let error = RwSignal::new(None::<Error>);
     let saved = RwSignal::new(None::<String>);
@@ -161,10 +163,20 @@ fn DestinationsBody() -> impl IntoView {
                                         <td class="mono small">{d.url.clone()}</td>
                                         <td class="small">{settings}</td>
                                         <td class="row-actions">{move || writes().then(|| {
-                                            let id = id.clone();
-                                            view! { <button class="button button-small button-quiet" data-testid="destination-delete" on:click=move |_| remove(id.clone())>"Delete"</button> }
+                                            let (id, id2) = (id.clone(), id.clone());
+                                            view! {
+                                                <button class="button button-small button-quiet" data-testid="destination-edit" on:click=move |_| editing.set(Some(id2.clone()))>"Edit"</button>
+                                                <button class="button button-small button-quiet" data-testid="destination-delete" on:click=move |_| remove(id.clone())>"Delete"</button>
+                                            }
                                         })}</td>
                                     </tr>
+                                    {
+                                        let d = d.clone();
+                                        move || (editing.get().as_deref() == Some(d.id.as_str())).then(|| {
+                                            let d = d.clone();
+                                            view! { <tr><td colspan="5"><EditDestination d editing reload /></td></tr> }
+                                        })
+                                    }
                                 }
                             }).collect_view()}
                         </tbody>
@@ -177,7 +189,7 @@ fn DestinationsBody() -> impl IntoView {
             {move || match syncs.get() {
                 None => view! { <Loading what="Loading syncs…" /> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
-                Some(Ok(all)) if all.is_empty() => view! { <p class="muted">"No segment is being sent anywhere."</p> }.into_any(),
+                Some(Ok(all)) if all.is_empty() => view! { <p class="muted">"Nothing is being sent anywhere."</p> }.into_any(),
                 Some(Ok(mut all)) => {
                     // Failures first.
                     all.sort_by_key(|s| (s.state != SyncState::Failed, s.id.clone()));
@@ -186,7 +198,10 @@ fn DestinationsBody() -> impl IntoView {
                             {all.into_iter().map(|s| view! {
                                 <li data-testid="sync-overview" data-state=reach::state_word(s.state)>
                                     <span class=format!("pill pill-sync-{}", reach::state_word(s.state))>{reach::state_word(s.state)}</span>
-                                    " "<a href="/segments">{s.segment.clone()}</a>" "
+                                    " "{match &s.experiment {
+                                        Some(e) => view! { <a href=format!("/split?experiment={}", crate::session::encode_component(e))>{s.segment.clone()}</a> }.into_any(),
+                                        None => view! { <a href="/segments">{s.segment.clone()}</a> }.into_any(),
+                                    }}" "
                                     <span class="small">{reach::summary(&s)}</span>
                                 </li>
                             }).collect_view()}
@@ -195,5 +210,70 @@ fn DestinationsBody() -> impl IntoView {
                 }
             }}
         </section>
+    }
+}
+
+/// The edit form of one destination: URL, a new secret and the batch size (webhooks) or the
+/// format (files); only what changed is sent, and the server checks the URL again.
+#[component]
+fn EditDestination(d: Destination, editing: RwSignal<Option<String>>, reload: Callback<()>) -> impl IntoView {
+    let state = AppState::get();
+    let form = RwSignal::new(DestinationEdit::of(&d));
+    let error = RwSignal::new(None::<Error>);
+    let id = StoredValue::new(d.id.clone());
+    let save = move |_| {
+        let Some(s) = state.session.get_untracked() else { return };
+        match form.with_untracked(DestinationEdit::patch) {
+            Err((field, message)) => error.set(Some(checked(field, message))),
+            Ok(None) => editing.set(None),
+            Ok(Some(patch)) => spawn_local(async move {
+                match api_reach::patch_destination(&s, &id.get_value(), &patch).await {
+                    Ok(_) => {
+                        editing.set(None);
+                        reload.run(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            }),
+        }
+    };
+    let input = move |field: &'static str,
+                      label: &'static str,
+                      get: fn(&DestinationEdit) -> String,
+                      set: fn(&mut DestinationEdit, String)| {
+        view! {
+            <label class="form-field">
+                <span class="form-label">{label}</span>
+                <input class="input" data-testid=format!("edit-{field}") type=if field == "secret" { "password" } else { "text" }
+                    prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
+                {field_error(error, Some(field), FIELDS)}
+            </label>
+        }
+    };
+    let webhook = d.kind == DestinationKind::Webhook;
+    view! {
+        <div class="destination-edit" data-testid="destination-edit-form">
+            {input("url", "URL", |f| f.url.clone(), |f, v| f.url = v)}
+            {if webhook {
+                view! {
+                    {input("secret", "New signing secret (empty: keep)", |f| f.secret.clone(), |f, v| f.secret = v)}
+                    {input("batch_size", "Ids per request", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
+                }.into_any()
+            } else {
+                view! {
+                    <label class="form-field">
+                        <span class="form-label">"Format"</span>
+                        <select class="select" data-testid="edit-format" prop:value=move || form.with(|f| f.format.clone())
+                            on:change=move |ev| form.update(|f| f.format = event_target_value(&ev))>
+                            <option value="csv">"CSV"</option>
+                            <option value="parquet">"Parquet"</option>
+                        </select>
+                    </label>
+                }.into_any()
+            }}
+            <button class="button button-small" data-testid="destination-save" on:click=save>"Save"</button>
+            <button class="button button-small button-quiet" on:click=move |_| editing.set(None)>"Cancel"</button>
+            {field_error(error, None, FIELDS)}
+        </div>
     }
 }

@@ -3,18 +3,18 @@
 //! a static segment from a file or replace one's list ([`transfer`]). A write that finds the
 //! segment changed since it was listed (or a 412 from the server) asks: reload, or overwrite.
 
-mod send;
 mod transfer;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::api::reach::Audience;
 use crate::api::{self, Error, Segment, SegmentInput, SegmentKind};
 use crate::components::common::{ErrorNote, Loading, Page};
+use crate::components::syncs::Syncs;
 use crate::ctx::AppState;
 use crate::format;
 use crate::session::{Session, encode_component};
-use send::Syncs;
 use transfer::{DownloadMembers, NewFromFile, ReplaceMembers, ReplaceResult};
 
 /// The Segments page.
@@ -326,7 +326,7 @@ fn SegmentsBody() -> impl IntoView {
                                             </tr>
                                             {move || sees_members().then(|| view! {
                                                 <tr class="sync-row" data-testid="sync-row" data-id=id7.clone()>
-                                                    <td colspan="5"><Syncs segment=id7.clone() destinations /></td>
+                                                    <td colspan="5"><Syncs audience=Audience::Segment(id7.clone()) destinations /></td>
                                                 </tr>
                                             })}
                                         }

@@ -16,6 +16,7 @@
 //! | [`balance`] | the sample-ratio line and the tag-mix table (preview and saved alike) |
 //! | [`list`] | the saved splits |
 //! | [`saved`] | a saved split: groups, exports, the server's balance check |
+//! | [`send`] | a saved split's groups sent to destinations (once or kept in sync) |
 //! | [`outcome`] | a metric's rate per group on a day |
 
 mod balance;
@@ -24,6 +25,7 @@ mod list;
 mod outcome;
 mod preview;
 mod saved;
+mod send;
 
 use std::sync::Arc;
 

@@ -1,11 +1,12 @@
 //! A saved split: how the server's groups compare with the preview just saved, the facts,
-//! the groups with their CSV exports, and the server's balance check.
+//! the groups with their CSV exports and syncs to destinations, and the server's balance check.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::balance::{MixTable, SrmLine};
 use super::outcome::OutcomeCard;
+use super::send::GroupSyncs;
 use crate::api::{self, Error, ExperimentView};
 use crate::components::common::{ErrorNote, Loaded, ScrollTable, save_file};
 use crate::ctx::AppState;
@@ -175,6 +176,7 @@ fn SavedBody(v: ExperimentView, just_saved: RwSignal<Option<(String, Vec<u64>)>>
             </ScrollTable>
             {move || export_error.get().map(|e| view! { <div class="list-head"><ErrorNote error=e /></div> })}
         </section>
+        <GroupSyncs experiment=e.id.clone() groups=names.clone() />
         <section class="card" data-testid="balance">
             <header class="card-head">
                 <h2 class="card-title">"Balance check"</h2>
