@@ -154,6 +154,7 @@ fn run(args: &Args) -> Result<(), String> {
     let load_seconds = t0.elapsed().as_secs_f64();
     eprintln!("rust peers: {users} users loaded in {load_seconds:.1} s");
     let catalog = loaded.engine.catalog();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
 
     let mut results = Vec::new();
     for q in &m.queries {
@@ -163,6 +164,7 @@ fn run(args: &Args) -> Result<(), String> {
         let expected = engine::count(&plan, &loaded.engine).map_err(|e| format!("{}: {e}", q.name))?;
         let mut peers: Vec<Peer> = vec![
             ("engine", Box::new(|| engine::count(&plan, &loaded.engine).unwrap_or(u64::MAX))),
+            ("engine-all-cores", Box::new(|| engine::count_parallel(&plan, &loaded.engine, cores).unwrap_or(u64::MAX))),
             ("croaring", Box::new(|| loaded.croaring.count(&node))),
             ("roaring-rs", Box::new(|| loaded.roaring.count(&node))),
         ];
