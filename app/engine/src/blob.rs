@@ -6,15 +6,21 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `SVBL` |
 //! | 4 | 2 | format version (1) |
-//! | 6 | 1 | payload encoding: 0 = roaring portable format |
+//! | 6 | 1 | payload encoding: 0 = roaring portable format, 1 = Elias–Fano ([`crate::elias_fano`]) |
 //! | 7 | 1 | flags, 0 (reserved) |
 //! | 8 | 4 | payload length in bytes |
 //! | 12 | 4 | CRC-32 (IEEE) of the payload |
 //! | 16 | n | payload |
 //!
 //! The encoding byte is the door for denser codes for sparse values (DESIGN.md §6): a reader
-//! that meets an encoding it does not know says so instead of guessing.
+//! that meets an encoding it does not know says so instead of guessing. [`encode`] writes
+//! whichever of the two is shorter for the value (ties stay roaring): Elias–Fano for sparse,
+//! scattered ids (about half a bit per id above the information floor, where roaring arrays
+//! spend 16 bits per id), roaring for dense and clustered ones (bitsets, runs) and the empty
+//! set. Both decode to the same [`IdSet`]. Encoding 1 was added within format version 1:
+//! every blob written before it is encoding 0 and decodes as it always did.
 
+use crate::elias_fano;
 use crate::error::FormatError;
 use crate::idset::IdSet;
 use crate::portable;
@@ -27,8 +33,10 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const HEADER_BYTES: usize = 16;
 /// Payload encoding: the roaring portable format.
 pub const ENCODING_ROARING: u8 = 0;
+/// Payload encoding: Elias–Fano ([`crate::elias_fano`]).
+pub const ENCODING_ELIAS_FANO: u8 = 1;
 
-/// Encodes a set as a blob.
+/// Encodes a set as a blob, in whichever payload encoding is shorter for it.
 ///
 /// ```
 /// use engine::{IdSet, blob};
@@ -36,22 +44,38 @@ pub const ENCODING_ROARING: u8 = 0;
 /// let bytes = blob::encode(&set);
 /// assert_eq!(&bytes[..4], b"SVBL");
 /// assert_eq!(blob::decode(&bytes).unwrap(), set);
+/// // Scattered ids are written as Elias–Fano, a range as roaring runs.
+/// let sparse = IdSet::from_sorted_iter((0..500u32).map(|i| i * 20_011));
+/// assert_eq!(blob::encode(&sparse)[6], blob::ENCODING_ELIAS_FANO);
+/// assert_eq!(blob::encode(&IdSet::full_range(100_000))[6], blob::ENCODING_ROARING);
 /// ```
 pub fn encode(set: &IdSet) -> Vec<u8> {
-    let payload = portable::encode(set);
+    let roaring = portable::encode(set);
+    if elias_fano::encoded_len(set).is_some_and(|n| n < roaring.len())
+        && let Some(payload) = elias_fano::encode(set)
+    {
+        return wrap(ENCODING_ELIAS_FANO, &payload);
+    }
+    wrap(ENCODING_ROARING, &roaring)
+}
+
+/// The header for `payload`, then the payload.
+fn wrap(encoding: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.push(ENCODING_ROARING);
+    out.push(encoding);
     out.push(0);
-    // Payloads are bounded by 65,536 containers of at most 8 KiB plus headers (< 4 GiB).
+    // Roaring payloads are bounded by 65,536 containers of at most 8 KiB plus headers
+    // (< 4 GiB), and an Elias–Fano payload is only written when it is shorter.
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
     out
 }
 
-/// Decodes a blob, checking magic, version, length, checksum and the bitmap itself.
+/// Decodes a blob of either encoding, checking magic, version, length, checksum and the
+/// bitmap itself.
 ///
 /// ```
 /// use engine::{FormatError, IdSet, blob};
@@ -78,7 +102,7 @@ pub fn decode(bytes: &[u8]) -> Result<IdSet, FormatError> {
         });
     }
     let encoding = bytes[6];
-    if encoding != ENCODING_ROARING {
+    if encoding != ENCODING_ROARING && encoding != ENCODING_ELIAS_FANO {
         return Err(FormatError::UnknownEncoding(encoding));
     }
     if bytes[7] != 0 {
@@ -97,7 +121,7 @@ pub fn decode(bytes: &[u8]) -> Result<IdSet, FormatError> {
     if got != expected {
         return Err(FormatError::ChecksumMismatch { expected, got });
     }
-    portable::decode(payload)
+    if encoding == ENCODING_ELIAS_FANO { elias_fano::decode(payload) } else { portable::decode(payload) }
 }
 
 /// The content address of blob bytes: lowercase hex BLAKE3, 64 characters.

@@ -13,6 +13,7 @@
 //! - [`warehouse`]: bitmaps as warehouses write them (ClickHouse `groupBitmap` states, bare
 //!   portable bitmaps), told apart per value; 64-bit bitmaps recognised and refused.
 //! - [`blob`]: the versioned, checksummed, content-addressed blob around a bitmap.
+//! - [`elias_fano`]: the blob payload for sparse values (issue 19), near the information floor.
 //! - [`bsi`]: bit-sliced numeric columns (numeric tags, daily event counts).
 //! - [`window`]: numeric conditions and event windows evaluated on bit-sliced columns.
 //! - [`ds`]: the data date and day arithmetic (event windows).
@@ -40,6 +41,7 @@ pub mod bsi;
 pub mod catalog;
 pub mod deps;
 pub mod ds;
+pub mod elias_fano;
 pub mod error;
 pub mod eval;
 pub mod id;
