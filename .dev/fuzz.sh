@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SECONDS_PER_TARGET="${1:-300}"
 [[ $SECONDS_PER_TARGET =~ ^[1-9][0-9]*$ ]] || die "seconds per target must be a positive number: $SECONDS_PER_TARGET"
-TARGETS=(blob_decode portable_vs_roaring rule_eval csv_stage manifest_decode warehouse_decode)
+TARGETS=(blob_decode portable_vs_roaring rule_eval csv_stage manifest_decode warehouse_decode elias_fano_round_trip)
 
 step "setup (nightly, cargo-fuzz)" bash "$ROOT/.dev/setup.sh" --fuzz-only
 cd "$ROOT/app/engine/fuzz" || exit

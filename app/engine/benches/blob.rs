@@ -115,9 +115,8 @@ fn main() {
         "\n| 10M users | encoding | blob B | ids | median µs | min µs | MB/s (median, min time) | M ids/s (median, min time) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    // Criterion stores `1%` as `1_` on disk.
     for (name, label, bytes, ids) in rows {
-        let Some((median, min)) = median_min_secs(name, &label.replace('%', "_")) else { continue };
+        let Some((median, min)) = median_min_secs(name, label) else { continue };
         println!(
             "| {label} | {name} | {bytes} | {ids} | {:.0} | {:.0} | {:.0}, {:.0} | {:.0}, {:.0} |",
             median * 1e6,

@@ -141,6 +141,9 @@ struct ChunkBuilder {
     chunks: Vec<Chunk>,
     key: u16,
     lows: Vec<u16>,
+    /// Room to reserve for a chunk's ids: the mean per chunk, so a random set's chunks rarely
+    /// grow their vectors. At most 2 bytes per declared id in all, whatever the chunks hold.
+    per_chunk: usize,
 }
 
 impl ChunkBuilder {
@@ -157,7 +160,7 @@ impl ChunkBuilder {
     /// (arrays up to [`ARRAY_MAX`], bitsets above), so the set equals its roaring decoding.
     fn flush(&mut self) {
         let container = if self.lows.len() <= ARRAY_MAX {
-            Container::Array(std::mem::take(&mut self.lows))
+            Container::Array(std::mem::replace(&mut self.lows, Vec::with_capacity(self.per_chunk)))
         } else {
             let mut words = Box::new([0u64; BITSET_WORDS]);
             for &x in &self.lows {
@@ -211,7 +214,9 @@ pub fn decode(payload: &[u8]) -> Result<IdSet, FormatError> {
     let mask = (1u64 << low_bits) - 1;
     let max_high = u64::from(max >> low_bits);
 
-    let mut out = ChunkBuilder { chunks: Vec::new(), key: 0, lows: Vec::new() };
+    let chunks = u64::from(max >> 16) + 1;
+    let per_chunk = k.div_ceil(chunks).min(ARRAY_MAX as u64 + 1) as usize;
+    let mut out = ChunkBuilder { chunks: Vec::new(), key: 0, lows: Vec::with_capacity(per_chunk), per_chunk };
     let mut i = 0u64;
     let mut next_min = 0u64;
     for (w, bytes) in high.chunks(8).enumerate() {
