@@ -519,8 +519,9 @@ fn destinations_on_private_addresses_are_refused_and_bad_input_names_its_field()
 }
 
 /// Delivery throughput to a local receiver that answers every request at once (BENCHMARKS.md):
-/// `cargo test -p sieve-tests --test reach -- --ignored --nocapture throughput` (add `--release`
-/// for the release binary). Prints ids per second of the full delivery.
+/// `SIEVE_BIN=$CARGO_TARGET_DIR/release/sieve cargo test -p sieve-tests --test reach -- --ignored
+/// --nocapture throughput` (after `cargo build --release -p server`; without `SIEVE_BIN`, the
+/// debug server). Prints ids per second of the full delivery.
 #[test]
 #[ignore = "a benchmark, run by hand"]
 fn throughput() -> Result<(), Error> {
