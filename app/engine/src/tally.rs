@@ -136,13 +136,12 @@ impl<'a> Job<'a> {
     /// The walk over `chunks`, one range of [`Job::walk`].
     fn range(&self, chunks: &[Chunk]) -> Partial {
         let mut part = Partial { steps: vec![0; self.stages.len()], ..Partial::default() };
+        let from = chunks.first().map_or(0, |c| c.key);
         if let Some(pair) = self.pair {
             let (a, b) = pair.leaves();
-            let (a, b) = (self.leaves[a], self.leaves[b]);
-            part.total = chunks
-                .iter()
-                .filter_map(|c| Some(intersection_len(a.container(c.key)?, b.container(c.key)?) as u64))
-                .sum();
+            let (mut a, mut b) = (Cursor::new(self.leaves[a], from), Cursor::new(self.leaves[b], from));
+            part.total =
+                chunks.iter().filter_map(|c| Some(intersection_len(a.seek(c.key)?, b.seek(c.key)?) as u64)).sum();
             return part;
         }
         let depth = self.stages.iter().map(Bound::depth).max().unwrap_or(0);
@@ -151,10 +150,12 @@ impl<'a> Job<'a> {
         let mut ctx = Ctx { conts: vec![None; self.leaves.len()], universe: None };
         let walks_universe = std::ptr::eq(self.walk, self.universe.chunks());
         let count_only = !self.options.steps && !self.options.members;
+        let mut universe = Cursor::new(self.universe, from);
+        let mut cursors: Vec<Cursor<'_>> = self.leaves.iter().map(|s| Cursor::new(s, from)).collect();
         for chunk in chunks {
-            ctx.universe = if walks_universe { Some(&chunk.container) } else { self.universe.container(chunk.key) };
-            for (slot, set) in ctx.conts.iter_mut().zip(self.leaves) {
-                *slot = set.container(chunk.key);
+            ctx.universe = if walks_universe { Some(&chunk.container) } else { universe.seek(chunk.key) };
+            for (slot, cursor) in ctx.conts.iter_mut().zip(&mut cursors) {
+                *slot = cursor.seek(chunk.key);
             }
             let out = &mut *out;
             let (Some((first, later)), Some((first_count, later_counts))) =
@@ -185,6 +186,29 @@ impl<'a> Job<'a> {
             }
         }
         part
+    }
+}
+
+/// A set's chunks read in increasing key order, as the walk visits them: a step forward instead
+/// of a binary search per chunk and leaf (which cost ~20% of a dense pair's count at 10M users).
+struct Cursor<'a> {
+    chunks: &'a [Chunk],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the first chunk with a key of at least `from` (a thread's range starts there).
+    fn new(set: &'a IdSet, from: u16) -> Cursor<'a> {
+        let chunks = set.chunks();
+        Cursor { chunks, at: chunks.partition_point(|c| c.key < from) }
+    }
+
+    /// The container for `key`; keys must not decrease from one call to the next.
+    fn seek(&mut self, key: u16) -> Option<&'a Container> {
+        while self.chunks.get(self.at).is_some_and(|c| c.key < key) {
+            self.at += 1;
+        }
+        self.chunks.get(self.at).filter(|c| c.key == key).map(|c| &c.container)
     }
 }
 
