@@ -281,7 +281,8 @@ def section(run: Path, lock: Path, notes: Path) -> str:
     L += losses(sizes)
     L += ["", "### Wire bytes per tag", ""]
     L.append(
-        "What Sieve sends per tag (the blob: 16-byte header + our portable encoding) against CRoaring's portable "
+        "What Sieve sends per tag (the blob: 16-byte header + the shorter of our roaring portable and Elias–Fano "
+        "encodings) against CRoaring's portable "
         "format after `run_optimize`, zstd of the portable bytes, and the information floor log2 C(n, k) (the bits "
         "needed to name a uniformly random k-subset of n users; clustered tags carry less information, so the floor "
         "overstates them). DESIGN.md §6 aims at ≤ 1.15× the floor for sparse tags (1%, 0.1%). zstd-19 is left out "

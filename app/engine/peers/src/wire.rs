@@ -1,5 +1,5 @@
-//! Wire bytes per tag: what Sieve sends (the blob: 16-byte header + the engine's portable
-//! encoding), CRoaring's portable format after `run_optimize` (the reference encoder), zstd of
+//! Wire bytes per tag: what Sieve sends (the blob: 16-byte header + the shorter of the
+//! engine's roaring portable and Elias–Fano encodings, as `engine::blob::encode` picks), CRoaring's portable format after `run_optimize` (the reference encoder), zstd of
 //! the portable bytes (levels 3 and 19; 19 only up to 4 MiB), and the information floor.
 //!
 //! The floor is log2 C(n, k) bits: the fewest bits that can name one k-subset of n users when
@@ -50,11 +50,12 @@ pub fn measure(key: &str, layout: &str, users: u32, bitmap: &Bitmap, portable: &
     let croaring = optimized.get_serialized_size_in_bytes::<Portable>();
     let zstd = |level| zstd::bulk::compress(portable, level).map(|z| z.len()).map_err(|e| format!("zstd: {e}"));
     let count = bitmap.cardinality();
+    let ours = engine::portable::decode(portable).map_err(|e| format!("{key}: {e}"))?;
     Ok(WireRow {
         key: key.to_owned(),
         layout: layout.to_owned(),
         count,
-        blob_bytes: engine::blob::HEADER_BYTES + portable.len(),
+        blob_bytes: engine::blob::encode(&ours).len(),
         croaring_portable_bytes: croaring,
         zstd3_bytes: zstd(3)?,
         zstd19_bytes: if portable.len() <= ZSTD19_MAX_BYTES { Some(zstd(19)?) } else { None },
