@@ -155,6 +155,10 @@ pub struct LoadArgs {
     /// Where to write the app's new tokens (JSON: app, editor, viewer, service).
     #[arg(long)]
     pub tokens_out: PathBuf,
+    /// Uploads of one day sent at once (1 to 4: the server's default allows a token 4). On two
+    /// shared cores more than one did not measurably pay (BENCHMARKS.md, Ingest).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub parallel: u8,
 }
 
 /// `sieve serve`.

@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ pub struct LoadOptions {
     pub name: String,
     /// The `sieve demo` output directory.
     pub dir: PathBuf,
+    /// Uploads of one day sent at once (days stay in order), so the server can receive and
+    /// parse one while it publishes another (BENCHMARKS.md, Ingest, has what it paid).
+    pub parallel: usize,
 }
 
 /// Tokens created for the app, written to a file so the run script can print a sign-in link.
@@ -85,6 +89,9 @@ pub enum LoadError {
     /// `groups.json` is not what `sieve demo` writes.
     #[error("groups.json: {0}")]
     Groups(String),
+    /// An upload thread panicked (a bug).
+    #[error("an upload thread panicked")]
+    Panicked,
     /// A background job failed, or did not finish in time.
     #[error("background job: {0}")]
     Job(String),
@@ -239,6 +246,7 @@ pub fn load(
     let mut summary = LoadSummary::default();
     for day_dir in read_dir_sorted(&opts.dir)?.into_iter().filter(|p| p.is_dir()) {
         let ds = day_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let mut uploads = Vec::new();
         for (sub, is_event) in [("tags", false), ("events", true)] {
             let dir = day_dir.join(sub);
             if !dir.is_dir() {
@@ -261,19 +269,11 @@ pub fn load(
                         g.category.replace(' ', "%20")
                     )
                 };
-                let f = File::open(&file).map_err(|source| LoadError::Io { path: file.clone(), source })?;
-                let text = client.expect_ok(
-                    "PUT",
-                    &path,
-                    editor,
-                    Some(ureq::SendBody::from_owned_reader(f)),
-                    &format!("upload {ds}/{sub}/{name}"),
-                )?;
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                summary.rows += v["rows"].as_u64().unwrap_or(0);
-                summary.files += 1;
+                uploads.push(Upload { path, file, what: format!("upload {ds}/{sub}/{name}") });
             }
         }
+        summary.rows += upload_all(&client, editor, &uploads, opts.parallel)?;
+        summary.files += uploads.len() as u64;
         summary.days += 1;
         summary.seconds = started.elapsed().as_secs_f64();
         progress(&ds, &summary);
@@ -288,6 +288,40 @@ pub fn load(
     wait_for_jobs(&client, opts, editor)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// One file to upload.
+struct Upload {
+    path: String,
+    file: PathBuf,
+    what: String,
+}
+
+/// Sends `uploads` on `parallel` connections at once and returns the rows the server counted;
+/// the first failure stops the others from starting more.
+fn upload_all(client: &Client, editor: &str, uploads: &[Upload], parallel: usize) -> Result<u64, LoadError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let send = || -> Result<u64, LoadError> {
+        let mut rows = 0;
+        while !failed.load(Ordering::Relaxed) {
+            let Some(u) = uploads.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            let f = File::open(&u.file).map_err(|source| LoadError::Io { path: u.file.clone(), source })?;
+            let sent = client.expect_ok("PUT", &u.path, editor, Some(ureq::SendBody::from_owned_reader(f)), &u.what);
+            let text = sent.inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            rows += v["rows"].as_u64().unwrap_or(0);
+        }
+        Ok(rows)
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parallel.max(1)).map(|_| scope.spawn(send)).collect();
+        let mut rows = 0;
+        for w in workers {
+            rows += w.join().map_err(|_| LoadError::Panicked)??;
+        }
+        Ok(rows)
+    })
 }
 
 /// Waits until every background job of the app is done (a `failed` job is an error, with its

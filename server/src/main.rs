@@ -230,6 +230,7 @@ fn load(args: &server::cli::LoadArgs) -> anyhow::Result<()> {
         app: args.app.clone(),
         name: args.name.clone(),
         dir: args.dir.clone(),
+        parallel: usize::from(args.parallel),
     };
     let tokens = server::load::create_app(&opts).context("creating the app")?;
     std::fs::write(&args.tokens_out, serde_json::to_vec_pretty(&tokens)?)

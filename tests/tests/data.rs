@@ -395,7 +395,8 @@ fn demo_loads_through_the_http_routes() -> Result<(), Error> {
     assert!(status.success());
     let tokens = dir.path().join("tokens.json");
     let out = sieve_tests::sieve()
-        .args(["load", "--url", &env.t.server.url(""), "--admin-token", ADMIN, "--dir"])
+        // Two uploads at once: the concurrent path must count every row as the single one does.
+        .args(["load", "--parallel", "2", "--url", &env.t.server.url(""), "--admin-token", ADMIN, "--dir"])
         .arg(&demo)
         .arg("--tokens-out")
         .arg(&tokens)
