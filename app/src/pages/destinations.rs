@@ -25,6 +25,27 @@ pub fn Destinations() -> impl IntoView {
 
 const FIELDS: &[&str] = &["id", "kind", "url", "secret", "batch_size", "format"];
 
+/// A labelled text input bound to one field of a form, its error (the app's or the server's)
+/// beside it; test id `<prefix>-<field>`, and a secret is typed unseen.
+fn text_field<T: Send + Sync + 'static>(
+    form: RwSignal<T>,
+    error: RwSignal<Option<Error>>,
+    prefix: &'static str,
+    field: &'static str,
+    label: &'static str,
+    get: fn(&T) -> String,
+    set: fn(&mut T, String),
+) -> impl IntoView {
+    view! {
+        <label class="form-field">
+            <span class="form-label">{label}</span>
+            <input class="input" data-testid=format!("{prefix}-{field}") type=if field == "secret" { "password" } else { "text" }
+                prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
+            {field_error(error, Some(field), FIELDS)}
+        </label>
+    }
+}
+
 /// The app's own check of a field, shown as the server's would be.
 fn checked(field: &str, message: String) -> Error {
     let mut error = Error::api(400, "invalid_field", message);
@@ -92,19 +113,7 @@ fn DestinationsBody() -> impl IntoView {
         });
     };
     let writes = move || state.access_or_default().writes();
-    let input = move |field: &'static str,
-                      label: &'static str,
-                      get: fn(&DestinationForm) -> String,
-                      set: fn(&mut DestinationForm, String)| {
-        view! {
-            <label class="form-field">
-                <span class="form-label">{label}</span>
-                <input class="input" data-testid=format!("destination-{field}") type=if field == "secret" { "password" } else { "text" }
-                    prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
-                {field_error(error, Some(field), FIELDS)}
-            </label>
-        }
-    };
+    let input = move |field, label, get, set| text_field(form, error, "destination", field, label, get, set);
     view! {
         {move || writes().then(|| view! {
             <section class="card" data-testid="destination-form">
@@ -237,19 +246,7 @@ fn EditDestination(d: Destination, editing: RwSignal<Option<String>>, reload: Ca
             }),
         }
     };
-    let input = move |field: &'static str,
-                      label: &'static str,
-                      get: fn(&DestinationEdit) -> String,
-                      set: fn(&mut DestinationEdit, String)| {
-        view! {
-            <label class="form-field">
-                <span class="form-label">{label}</span>
-                <input class="input" data-testid=format!("edit-{field}") type=if field == "secret" { "password" } else { "text" }
-                    prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
-                {field_error(error, Some(field), FIELDS)}
-            </label>
-        }
-    };
+    let input = move |field, label, get, set| text_field(form, error, "edit", field, label, get, set);
     let webhook = d.kind == DestinationKind::Webhook;
     view! {
         <div class="destination-edit" data-testid="destination-edit-form">
