@@ -275,16 +275,7 @@ impl IntoResponse for ApiError {
             },
             _ => self.to_string(),
         };
-        let body = wire::ErrorBody {
-            error: self.code().to_owned(),
-            message,
-            field,
-            path,
-            line,
-            row,
-            column,
-            cycle,
-        };
+        let body = wire::ErrorBody { error: self.code().to_owned(), message, field, path, line, row, column, cycle };
         let mut res = (self.status(), Json(body)).into_response();
         match self {
             Self::Unauthorized => {
