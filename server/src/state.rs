@@ -226,6 +226,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::worker::Jobs>,
     /// Membership indexes of recently read versions, by manifest address.
     pub user_indexes: Arc<quick_cache::sync::Cache<String, Arc<crate::membership::UserIndex>>>,
+    /// Each app's experiment groups, for membership lookups.
+    pub experiment_groups: Arc<crate::experiments::record::GroupsCache>,
     /// `Idempotency-Key`s whose request is executing right now.
     pub idempotency: Arc<crate::idempotency::InFlight>,
     /// Per-app order of the segment writes that may add references (the cycle check).
@@ -336,6 +338,7 @@ impl AppState {
             app_locks: Arc::default(),
             jobs: Arc::default(),
             user_indexes: Arc::new(quick_cache::sync::Cache::new(8)),
+            experiment_groups: Arc::default(),
             idempotency: Arc::default(),
             segment_graphs: Arc::default(),
             data_lock,

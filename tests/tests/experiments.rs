@@ -72,10 +72,17 @@ fn splits_are_the_documented_assignment_and_outcomes_add_up() -> Result<(), Erro
     assert!(e["balance"]["p_value"].as_f64().is_some_and(|p| p > 0.001));
     assert!(e["balance"]["mix"].as_array().is_some_and(|m| !m.is_empty()));
 
+    // The membership API names the user's group; read now, the server keeps the app's groups
+    // for a second, so the next experiment must still show at once (the create drops them).
+    let member = expected[&1].iter().next().ok_or("a treatment member")?;
+    let lookup = format!("/api/v1/apps/x/users/{member}/tags");
+    assert_eq!(env.ok("GET", &lookup, None)?["experiments"], json!({"e1": "treatment"}));
+
     // Growing the percentages with the same salt moves nobody.
     let bigger = json!({"id": "e2", "segment": "women", "ds": "2026-11-19", "salt": "spring",
         "groups": [{"name": "control", "percent": 40}, {"name": "treatment", "percent": 40}]});
     env.ok("POST", "/api/v1/apps/x/experiments", Some(bigger.to_string().as_bytes()))?;
+    assert_eq!(env.ok("GET", &lookup, None)?["experiments"], json!({"e1": "treatment", "e2": "treatment"}));
     for name in ["control", "treatment"] {
         let small: BTreeSet<String> = env
             .call("GET", &format!("/api/v1/apps/x/experiments/e1/groups/{name}/members"), None)?
@@ -119,9 +126,8 @@ fn splits_are_the_documented_assignment_and_outcomes_add_up() -> Result<(), Erro
     assert!((diff["rate"].as_f64().ok_or("diff")? - (rates[1] - rates[0])).abs() < 1e-12);
     assert!(o["groups"][0].get("difference").is_none());
 
-    // The membership API names the user's groups.
-    let member = expected[&1].iter().next().ok_or("a treatment member")?;
-    let t = env.ok("GET", &format!("/api/v1/apps/x/users/{member}/tags"), None)?;
+    // Still, after the outcome reads.
+    let t = env.ok("GET", &lookup, None)?;
     assert_eq!(t["experiments"]["e1"], "treatment");
     assert_eq!(t["experiments"]["e2"], "treatment");
 

@@ -77,5 +77,7 @@ pub fn freeze(
         created_ms: now_ms,
     };
     record::create(&state.meta, app, &experiment)?;
+    // Membership lookups in this process see the new groups at once.
+    state.experiment_groups.forget(app);
     Ok(experiment)
 }

@@ -1,6 +1,8 @@
 //! The stored experiment: one JSON record per `(app, id)`, written once.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use engine::IdSet;
 use wire::Experiment;
@@ -11,6 +13,9 @@ use crate::store::Meta;
 
 /// An experiment's groups: (name, members).
 pub type FrozenGroups = Vec<(String, Arc<IdSet>)>;
+
+/// Every experiment of an app with its groups: (experiment id, groups).
+pub type AppGroups = Arc<Vec<(String, FrozenGroups)>>;
 
 /// The experiment `id` of `app`.
 ///
@@ -56,6 +61,45 @@ pub fn group_sets(snaps: &Snapshots, record: &Experiment) -> Result<FrozenGroups
 /// The store's failure, or a group bitmap that cannot be read.
 pub fn groups_of_app(snaps: &Snapshots, app: &str) -> Result<Vec<(String, FrozenGroups)>, ExperimentError> {
     list(snaps.meta(), app)?.into_iter().map(|record| Ok((record.id.clone(), group_sets(snaps, &record)?))).collect()
+}
+
+/// Every experiment's groups per app, kept for a second: `/user/tags` asks on every request,
+/// and reading and decoding every experiment record of the app each time (experiments are never
+/// deleted, so an app's list only grows) cost a lookup time in proportion to its history.
+///
+/// An experiment made through this process is seen at once ([`GroupsCache::forget`] after the
+/// create); one made through another replica of a shared store within [`GroupsCache::FRESH`].
+#[derive(Debug, Default)]
+pub struct GroupsCache {
+    apps: Mutex<HashMap<String, (Instant, AppGroups)>>,
+}
+
+impl GroupsCache {
+    /// How long a read list is answered from memory.
+    pub const FRESH: Duration = Duration::from_secs(1);
+
+    /// The app's experiments with their group bitmaps, from memory when fresh.
+    ///
+    /// # Errors
+    /// As [`groups_of_app`].
+    pub fn get(&self, snaps: &Snapshots, app: &str) -> Result<AppGroups, ExperimentError> {
+        let lock = || self.apps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((at, groups)) = lock().get(app)
+            && at.elapsed() < Self::FRESH
+        {
+            return Ok(groups.clone());
+        }
+        // Read outside the lock, so a miss on one app does not hold up lookups of others.
+        let read_at = Instant::now();
+        let groups = Arc::new(groups_of_app(snaps, app)?);
+        lock().insert(app.to_owned(), (read_at, groups.clone()));
+        Ok(groups)
+    }
+
+    /// Drops the app's list (after an experiment was made), so the next lookup reads it.
+    pub fn forget(&self, app: &str) {
+        self.apps.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(app);
+    }
 }
 
 /// The members of one group.

@@ -60,11 +60,11 @@ pub async fn user_tags(
     };
     // Known to the app, but first seen after this day (or, for u32 ids, never).
     let m = index.lookup(id).ok_or_else(|| ApiError::Missing("unknown user on that day".into()))?;
-    // Experiment groups are frozen app-wide (not per day); an app has few experiments.
+    // Experiment groups are frozen app-wide (not per day), read from memory (see `GroupsCache`).
     let mut experiments = std::collections::BTreeMap::new();
-    for (exp, groups) in crate::experiments::record::groups_of_app(&state.snapshots, &app)? {
+    for (exp, groups) in state.experiment_groups.get(&state.snapshots, &app)?.iter() {
         if let Some((group, _)) = groups.iter().find(|(_, set)| set.contains(id)) {
-            experiments.insert(exp, group.clone());
+            experiments.insert(exp.clone(), group.clone());
         }
     }
     let body = wire::UserTags {
