@@ -20,7 +20,7 @@
 //! universe.
 
 use crate::eval::{Bound, Ctx, EvalOptions, and_child, and_into, candidate_max, contains, eval_into};
-use crate::idset::{BITSET_WORDS, Chunk, Container, IdSet, Words};
+use crate::idset::{ARRAY_MAX, BITSET_WORDS, Chunk, Container, IdSet, Words};
 use crate::kernels::{and_count, andnot_count, bits_hit, intersection_len, popcount};
 
 /// Below this much work (chunks walked × leaf containers read per chunk) the walk stays on
@@ -28,6 +28,9 @@ use crate::kernels::{and_count, andnot_count, bits_hit, intersection_len, popcou
 /// chunk-container read well under one: measured with `benches/eval.rs` (`count-threads`), two
 /// threads first pay off around a few hundred chunk reads.
 pub const PARALLEL_MIN_WORK: usize = 2048;
+
+/// What one chunk of a sparse walk counts for against [`PARALLEL_MIN_WORK`], in bitset reads.
+const SPARSE_CHUNK_READS: usize = 8;
 
 /// A plan that is one operator over two leaves (indices into the leaves), counted by
 /// `|a ∩ b|` alone.
@@ -85,6 +88,8 @@ pub(crate) struct Job<'a> {
     options: EvalOptions,
     walk: &'a [Chunk],
     pair: Option<Pair>,
+    /// The walk follows a set of arrays (a sparse member): its chunks are cheap.
+    sparse_walk: bool,
 }
 
 impl<'a> Job<'a> {
@@ -107,13 +112,18 @@ impl<'a> Job<'a> {
             _ => None,
         };
         let walk = driver.map_or(universe.chunks(), IdSet::chunks);
-        Job { stages, leaves, universe, options, walk, pair }
+        let sparse_walk = driver.is_some_and(|d| d.len() < (walk.len() * ARRAY_MAX) as u64);
+        Job { stages, leaves, universe, options, walk, pair, sparse_walk }
     }
 
     /// Walks every chunk, on up to `threads` threads when the work is at least `min_work`, and
     /// joins the ranges' answers.
     pub(crate) fn run(&self, threads: usize, min_work: usize) -> Partial {
-        let work = self.walk.len() * self.leaves.len().max(1);
+        // A chunk of a sparse walk is a few candidate tests or array passes, not a bitset read
+        // per leaf: counting it as `SPARSE_CHUNK_READS` kept `10cond-sparse` at 10M users (153
+        // chunks, 0.5 ms) on one thread, which the split made 3× slower on this loaded machine.
+        let per_chunk = if self.sparse_walk { self.leaves.len().min(SPARSE_CHUNK_READS) } else { self.leaves.len() };
+        let work = self.walk.len() * per_chunk.max(1);
         let parts = split(self.walk, if work < min_work { 1 } else { threads }, |range| self.range(range));
         let mut all = Partial { steps: vec![0; self.stages.len()], ..Partial::default() };
         for part in parts {
@@ -283,27 +293,44 @@ fn and_count_last(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<
     }
 }
 
-/// Runs `f` over up to `threads` contiguous ranges of `chunks` at once and returns the answers
-/// in order.
+/// Ranges per thread the walk is cut into, so that a thread that starts late (on a busy
+/// machine) finds the work already taken instead of holding up the answer with its share.
+#[cfg(not(target_arch = "wasm32"))]
+const RANGES_PER_THREAD: usize = 4;
+
+/// Runs `f` over contiguous ranges of `chunks` on up to `threads` threads and returns the
+/// answers in the ranges' order. The ranges are claimed from a shared counter, the calling
+/// thread included: when the other threads are slow to start, it does their share itself.
 #[cfg(not(target_arch = "wasm32"))]
 fn split<T: Send>(chunks: &[Chunk], threads: usize, f: impl Fn(&[Chunk]) -> T + Sync) -> Vec<T> {
-    let parts = threads.clamp(1, chunks.len().max(1));
-    if parts == 1 {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let threads = threads.clamp(1, chunks.len().max(1));
+    if threads == 1 {
         return vec![f(chunks)];
     }
-    let per = chunks.len().div_ceil(parts);
-    std::thread::scope(|s| {
-        let mut ranges = chunks.chunks(per);
-        let first = ranges.next().unwrap_or_default();
-        let f = &f;
-        let handles: Vec<_> = ranges.map(|r| s.spawn(move || f(r))).collect();
-        let mut out = vec![f(first)];
+    let per = chunks.len().div_ceil(threads * RANGES_PER_THREAD);
+    let ranges: Vec<&[Chunk]> = chunks.chunks(per).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(range) = ranges.get(i) else { return done };
+            done.push((i, f(range)));
+        }
+    };
+    let mut all = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
         for h in handles {
             // A panic in a range is a bug in the walk: raise it here as it was raised there.
-            out.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
-        out
-    })
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, t)| t).collect()
 }
 
 /// The browser build has no threads (Web Workers would need the bitmaps copied or shared
