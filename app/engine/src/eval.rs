@@ -11,7 +11,7 @@
 //! - an operand with no container in the chunk empties the AND at once;
 //! - when the smallest operand is a short array, its ids are the candidates and each is tested
 //!   against the other operands (a few lookups beat clearing and scanning 1,024 words); the
-//!   cut-off grows with the containers the other operands would read ([`candidate_max`]);
+//!   cut-off grows with the containers the other operands would read (`candidate_max`);
 //! - `not` is the chunk's universe minus the operand.
 //!
 //! When only the count is asked (no funnel, no members), the walk does less (`tally.rs`): an
@@ -106,8 +106,9 @@ pub fn evaluate(plan: &Plan, source: &dyn Source, options: EvalOptions) -> Resul
 }
 
 /// Counts the users matching a plan with up to `threads` threads (natively; the browser
-/// build counts on the calling thread). Small inputs stay on one thread: below
-/// [`tally::PARALLEL_MIN_WORK`] starting threads costs more than it saves.
+/// build counts on the calling thread). Small inputs stay on one thread: below a measured
+/// break-even (2,048 chunk-container reads; ARCHITECTURE.md, "Threads") starting threads costs
+/// more than it saves.
 ///
 /// ```
 /// use engine::{IdSet, MemorySource, Plan, count_parallel};
