@@ -316,6 +316,10 @@ impl BlobStore for ObjectBlobStore {
         }
     }
 
+    fn keeps_named(&self) -> bool {
+        true
+    }
+
     fn put_named(&self, name: &str, bytes: &[u8]) -> Result<(), BlobError> {
         let (store, key) = (self.store.clone(), Key::from(format!("{}derived/{name}", self.prefix)));
         let mut body = engine::blob::hash(bytes).into_bytes();
