@@ -25,23 +25,10 @@ fn floor_bits(n: u64, k: u64) -> f64 {
     (0..k).map(|i| ((n - i) as f64 / (i + 1) as f64).log2()).sum()
 }
 
-/// A blob with the given payload encoding (`blob::encode` picks one; the bench wants both).
-fn wrap(encoding: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(blob::HEADER_BYTES + payload.len());
-    out.extend_from_slice(&blob::MAGIC);
-    out.extend_from_slice(&blob::FORMAT_VERSION.to_le_bytes());
-    out.push(encoding);
-    out.push(0);
-    out.extend_from_slice(&u32::try_from(payload.len()).expect("< 4 GiB").to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
 /// Both blobs of a set: (roaring, Elias–Fano).
 fn both(set: &IdSet) -> (Vec<u8>, Vec<u8>) {
     let ef = elias_fano::encode(set).expect("not empty");
-    (wrap(blob::ENCODING_ROARING, &portable::encode(set)), wrap(blob::ENCODING_ELIAS_FANO, &ef))
+    (blob::wrap(blob::ENCODING_ROARING, &portable::encode(set)), blob::wrap(blob::ENCODING_ELIAS_FANO, &ef))
 }
 
 const DENSITIES: [(&str, f64); 3] = [("1%", 0.01), ("0.1%", 0.001), ("0.01%", 0.0001)];

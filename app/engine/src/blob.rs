@@ -59,8 +59,10 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
     wrap(ENCODING_ROARING, &roaring)
 }
 
-/// The header for `payload`, then the payload.
-fn wrap(encoding: u8, payload: &[u8]) -> Vec<u8> {
+/// The header for `payload` (under 4 GiB) with payload encoding `encoding`, then the payload.
+/// [`encode`] picks the encoding; tests and benches call this to have a particular one, or a
+/// damaged payload under a correct checksum so the damage reaches the payload's reader.
+pub fn wrap(encoding: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());

@@ -11,19 +11,6 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// A blob around any payload, with a correct checksum, so damage reaches the payload decoder.
-fn wrap(encoding: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(blob::HEADER_BYTES + payload.len());
-    out.extend_from_slice(&blob::MAGIC);
-    out.extend_from_slice(&blob::FORMAT_VERSION.to_le_bytes());
-    out.push(encoding);
-    out.push(0);
-    out.extend_from_slice(&u32::try_from(payload.len()).expect("small").to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
 /// Sets of every density and layout: scattered over universes from 2 to 2^32 ids, runs, dense
 /// chunks, the ends of the id range, and tiny sets.
 fn ids() -> impl Strategy<Value = Vec<u32>> {
@@ -95,7 +82,7 @@ proptest! {
         prop_assert_eq!(reference_decode(&payload), oracle.clone());
         let back = elias_fano::decode(&payload).expect("round trip");
         prop_assert_eq!(back.iter().collect::<Vec<_>>(), oracle);
-        prop_assert_eq!(blob::decode(&wrap(blob::ENCODING_ELIAS_FANO, &payload)).expect("wrapped"), set);
+        prop_assert_eq!(blob::decode(&blob::wrap(blob::ENCODING_ELIAS_FANO, &payload)).expect("wrapped"), set);
     }
 
     /// Every truncation is refused, and every single-bit flip that gets past the checksum is
@@ -108,7 +95,7 @@ proptest! {
         let set = IdSet::from_unsorted(ids);
         let Some(payload) = elias_fano::encode(&set) else { return Ok(()) };
         for cut in 0..payload.len() {
-            prop_assert!(blob::decode(&wrap(blob::ENCODING_ELIAS_FANO, &payload[..cut])).is_err(), "cut at {}", cut);
+            prop_assert!(blob::decode(&blob::wrap(blob::ENCODING_ELIAS_FANO, &payload[..cut])).is_err(), "cut at {}", cut);
         }
         let low_bits_used = set.len() as usize * usize::from(payload[8]);
         for byte in 0..payload.len() {
@@ -117,7 +104,7 @@ proptest! {
                 damaged[byte] ^= 1 << b;
                 let at = (byte * 8 + b).wrapping_sub(elias_fano::HEADER_BYTES * 8);
                 let in_low_bits = byte >= elias_fano::HEADER_BYTES && at < low_bits_used;
-                match blob::decode(&wrap(blob::ENCODING_ELIAS_FANO, &damaged)) {
+                match blob::decode(&blob::wrap(blob::ENCODING_ELIAS_FANO, &damaged)) {
                     Err(_) => {}
                     Ok(other) => {
                         prop_assert!(in_low_bits, "flip of bit {} of byte {} accepted", b, byte);
@@ -180,12 +167,12 @@ fn hostile_headers_are_refused() {
     malformed(&payload(2, 5, 2, &[0b0100, 0b100]), "above the largest id"); // a one after 2 zeros
     malformed(&payload(2, 5, 2, &[0b0100, 0b010]), "1 ids, the header declares 2");
     // Through the blob too, with a correct checksum; an unknown encoding is still named.
-    assert!(blob::decode(&wrap(blob::ENCODING_ELIAS_FANO, &payload(5, 3, 0, &[0xff]))).is_err());
-    assert_eq!(blob::decode(&wrap(2, &good)), Err(FormatError::UnknownEncoding(2)));
+    assert!(blob::decode(&blob::wrap(blob::ENCODING_ELIAS_FANO, &payload(5, 3, 0, &[0xff]))).is_err());
+    assert_eq!(blob::decode(&blob::wrap(2, &good)), Err(FormatError::UnknownEncoding(2)));
     // A roaring payload is not read as Elias–Fano, nor the reverse.
     let set = IdSet::from_sorted(&[4, 5]);
-    assert!(blob::decode(&wrap(blob::ENCODING_ELIAS_FANO, &portable::encode(&set))).is_err());
-    assert!(blob::decode(&wrap(blob::ENCODING_ROARING, &good)).is_err());
+    assert!(blob::decode(&blob::wrap(blob::ENCODING_ELIAS_FANO, &portable::encode(&set))).is_err());
+    assert!(blob::decode(&blob::wrap(blob::ENCODING_ROARING, &good)).is_err());
 }
 
 /// log2 C(n, k) as a sum of k terms, exact up to float rounding.
