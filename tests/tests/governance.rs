@@ -385,11 +385,14 @@ fn estimates_are_counted_per_group_and_value_and_references_listed() -> Result<(
     count(&t, &editor, "use", D1, "gender", "female")?;
     count(&t, &editor, "use", D1, "gender", "male")?;
     count(&t, &editor, "use", D1, "plan", "free")?;
-    // Counted in memory and written every few seconds: wait for them.
+    // Counted in memory and written every few seconds: wait for all of them (a write can fall
+    // between the gender estimates and the plan one, so gender's alone is not enough).
     let started = Instant::now();
     let list = loop {
         let list = t.ok("GET", "/api/v1/apps/use/groups", &editor, None)?;
-        if group(&list, "gender")?["usage"]["estimates_30d"] == 3 || started.elapsed() > Duration::from_secs(20) {
+        let done = group(&list, "gender")?["usage"]["estimates_30d"] == 3
+            && group(&list, "plan")?["usage"]["estimates_30d"] == 1;
+        if done || started.elapsed() > Duration::from_secs(20) {
             break list;
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -411,7 +414,10 @@ fn estimates_are_counted_per_group_and_value_and_references_listed() -> Result<(
 
     // An aggregate token reads the catalog with holders as its manifest shows them: a value
     // under the minimum audience is withheld (0), never its exact count.
-    t.ok("PATCH", "/api/v1/apps/use", ADMIN, Some(br#"{"min_audience":30}"#))?;
+    // The minimum applies to the noisy count (so the threshold itself leaks nothing), and the
+    // app's noise key is random: with the default epsilon, 25 + noise reached 30 in one CI run.
+    // At epsilon 10 the noise is Laplace(0.1), so 25 + noise < 30 but with probability ~1e-20.
+    t.ok("PATCH", "/api/v1/apps/use", ADMIN, Some(br#"{"min_audience":30,"epsilon":10,"daily_budget":100}"#))?;
     let aggregate = t.token("use", "aggregate")?;
     let agg = t.ok("GET", "/api/v1/apps/use/groups", &aggregate, None)?;
     let holders = |list: &Value, v: &str| {
