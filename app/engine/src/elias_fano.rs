@@ -35,7 +35,7 @@
 //! ```
 
 use crate::error::FormatError;
-use crate::idset::{ARRAY_MAX, BITSET_WORDS, Chunk, Container, IdSet};
+use crate::idset::{ARRAY_MAX, Chunk, Container, IdSet, Words};
 
 /// Bytes before the bit parts: `k`, `max`, `L`.
 pub const HEADER_BYTES: usize = 9;
@@ -162,7 +162,7 @@ impl ChunkBuilder {
         let container = if self.lows.len() <= ARRAY_MAX {
             Container::Array(std::mem::replace(&mut self.lows, Vec::with_capacity(self.per_chunk)))
         } else {
-            let mut words = Box::new([0u64; BITSET_WORDS]);
+            let mut words = Words::boxed();
             for &x in &self.lows {
                 words[usize::from(x >> 6)] |= 1u64 << (x & 63);
             }

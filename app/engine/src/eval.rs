@@ -28,7 +28,7 @@
 
 use crate::bsi::BsiView;
 use crate::error::EvalError;
-use crate::idset::{BITSET_WORDS, Container, IdSet, Words};
+use crate::idset::{Container, IdSet, Words};
 use crate::plan::{Node, Plan};
 use crate::tally;
 use crate::window::{select_column, select_window};
@@ -479,7 +479,7 @@ fn fused_or(members: &[Bound], ctx: &Ctx<'_>, out: &mut Words, tmp: &mut Words, 
     }
 }
 
-static EMPTY_WORDS: Words = [0u64; BITSET_WORDS];
+static EMPTY_WORDS: Words = Words::ZERO;
 
 /// Whether the id with low half `v` in the current chunk matches `node`.
 pub(crate) fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {
@@ -498,6 +498,9 @@ pub(crate) fn contains(node: &Bound, ctx: &Ctx<'_>, v: u16) -> bool {
 pub(crate) fn with_scratch(pool: &mut [Box<Words>], f: impl FnOnce(&mut Words, &mut [Box<Words>])) {
     match pool.split_first_mut() {
         Some((tmp, rest)) => f(tmp, rest),
-        None => f(&mut [0u64; BITSET_WORDS], &mut []),
+        None => {
+            let mut zero = Words::ZERO;
+            f(&mut zero, &mut [])
+        }
     }
 }

@@ -13,8 +13,44 @@ pub const BITSET_WORDS: usize = 1024;
 /// A container with more ids than this is stored as a bitset (the roaring rule).
 pub const ARRAY_MAX: usize = 4096;
 
-/// A bitset container's words.
-pub type Words = [u64; BITSET_WORDS];
+/// A bitset container's words, aligned to a cache line. The alignment is for the AVX2 kernels
+/// ([`crate::kernels`]): the x86-64-v2 baseline's tuning makes LLVM split every 32-byte load it
+/// cannot prove aligned into two 16-byte halves, which cost dense counts ~15% against CRoaring.
+/// Through `Deref` it is the array it holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct Words(pub [u64; BITSET_WORDS]);
+
+impl Words {
+    /// No bit set.
+    pub const ZERO: Words = Words([0; BITSET_WORDS]);
+
+    /// A boxed bitset with no bit set.
+    pub fn boxed() -> Box<Words> {
+        Box::new(Words::ZERO)
+    }
+}
+
+impl std::fmt::Debug for Words {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Words({} bits set)", popcount(self))
+    }
+}
+
+impl std::ops::Deref for Words {
+    type Target = [u64; BITSET_WORDS];
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Words {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
 
 /// One chunk's ids (the low 16 bits).
 #[derive(Clone, PartialEq, Eq)]
@@ -122,7 +158,7 @@ impl Container {
         if lows.len() <= ARRAY_MAX {
             Container::Array(lows)
         } else {
-            let mut w = Box::new([0u64; BITSET_WORDS]);
+            let mut w = Words::boxed();
             for x in lows {
                 w[usize::from(x >> 6)] |= 1u64 << (x & 63);
             }
@@ -287,7 +323,7 @@ impl IdSet {
     /// assert_eq!(a.difference_len(&b), 1);
     /// ```
     pub fn intersection_len(&self, other: &IdSet) -> u64 {
-        let (mut x, mut y) = (Box::new([0u64; BITSET_WORDS]), Box::new([0u64; BITSET_WORDS]));
+        let (mut x, mut y) = (Words::boxed(), Words::boxed());
         self.chunks
             .iter()
             .filter_map(|c| other.container(c.key).map(|o| (&c.container, o)))
@@ -302,7 +338,7 @@ impl IdSet {
     /// Combines two sets chunk by chunk with a word operation (`f(a, b)` per 64-bit word; chunks
     /// missing from a side read as empty).
     fn combine(&self, other: &IdSet, f: impl Fn(u64, u64) -> u64) -> IdSet {
-        let (mut x, mut y) = (Box::new([0u64; BITSET_WORDS]), Box::new([0u64; BITSET_WORDS]));
+        let (mut x, mut y) = (Words::boxed(), Words::boxed());
         let mut keys: Vec<u16> = self.chunks.iter().chain(&other.chunks).map(|c| c.key).collect();
         keys.sort_unstable();
         keys.dedup();

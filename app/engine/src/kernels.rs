@@ -67,7 +67,7 @@ macro_rules! dispatch {
 /// Number of set bits in a bitset.
 ///
 /// ```
-/// let mut w = [0u64; engine::idset::BITSET_WORDS];
+/// let mut w = engine::idset::Words::ZERO;
 /// w[3] = 0b1011;
 /// assert_eq!(engine::kernels::popcount(&w), 3);
 /// ```
@@ -79,7 +79,7 @@ pub fn popcount(w: &Words) -> usize {
 /// `|a ∩ b|` of two bitsets, in one pass.
 ///
 /// ```
-/// let (mut a, mut b) = ([0u64; engine::idset::BITSET_WORDS], [0u64; engine::idset::BITSET_WORDS]);
+/// let (mut a, mut b) = (engine::idset::Words::ZERO, engine::idset::Words::ZERO);
 /// (a[0], b[0]) = (0b1110, 0b0111);
 /// assert_eq!(engine::kernels::and_count(&a, &b), 2);
 /// assert_eq!(engine::kernels::andnot_count(&a, &b), 1);
@@ -97,6 +97,7 @@ pub fn andnot_count(a: &Words, b: &Words) -> usize {
 
 /// The loops themselves, inlined into each level's copy.
 mod portable {
+    pub use crate::arrays::and_len as arrays_and_len;
     use crate::idset::Words;
 
     #[inline(always)]
@@ -148,6 +149,11 @@ mod avx2 {
     #[target_feature(enable = "avx2,popcnt")]
     pub fn andnot_count(a: &Words, b: &Words) -> usize {
         harley_seal::<ANDNOT>(a, b)
+    }
+
+    #[target_feature(enable = "avx2,popcnt")]
+    pub fn arrays_and_len(a: &[u16], b: &[u16]) -> usize {
+        crate::arrays::and_len(a, b)
     }
 
     /// Vector `i` (words `4i..4i+4`); LLVM turns the four adjacent reads into one load, and
@@ -256,102 +262,17 @@ pub fn bits_hit(v: &[u16], w: &Words) -> usize {
     v.iter().filter(|&&x| w[usize::from(x >> 6)] & (1u64 << (x & 63)) != 0).count()
 }
 
-/// Above this size ratio, two arrays are intersected by galloping through the larger one (an
-/// exponential search per id of the smaller) instead of stepping through it in blocks.
-const GALLOP_RATIO: usize = 64;
-
-/// `|a ∩ b|` of two sorted arrays.
+/// `|a ∩ b|` of two sorted arrays ([`crate::arrays`]). The AVX2 copy compares an id with
+/// sixteen in one 256-bit compare where the baseline needs two 128-bit ones.
+#[inline]
 pub fn arrays_and_len(a: &[u16], b: &[u16]) -> usize {
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if small.is_empty() {
-        return 0;
-    }
-    if large.len() / small.len() >= GALLOP_RATIO { gallop_len(small, large) } else { blocks_len(small, large) }
-}
-
-/// Ids of the smaller and of the larger array compared at once by [`blocks_len`].
-const SMALL_BLOCK: usize = 8;
-const LARGE_BLOCK: usize = 16;
-
-/// A merge of blocks instead of ids (the scheme of CRoaring's vectorised intersection, written
-/// as plain loops that LLVM turns into vector compares): every id of the small block is
-/// compared with all sixteen of the large block at once, then the block whose last id is lower
-/// moves on (both when equal). Each pair of blocks meets at most once and the two blocks
-/// holding an equal pair always meet, so every common id is counted exactly once. What is
-/// left when either array has less than a block goes to [`block_len`]. On 65 against 650 ids
-/// a chunk this took `and-sparse-sparse` in `benches/eval.rs` (10M users) from 136 to 55 µs.
-/// The compare is written with indices and an OR on purpose: the same loop with `zip` and a
-/// sum was not vectorised and ran 8× slower.
-fn blocks_len(small: &[u16], large: &[u16]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while let (Some(x), Some(y)) = (
-        small.get(i..i + SMALL_BLOCK).and_then(|s| <&[u16; SMALL_BLOCK]>::try_from(s).ok()),
-        large.get(j..j + LARGE_BLOCK).and_then(|s| <&[u16; LARGE_BLOCK]>::try_from(s).ok()),
-    ) {
-        let mut hits = [0u16; LARGE_BLOCK];
-        for &p in x {
-            for k in 0..LARGE_BLOCK {
-                hits[k] |= u16::from(y[k] == p);
-            }
-        }
-        n += usize::from(hits.iter().sum::<u16>());
-        let (x_last, y_last) = (x[SMALL_BLOCK - 1], y[LARGE_BLOCK - 1]);
-        i += if x_last <= y_last { SMALL_BLOCK } else { 0 };
-        j += if y_last <= x_last { LARGE_BLOCK } else { 0 };
-    }
-    n + block_len(&small[i..], &large[j..])
-}
-
-/// Ids of `large` compared at once by [`block_len`].
-const BLOCK: usize = 16;
-
-/// A merge that moves through `large` a block at a time: for each id of `small`, skip whole
-/// blocks below it, then count the block's ids below it with one vector compare (and test the
-/// next for equality). An id-by-id merge mispredicts a branch at nearly every id of `small`
-/// and waits on each step's loads: on 65 against 650 ids a chunk it measured 1.6 µs, slower
-/// than combining bitsets.
-fn block_len(small: &[u16], large: &[u16]) -> usize {
-    let (mut j, mut n) = (0, 0);
-    for &x in small {
-        while j + BLOCK <= large.len() && large[j + BLOCK - 1] < x {
-            j += BLOCK;
-        }
-        let below = match large.get(j..j + BLOCK).and_then(|b| <&[u16; BLOCK]>::try_from(b).ok()) {
-            Some(block) => block.iter().map(|&y| usize::from(y < x)).sum::<usize>(),
-            None => large[j..].iter().take_while(|&&y| y < x).count(),
-        };
-        j += below;
-        n += usize::from(large.get(j) == Some(&x));
-    }
-    n
-}
-
-/// For each id of `small`, an exponential then binary search in what is left of `large`.
-fn gallop_len(small: &[u16], large: &[u16]) -> usize {
-    let (mut rest, mut n) = (large, 0);
-    for &x in small {
-        let mut step = 1;
-        while step < rest.len() && rest[step] < x {
-            step *= 2;
-        }
-        let window = &rest[..rest.len().min(step + 1)];
-        let at = window.partition_point(|&y| y < x);
-        rest = &rest[at..];
-        match rest.first() {
-            Some(&y) if y == x => {
-                n += 1;
-                rest = &rest[1..];
-            }
-            Some(_) => {}
-            None => break,
-        }
-    }
-    n
+    dispatch!(arrays_and_len(a, b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arrays::{block_len, blocks_len, gallop_len};
     use crate::idset::BITSET_WORDS;
     use proptest::prelude::*;
 
@@ -359,7 +280,7 @@ mod tests {
         // Mostly-zero, mostly-one and random words, so the sums cross every byte boundary.
         let word = prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>(), (0u32..64).prop_map(|b| 1u64 << b)];
         prop::collection::vec(word, BITSET_WORDS).prop_map(|v| {
-            let mut w = Box::new([0u64; BITSET_WORDS]);
+            let mut w = Words::boxed();
             w.copy_from_slice(&v);
             w
         })
@@ -402,7 +323,7 @@ mod tests {
         fn intersection_len_matches_sets(a in sorted_lows(), b in sorted_lows()) {
             let expected = a.iter().filter(|x| b.binary_search(x).is_ok()).count();
             let bits = |v: &[u16]| {
-                let mut w = Box::new([0u64; BITSET_WORDS]);
+                let mut w = Words::boxed();
                 v.iter().for_each(|&x| w[usize::from(x >> 6)] |= 1 << (x & 63));
                 Container::Bits(w)
             };
@@ -414,6 +335,14 @@ mod tests {
             }
             if !a.is_empty() {
                 prop_assert_eq!(gallop_len(&a, &b), expected);
+            }
+            prop_assert_eq!(portable::arrays_and_len(&a, &b), expected);
+            #[cfg(target_arch = "x86_64")]
+            if level() == Level::Avx2 {
+                // SAFETY: `level` saw AVX2 and POPCNT on this CPU.
+                #[allow(unsafe_code)]
+                let got = unsafe { avx2::arrays_and_len(&a, &b) };
+                prop_assert_eq!(got, expected);
             }
             prop_assert_eq!(intersection_len(&arr_a, &bits(&b)), expected);
             prop_assert_eq!(intersection_len(&bits(&a), &arr_b), expected);

@@ -8,6 +8,8 @@
 //! - [`idset`]: [`IdSet`], the chunked id set (roaring layout) that evaluation walks.
 //! - [`kernels`]: popcount and pair-count kernels over one chunk's containers, with AVX2 chosen
 //!   at run time natively.
+//! - `arrays`: intersection sizes of two sorted arrays (block merge, galloping), compiled into
+//!   each kernel level.
 //! - [`portable`]: the roaring portable format, read with full checks and written compactly.
 //! - [`rank`]: each id's position in a set, for per-user tables over ids that are not `0..n`.
 //! - [`warehouse`]: bitmaps as warehouses write them (ClickHouse `groupBitmap` states, bare
@@ -35,6 +37,7 @@
 //! - [`error`]: the error types.
 
 pub mod analysis;
+mod arrays;
 pub mod balance;
 pub mod blob;
 pub mod bsi;

@@ -114,7 +114,7 @@ pub(crate) fn decode_prefix(bytes: &[u8]) -> Result<(IdSet, usize), FormatError>
             read_runs(&mut r, card, i)?
         } else if card > ARRAY_MAX {
             let raw = r.take(BITSET_BYTES)?;
-            let mut words: Box<Words> = Box::new([0u64; BITSET_WORDS]);
+            let mut words: Box<Words> = Words::boxed();
             for (w, b) in words.iter_mut().zip(raw.chunks_exact(8)) {
                 *w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
             }
@@ -140,7 +140,7 @@ pub(crate) fn decode_prefix(bytes: &[u8]) -> Result<(IdSet, usize), FormatError>
 fn read_runs(r: &mut Reader<'_>, card: usize, index: usize) -> Result<Container, FormatError> {
     let n_runs = usize::from(r.u16()?);
     let raw = r.take(n_runs * 4)?;
-    let mut words: Box<Words> = Box::new([0u64; BITSET_WORDS]);
+    let mut words: Box<Words> = Words::boxed();
     let mut total = 0usize;
     let mut next_free: u32 = 0;
     for run in raw.chunks_exact(4) {

@@ -20,7 +20,7 @@
 //! universe.
 
 use crate::eval::{Bound, Ctx, EvalOptions, and_child, and_into, candidate_max, contains, eval_into};
-use crate::idset::{ARRAY_MAX, BITSET_WORDS, Chunk, Container, IdSet, Words};
+use crate::idset::{ARRAY_MAX, Chunk, Container, IdSet, Words};
 use crate::kernels::{and_count, andnot_count, bits_hit, intersection_len, popcount};
 
 /// Below this much work (chunks walked × leaf containers read per chunk) the walk stays on
@@ -155,8 +155,8 @@ impl<'a> Job<'a> {
             return part;
         }
         let depth = self.stages.iter().map(Bound::depth).max().unwrap_or(0);
-        let mut out: Box<Words> = Box::new([0u64; BITSET_WORDS]);
-        let mut pool: Vec<Box<Words>> = (0..depth + 2).map(|_| Box::new([0u64; BITSET_WORDS])).collect();
+        let mut out: Box<Words> = Words::boxed();
+        let mut pool: Vec<Box<Words>> = (0..depth + 2).map(|_| Words::boxed()).collect();
         let mut ctx = Ctx { conts: vec![None; self.leaves.len()], universe: None };
         let walks_universe = std::ptr::eq(self.walk, self.universe.chunks());
         let count_only = !self.options.steps && !self.options.members;

@@ -212,8 +212,8 @@ pub fn select_column(column: &BsiView<'_>, select: &Select) -> IdSet {
         return if select.negate { IdSet::new() } else { column.exists.clone() };
     }
     let hi = if select.hi >= top { u64::MAX } else { select.hi };
-    let mut slices: Vec<Words> = vec![[0u64; BITSET_WORDS]; column.slices.len()];
-    let mut inside: Box<Words> = Box::new([0u64; BITSET_WORDS]);
+    let mut slices: Vec<Words> = vec![Words::ZERO; column.slices.len()];
+    let mut inside: Box<Words> = Words::boxed();
     let mut out = Vec::new();
     for chunk in column.exists.chunks() {
         for (words, slice) in slices.iter_mut().zip(&column.slices) {
@@ -268,10 +268,10 @@ pub fn select_window(universe: &IdSet, days: &[BsiView<'_>], measure: Measure, s
     // Users at or over the cap are inside only for an open upper end.
     let over_inside = select.lo <= select.hi && select.hi == u64::MAX;
     let (lo, hi) = (select.lo, select.hi.min(cap - 1));
-    let mut acc: Vec<Words> = vec![[0u64; BITSET_WORDS]; bits];
-    let mut over: Box<Words> = Box::new([0u64; BITSET_WORDS]);
-    let mut day_bits: Box<Words> = Box::new([0u64; BITSET_WORDS]);
-    let mut inside: Box<Words> = Box::new([0u64; BITSET_WORDS]);
+    let mut acc: Vec<Words> = vec![Words::ZERO; bits];
+    let mut over: Box<Words> = Words::boxed();
+    let mut day_bits: Box<Words> = Words::boxed();
+    let mut inside: Box<Words> = Words::boxed();
     let mut out = Vec::new();
     for chunk in universe.chunks() {
         let key = chunk.key;
