@@ -52,20 +52,46 @@ impl std::ops::DerefMut for Words {
     }
 }
 
+/// A container keeps its runs ([`Container::Runs`]) when it has at most this many. Runs are
+/// kept for clustered values (users active in a period, cohorts, the universe itself, whose ids
+/// were handed out in order): a few runs stand for thousands of ids, in a few bytes instead of
+/// an 8 KB bitset, and counting a bitset against them reads only the words the runs cover. A
+/// run costs a few operations of its own in every operation, so beyond this many the bitset or
+/// array they decode to is kept instead.
+pub const RUNS_MAX: usize = 128;
+
 /// One chunk's ids (the low 16 bits).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Container {
     /// Sorted, distinct low halves; at most [`ARRAY_MAX`] of them.
     Array(Vec<u16>),
     /// Bit `v` set for each low half `v`; holds more than [`ARRAY_MAX`] ids.
     Bits(Box<Words>),
+    /// Runs of consecutive low halves as `(first, last)`, both included: sorted, disjoint and
+    /// not touching (a gap of at least one id between runs); at most [`RUNS_MAX`] of them.
+    Runs(Vec<(u16, u16)>),
 }
+
+/// Two containers are equal when they hold the same ids, whatever their kinds.
+impl PartialEq for Container {
+    fn eq(&self, other: &Container) -> bool {
+        match (self, other) {
+            (Container::Array(a), Container::Array(b)) => a == b,
+            (Container::Bits(a), Container::Bits(b)) => a == b,
+            (Container::Runs(a), Container::Runs(b)) => a == b,
+            _ => self.len() == other.len() && self.iter().eq(other.iter()),
+        }
+    }
+}
+
+impl Eq for Container {}
 
 impl std::fmt::Debug for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Container::Array(v) => write!(f, "Array({} ids)", v.len()),
             Container::Bits(_) => write!(f, "Bits({} ids)", self.len()),
+            Container::Runs(r) => write!(f, "Runs({} runs, {} ids)", r.len(), self.len()),
         }
     }
 }
@@ -76,6 +102,7 @@ impl Container {
         match self {
             Container::Array(v) => v.len(),
             Container::Bits(w) => popcount(w),
+            Container::Runs(r) => r.iter().map(|&(a, b)| usize::from(b - a) + 1).sum(),
         }
     }
 
@@ -90,6 +117,9 @@ impl Container {
         match self {
             Container::Array(v) => v.binary_search(&low).is_ok(),
             Container::Bits(w) => w[usize::from(low >> 6)] & (1u64 << (low & 63)) != 0,
+            Container::Runs(r) => {
+                r.get(r.partition_point(|&(_, last)| last < low)).is_some_and(|&(first, _)| first <= low)
+            }
         }
     }
 
@@ -103,6 +133,10 @@ impl Container {
                 }
             }
             Container::Bits(w) => out.copy_from_slice(&w[..]),
+            Container::Runs(r) => {
+                out.fill(0);
+                r.iter().for_each(|&(a, b)| fill_range(out, a, b, true));
+            }
         }
     }
 
@@ -113,6 +147,19 @@ impl Container {
             Container::Array(_) => {
                 self.write_bits(scratch);
                 acc.iter_mut().zip(scratch.iter()).for_each(|(a, b)| *a &= b);
+            }
+            // Clears the gaps between runs: only their words are written.
+            Container::Runs(r) => {
+                let mut next = 0u32;
+                for &(a, b) in r {
+                    if u32::from(a) > next {
+                        fill_range(acc, next as u16, a - 1, false);
+                    }
+                    next = u32::from(b) + 1;
+                }
+                if next <= u32::from(u16::MAX) {
+                    fill_range(acc, next as u16, u16::MAX, false);
+                }
             }
         }
     }
@@ -126,6 +173,7 @@ impl Container {
                     acc[usize::from(x >> 6)] |= 1u64 << (x & 63);
                 }
             }
+            Container::Runs(r) => r.iter().for_each(|&(a, b)| fill_range(acc, a, b, true)),
         }
     }
 
@@ -138,6 +186,7 @@ impl Container {
                     acc[usize::from(x >> 6)] &= !(1u64 << (x & 63));
                 }
             }
+            Container::Runs(r) => r.iter().for_each(|&(a, b)| fill_range(acc, a, b, false)),
         }
     }
 
@@ -171,8 +220,72 @@ impl Container {
         match self {
             Container::Array(v) => Box::new(v.iter().copied()),
             Container::Bits(w) => Box::new(iter_words(w)),
+            Container::Runs(r) => Box::new(r.iter().flat_map(|&(a, b)| a..=b)),
         }
     }
+
+    /// The container's runs of consecutive ids, as `(first, last)`.
+    pub fn runs(&self) -> Vec<(u16, u16)> {
+        if let Container::Runs(r) = self {
+            return r.clone();
+        }
+        let mut out: Vec<(u16, u16)> = Vec::new();
+        for v in self.iter() {
+            match out.last_mut() {
+                Some((_, last)) if u32::from(*last) + 1 == u32::from(v) => *last = v,
+                _ => out.push((v, v)),
+            }
+        }
+        out
+    }
+
+    /// The container as runs when that is smaller than an array or a bitset of the same ids
+    /// and it has at most [`RUNS_MAX`] runs (the roaring rule, with the cap); otherwise itself.
+    pub fn with_runs(self) -> Container {
+        if matches!(self, Container::Runs(_)) {
+            return self;
+        }
+        let runs = self.runs();
+        if runs_pay(self.len(), runs.len()) { Container::Runs(runs) } else { self }
+    }
+}
+
+/// Whether `runs` runs are the form to keep for `ids` ids: at most [`RUNS_MAX`] of them, and
+/// fewer bytes than the array or bitset of the same ids.
+pub fn runs_pay(ids: usize, runs: usize) -> bool {
+    let plain_bytes = if ids > ARRAY_MAX { BITSET_WORDS * 8 } else { ids * 2 };
+    runs <= RUNS_MAX && runs * 4 < plain_bytes
+}
+
+/// Sets (`value`) or clears the bits `first..=last` of a bitset, a word at a time.
+#[inline]
+pub fn fill_range(words: &mut Words, first: u16, last: u16, value: bool) {
+    let (fw, lw) = (usize::from(first >> 6), usize::from(last >> 6));
+    let head = u64::MAX << (first & 63);
+    let tail = u64::MAX >> (63 - (last & 63));
+    let apply = |w: &mut u64, mask: u64| {
+        if value { *w |= mask } else { *w &= !mask }
+    };
+    if fw == lw {
+        apply(&mut words[fw], head & tail);
+    } else {
+        apply(&mut words[fw], head);
+        words[fw + 1..lw].fill(if value { u64::MAX } else { 0 });
+        apply(&mut words[lw], tail);
+    }
+}
+
+/// Number of set bits among `first..=last` of a bitset.
+#[inline(always)]
+pub fn range_count(words: &Words, first: u16, last: u16) -> usize {
+    let (fw, lw) = (usize::from(first >> 6), usize::from(last >> 6));
+    let head = u64::MAX << (first & 63);
+    let tail = u64::MAX >> (63 - (last & 63));
+    if fw == lw {
+        return (words[fw] & head & tail).count_ones() as usize;
+    }
+    let inner: usize = words[fw + 1..lw].iter().map(|w| w.count_ones() as usize).sum();
+    (words[fw] & head).count_ones() as usize + inner + (words[lw] & tail).count_ones() as usize
 }
 
 /// Number of set bits in a bitset (the kernel [`crate::kernels::level`] chose).
@@ -267,9 +380,22 @@ impl IdSet {
         IdSet::from_sorted_iter(ids)
     }
 
-    /// The set `0..n`: every id of an app whose dictionary holds `n` users.
+    /// The set `0..n`: every id of an app whose dictionary holds `n` users, as one run a chunk.
     pub fn full_range(n: u32) -> IdSet {
-        IdSet::from_sorted_iter(0..n)
+        let chunks = (0..n.div_ceil(1 << 16))
+            .map(|key| {
+                let last = (n - 1 - (key << 16)).min(u32::from(u16::MAX)) as u16;
+                Chunk { key: key as u16, container: Container::Runs(vec![(0, last)]) }
+            })
+            .collect();
+        IdSet::from_chunks(chunks)
+    }
+
+    /// The same set with each container as runs where [`Container::with_runs`] prefers them.
+    pub fn with_runs(self) -> IdSet {
+        let chunks =
+            self.chunks.into_iter().map(|c| Chunk { key: c.key, container: c.container.with_runs() }).collect();
+        IdSet { chunks, len: self.len }
     }
 
     /// Number of ids.
@@ -309,6 +435,7 @@ impl IdSet {
                 .rev()
                 .find(|(_, x)| **x != 0)
                 .map(|(i, x)| (i as u32 * 64 + 63 - x.leading_zeros()) as u16),
+            Container::Runs(r) => r.last().map(|&(_, last)| last),
         }?;
         Some(u32::from(last.key) << 16 | u32::from(low))
     }
@@ -414,6 +541,7 @@ impl IdSet {
             .map(|c| match &c.container {
                 Container::Array(v) => v.len() * 2 + 32,
                 Container::Bits(_) => BITSET_WORDS * 8 + 32,
+                Container::Runs(r) => r.len() * 4 + 32,
             })
             .sum()
     }

@@ -98,7 +98,12 @@ pub fn andnot_count(a: &Words, b: &Words) -> usize {
 /// The loops themselves, inlined into each level's copy.
 mod portable {
     pub use crate::arrays::and_len as arrays_and_len;
-    use crate::idset::Words;
+    use crate::idset::{Words, range_count};
+
+    #[inline(always)]
+    pub fn runs_count(runs: &[(u16, u16)], w: &Words) -> usize {
+        runs.iter().map(|&(a, b)| range_count(w, a, b)).sum()
+    }
 
     #[inline(always)]
     pub fn popcount(w: &Words) -> usize {
@@ -154,6 +159,11 @@ mod avx2 {
     #[target_feature(enable = "avx2,popcnt")]
     pub fn arrays_and_len(a: &[u16], b: &[u16]) -> usize {
         crate::arrays::and_len(a, b)
+    }
+
+    #[target_feature(enable = "avx2,popcnt")]
+    pub fn runs_count(runs: &[(u16, u16)], w: &Words) -> usize {
+        super::portable::runs_count(runs, w)
     }
 
     /// Vector `i` (words `4i..4i+4`); LLVM turns the four adjacent reads into one load, and
@@ -253,7 +263,46 @@ pub fn intersection_len(a: &Container, b: &Container) -> usize {
         (Container::Bits(x), Container::Bits(y)) => and_count(x, y),
         (Container::Array(v), Container::Bits(w)) | (Container::Bits(w), Container::Array(v)) => bits_hit(v, w),
         (Container::Array(x), Container::Array(y)) => arrays_and_len(x, y),
+        (Container::Runs(r), Container::Bits(w)) | (Container::Bits(w), Container::Runs(r)) => runs_count(r, w),
+        (Container::Runs(r), Container::Array(v)) | (Container::Array(v), Container::Runs(r)) => runs_hit(r, v),
+        (Container::Runs(x), Container::Runs(y)) => runs_overlap(x, y),
     }
+}
+
+/// How many bits of `w` the runs cover: only the covered words are read.
+#[inline]
+pub fn runs_count(runs: &[(u16, u16)], w: &Words) -> usize {
+    dispatch!(runs_count(runs, w))
+}
+
+/// How many of the sorted ids `v` fall inside the runs (a merge of the two).
+fn runs_hit(runs: &[(u16, u16)], v: &[u16]) -> usize {
+    let (mut n, mut rest) = (0, v);
+    for &(a, b) in runs {
+        let from = rest.partition_point(|&x| x < a);
+        let to = from + rest[from..].partition_point(|&x| x <= b);
+        n += to - from;
+        rest = &rest[to..];
+    }
+    n
+}
+
+/// The ids two lists of runs share.
+fn runs_overlap(x: &[(u16, u16)], y: &[(u16, u16)]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while let (Some(&(a0, a1)), Some(&(b0, b1))) = (x.get(i), y.get(j)) {
+        let (lo, hi) = (a0.max(b0), a1.min(b1));
+        if lo <= hi {
+            n += usize::from(hi - lo) + 1;
+        }
+        if a1 <= b1 {
+            i += 1;
+        }
+        if b1 <= a1 {
+            j += 1;
+        }
+    }
+    n
 }
 
 /// How many of the sorted ids `v` have their bit set in `w`.
@@ -291,8 +340,20 @@ mod tests {
             prop::collection::btree_set(any::<u16>(), 0..200),
             prop::collection::btree_set(0u16..400, 0..300),
             prop::collection::btree_set(any::<u16>(), 0..4096),
+            // Clustered: runs of up to 2,000 ids, which make run containers.
+            prop::collection::vec((any::<u16>(), 0u16..2_000), 0..40)
+                .prop_map(|runs| runs.into_iter().flat_map(|(a, n)| a..=a.saturating_add(n)).collect()),
         ]
-        .prop_map(|s| s.into_iter().collect())
+        .prop_map(|s: std::collections::BTreeSet<u16>| s.into_iter().collect())
+    }
+
+    /// The same ids as each kind of container (runs even where they are not the smallest).
+    fn kinds(v: &[u16]) -> [Container; 3] {
+        let mut w = Words::boxed();
+        v.iter().for_each(|&x| w[usize::from(x >> 6)] |= 1 << (x & 63));
+        let array = Container::Array(v.to_vec());
+        let runs = Container::Runs(array.runs());
+        [array, Container::Bits(w), runs]
     }
 
     proptest! {
@@ -347,6 +408,42 @@ mod tests {
             prop_assert_eq!(intersection_len(&arr_a, &bits(&b)), expected);
             prop_assert_eq!(intersection_len(&bits(&a), &arr_b), expected);
             prop_assert_eq!(intersection_len(&bits(&a), &bits(&b)), expected);
+            for x in &kinds(&a) {
+                for y in &kinds(&b) {
+                    prop_assert_eq!(intersection_len(x, y), expected, "{:?} and {:?}", x, y);
+                }
+            }
+        }
+
+        /// Every container operation on runs against the same operation on a bitset.
+        #[test]
+        fn runs_act_like_bits(a in sorted_lows(), b in sorted_lows(), probe in any::<u16>()) {
+            if a.is_empty() {
+                return Ok(());
+            }
+            let [_, bits_a, runs_a] = kinds(&a);
+            let [_, bits_b, _] = kinds(&b);
+            prop_assert_eq!(runs_a.len(), a.len());
+            prop_assert_eq!(runs_a.contains(probe), a.binary_search(&probe).is_ok());
+            prop_assert!(runs_a.iter().eq(a.iter().copied()));
+            prop_assert_eq!(&runs_a, &bits_a);
+            let (mut want, mut got, mut scratch) = (Words::boxed(), Words::boxed(), Words::boxed());
+            bits_a.write_bits(&mut got);
+            runs_a.write_bits(&mut want);
+            prop_assert!(got == want);
+            for op in 0..3 {
+                bits_b.write_bits(&mut want);
+                bits_b.write_bits(&mut got);
+                match op {
+                    0 => (bits_a.and_into(&mut want, &mut scratch), runs_a.and_into(&mut got, &mut scratch)),
+                    1 => (bits_a.or_into(&mut want), runs_a.or_into(&mut got)),
+                    _ => (bits_a.andnot_into(&mut want), runs_a.andnot_into(&mut got)),
+                };
+                prop_assert!(got == want, "operation {}", op);
+            }
+            let Container::Runs(r) = &runs_a else { unreachable!() };
+            let Container::Bits(wb) = &bits_b else { unreachable!() };
+            prop_assert_eq!(runs_count(r, wb), a.iter().filter(|x| b.binary_search(x).is_ok()).count());
         }
     }
 

@@ -136,11 +136,12 @@ pub(crate) fn decode_prefix(bytes: &[u8]) -> Result<(IdSet, usize), FormatError>
     Ok((IdSet::from_chunks(chunks), r.pos))
 }
 
-/// Reads a run container and turns it into the array or bitset the evaluator uses.
+/// Reads a run container: kept as runs when [`Container::with_runs`] would choose them,
+/// otherwise turned into the array or bitset they hold.
 fn read_runs(r: &mut Reader<'_>, card: usize, index: usize) -> Result<Container, FormatError> {
     let n_runs = usize::from(r.u16()?);
     let raw = r.take(n_runs * 4)?;
-    let mut words: Box<Words> = Words::boxed();
+    let mut runs: Vec<(u16, u16)> = Vec::with_capacity(n_runs);
     let mut total = 0usize;
     let mut next_free: u32 = 0;
     for run in raw.chunks_exact(4) {
@@ -149,35 +150,28 @@ fn read_runs(r: &mut Reader<'_>, card: usize, index: usize) -> Result<Container,
         if start < next_free || end > u32::from(u16::MAX) {
             return Err(malformed(format!("run container {index} has overlapping or out-of-range runs")));
         }
-        next_free = end + 1;
         total += (end - start + 1) as usize;
-        set_range(&mut words, start, end);
+        // Touching runs are allowed by the format; the container keeps them merged.
+        match runs.last_mut() {
+            Some((_, last)) if start == next_free => *last = end as u16,
+            _ => runs.push((start as u16, end as u16)),
+        }
+        next_free = end + 1;
     }
     if total != card {
         return Err(malformed(format!("run container {index} holds {total} ids, header says {card}")));
     }
+    if runs.is_empty() {
+        return Err(malformed(format!("run container {index} is empty")));
+    }
+    let runs_pay = crate::idset::runs_pay(total, runs.len());
+    let runs = Container::Runs(runs);
+    if runs_pay {
+        return Ok(runs);
+    }
+    let mut words: Box<Words> = Words::boxed();
+    runs.write_bits(&mut words);
     Container::from_words(&words).ok_or_else(|| malformed(format!("run container {index} is empty")))
-}
-
-/// Sets bits `start..=end` (both < 65,536).
-fn set_range(words: &mut Words, start: u32, end: u32) {
-    for id in start..=end {
-        words[(id >> 6) as usize] |= 1u64 << (id & 63);
-    }
-}
-
-/// The runs of consecutive ids in a container, as (start, length - 1).
-fn runs(container: &Container) -> Vec<(u16, u16)> {
-    let mut out: Vec<(u16, u16)> = Vec::new();
-    for v in container.iter() {
-        match out.last_mut() {
-            Some((start, len_minus_one)) if u32::from(*start) + u32::from(*len_minus_one) + 1 == u32::from(v) => {
-                *len_minus_one += 1
-            }
-            _ => out.push((v, 0)),
-        }
-    }
-    out
 }
 
 /// Encodes a set in the portable format, choosing for each container the smallest of array,
@@ -197,7 +191,7 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
             let n = c.container.len();
             let plain = if n > ARRAY_MAX { BITSET_BYTES } else { n * 2 };
             // Counting runs walks the container; only do it where runs can win.
-            let r = runs(&c.container);
+            let r: Vec<(u16, u16)> = c.container.runs().into_iter().map(|(a, b)| (a, b - a)).collect();
             (2 + r.len() * 4 < plain).then_some(r)
         })
         .collect();
@@ -229,8 +223,8 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
             out.extend_from_slice(&(pos as u32).to_le_bytes());
             pos += match (p, &c.container) {
                 (Some(r), _) => 2 + r.len() * 4,
-                (None, Container::Array(v)) => v.len() * 2,
-                (None, Container::Bits(_)) => BITSET_BYTES,
+                (None, c) if c.len() <= ARRAY_MAX => c.len() * 2,
+                (None, _) => BITSET_BYTES,
             };
         }
     }
@@ -243,8 +237,14 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
                     out.extend_from_slice(&len_minus_one.to_le_bytes());
                 }
             }
-            (None, Container::Array(v)) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             (None, Container::Bits(w)) => w.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            // Runs that are not the smallest form (never built here) go out as what they hold.
+            (None, c) if c.len() <= ARRAY_MAX => c.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            (None, c) => {
+                let mut words = Words::boxed();
+                c.write_bits(&mut words);
+                words.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+            }
         }
     }
     out

@@ -59,7 +59,9 @@ impl Ranks {
         for chunk in set.chunks() {
             let kind = match &chunk.container {
                 Container::Array(ids) => ChunkKind::Array(ids.clone()),
-                Container::Bits(words) => {
+                other => {
+                    let mut words = Words::boxed();
+                    other.write_bits(&mut words);
                     let mut before = Box::new([0u16; BITSET_WORDS]);
                     let mut running = 0u32;
                     for (i, w) in words.iter().enumerate() {
@@ -67,7 +69,7 @@ impl Ranks {
                         before[i] = running as u16;
                         running += w.count_ones();
                     }
-                    ChunkKind::Bits { words: words.clone(), before }
+                    ChunkKind::Bits { words, before }
                 }
             };
             keys.push(chunk.key);

@@ -21,7 +21,7 @@
 
 use crate::eval::{Bound, Ctx, EvalOptions, and_child, and_into, candidate_max, contains, eval_into};
 use crate::idset::{ARRAY_MAX, Chunk, Container, IdSet, Words};
-use crate::kernels::{and_count, andnot_count, bits_hit, intersection_len, popcount};
+use crate::kernels::{and_count, andnot_count, bits_hit, intersection_len, popcount, runs_count};
 
 /// Below this much work (chunks walked × leaf containers read per chunk) the walk stays on
 /// the calling thread. Starting and joining a scoped thread costs tens of microseconds, and a
@@ -277,6 +277,7 @@ fn and_count_last(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<
             None => 0,
             Some(Container::Bits(w)) => and_count(out, w),
             Some(Container::Array(v)) => bits_hit(v, out),
+            Some(Container::Runs(r)) => runs_count(r, out),
         },
         Bound::Not(inner) if matches!(**inner, Bound::Leaf(_)) => {
             let Bound::Leaf(i) = **inner else { return 0 };
@@ -284,6 +285,7 @@ fn and_count_last(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<
                 None => popcount(out),
                 Some(Container::Bits(w)) => andnot_count(out, w),
                 Some(Container::Array(v)) => popcount(out) - bits_hit(v, out),
+                Some(Container::Runs(r)) => popcount(out) - runs_count(r, out),
             }
         }
         _ => {

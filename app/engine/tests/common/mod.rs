@@ -65,8 +65,24 @@ fn bernoulli(rng: &mut StdRng, len: usize, density: f64) -> Vec<usize> {
     }
 }
 
-fn to_set(flags: &Flags) -> IdSet {
-    IdSet::from_sorted_iter(ids(flags))
+/// The set of the flags, with its containers as runs where those are smaller (`runs`), so
+/// that every evaluator path meets run containers as well as arrays and bitsets.
+fn to_set(flags: &Flags, runs: bool) -> IdSet {
+    let set = IdSet::from_sorted_iter(ids(flags));
+    if runs { set.with_runs() } else { set }
+}
+
+/// Ids of `0..len` in runs of 1 to 3,000 with gaps of 1 to 6,000: a clustered value (users
+/// active in a period, a cohort), which decodes to run containers.
+fn clustered(rng: &mut StdRng, len: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = rng.random_range(0..6_000);
+    while i < len {
+        let run = rng.random_range(1..=3_000);
+        out.extend(i..(i + run).min(len));
+        i += run + rng.random_range(1..=6_000);
+    }
+    out
 }
 
 /// The ids whose flag is set.
@@ -89,7 +105,8 @@ pub fn world(seed: u64) -> World {
         let density = DENSITIES[rng.random_range(0..DENSITIES.len())];
         let only_chunk: Option<usize> = rng.random_bool(0.3).then(|| rng.random_range(0..4));
         let mut flags = vec![false; len];
-        for i in bernoulli(rng, len, density) {
+        let kept = if rng.random_bool(0.25) { clustered(rng, len) } else { bernoulli(rng, len, density) };
+        for i in kept {
             if universe[i] && only_chunk.is_none_or(|c| i >> 16 == c) {
                 flags[i] = true;
             }
@@ -144,12 +161,12 @@ pub fn world(seed: u64) -> World {
             events.insert(((*name).to_owned(), (*day).to_owned()), counts);
         }
     }
-    let mut source = MemorySource::new(to_set(&universe));
+    let mut source = MemorySource::new(to_set(&universe, rng.random_bool(0.5)));
     for ((g, v), flags) in &values {
-        source.insert_tag_value(g, v, to_set(flags));
+        source.insert_tag_value(g, v, to_set(flags, rng.random_bool(0.5)));
     }
     for (s, flags) in &segments {
-        source.insert_segment(s, to_set(flags));
+        source.insert_segment(s, to_set(flags, rng.random_bool(0.5)));
     }
     for (name, (scale, column)) in &numbers {
         let pairs = column.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as u32, v))).collect();
