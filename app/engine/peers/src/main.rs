@@ -5,6 +5,7 @@
 //! ```text
 //! peers gen --users N --data-root DIR [--seed S]
 //! peers run --users N --data-root DIR --out FILE [--budget-ms MS] [--min-rounds R] [--only engine,…]
+//!     [--queries NAME,…]
 //! ```
 //!
 //! # Layout
@@ -144,6 +145,8 @@ fn run(args: &Args) -> Result<(), String> {
     };
     // `--only engine,croaring`: race a subset (for looking into one peer; the report races all).
     let only: Option<Vec<String>> = args.options.get("only").map(|o| o.split(',').map(str::to_owned).collect());
+    // `--queries "10cond-sparse,and dense-dense"`: time a subset of the queries (the same).
+    let queries: Option<Vec<String>> = args.options.get("queries").map(|o| o.split(',').map(str::to_owned).collect());
     let dir = data::folder(&root, users);
     let m = data::Manifest::read(&dir)?;
     if m.users != users {
@@ -157,7 +160,7 @@ fn run(args: &Args) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
 
     let mut results = Vec::new();
-    for q in &m.queries {
+    for q in m.queries.iter().filter(|q| queries.as_ref().is_none_or(|o| o.contains(&q.name))) {
         let rule = Rule::from_json(&q.rule).map_err(|e| format!("{}: {e}", q.name))?;
         let plan = Plan::validate(&rule, &catalog).map_err(|e| format!("{}: {e}", q.name))?;
         let node = Node::parse(&q.rule, &loaded.index)?;
