@@ -19,7 +19,7 @@
 //! All of this relies on what [`crate::eval::Source`] promises: every bitmap is a subset of the
 //! universe.
 
-use crate::eval::{Bound, Ctx, EvalOptions, and_child, and_into, candidate_max, contains, eval_into};
+use crate::eval::{Bound, Ctx, EvalOptions, and_child, and_into, candidate_max, eval_into, survivors};
 use crate::idset::{ARRAY_MAX, Chunk, Container, IdSet, Words};
 use crate::kernels::{and_count, andnot_count, bits_hit, intersection_len, popcount, runs_count};
 
@@ -90,6 +90,8 @@ pub(crate) struct Job<'a> {
     pair: Option<Pair>,
     /// The walk follows a set of arrays (a sparse member): its chunks are cheap.
     sparse_walk: bool,
+    /// Each leaf's share of the universe.
+    shares: Vec<f64>,
 }
 
 impl<'a> Job<'a> {
@@ -113,7 +115,8 @@ impl<'a> Job<'a> {
         };
         let walk = driver.map_or(universe.chunks(), IdSet::chunks);
         let sparse_walk = driver.is_some_and(|d| d.len() < (walk.len() * ARRAY_MAX) as u64);
-        Job { stages, leaves, universe, options, walk, pair, sparse_walk }
+        let shares = leaves.iter().map(|l| l.len() as f64 / universe.len().max(1) as f64).collect();
+        Job { stages, leaves, universe, options, walk, pair, sparse_walk, shares }
     }
 
     /// Walks every chunk, on up to `threads` threads when the work is at least `min_work`, and
@@ -157,7 +160,7 @@ impl<'a> Job<'a> {
         let depth = self.stages.iter().map(Bound::depth).max().unwrap_or(0);
         let mut out: Box<Words> = Words::boxed();
         let mut pool: Vec<Box<Words>> = (0..depth + 2).map(|_| Words::boxed()).collect();
-        let mut ctx = Ctx { conts: vec![None; self.leaves.len()], universe: None };
+        let mut ctx = Ctx { conts: vec![None; self.leaves.len()], universe: None, shares: &self.shares };
         let walks_universe = std::ptr::eq(self.walk, self.universe.chunks());
         let count_only = !self.options.steps && !self.options.members;
         let mut universe = Cursor::new(self.universe, from);
@@ -262,8 +265,7 @@ fn count_node(node: &Bound, ctx: &Ctx<'_>, out: &mut Words, pool: &mut [Box<Word
         _ => {}
     }
     if let Some((generator, candidates)) = smallest_array.filter(|(_, c)| c.len() <= candidate_max(members)) {
-        let others = || members.iter().enumerate().filter(move |(mi, _)| *mi != generator);
-        return candidates.iter().filter(|&&v| others().all(|(_, m)| contains(m, ctx, v))).count() as u64;
+        return survivors(members, generator, candidates, ctx).len() as u64;
     }
     let Some((last, rest)) = members.split_last() else { return 0 };
     and_into(rest, ctx, out, pool);
