@@ -3,7 +3,8 @@
 # setup (with the browser, the fuzzing tools, the warehouse venv and the replicas' services),
 # the services started (PostgreSQL and Garage, .dev/services.sh), rustfmt, clippy (native and
 # wasm32), unit, integration and doc tests, every fuzz target for a short bounded
-# time, the engine's tests in headless Chromium (WASM), the release wasm build,
+# time, the engine's tests in headless Chromium (WASM), the release wasm build, the engine's
+# browser tests again as the app ships them (optimised),
 # then the browser tests against the real server.
 #
 #   bash .dev/test.sh
@@ -79,6 +80,13 @@ step "wasm tests (headless Chromium)" logged env CARGO_TARGET_WASM32_UNKNOWN_UNK
     CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=300 \
     cargo test --target wasm32-unknown-unknown -p app --tests
 step "app build (trunk build --release)" trunk build --release
+# The engine's browser tests again, compiled as the app ships (profile wasm-release, after the
+# trunk build so its dependencies are built): a SIMD128 kernel once passed unoptimised and
+# summed wrongly optimised.
+step "wasm tests, shipped profile (headless Chromium)" logged env \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=300 \
+    cargo test --profile wasm-release --target wasm32-unknown-unknown -p app --test engine_in_browser
 # Debug build: its dependencies are already compiled by the test step.
 step "server build (sieve)" cargo build -p server --bin sieve
 step "browser tests (tests/browser)" browser_tests

@@ -6,7 +6,8 @@
 //! - counts, members and funnel steps equal a naive per-user evaluator, on both tiers;
 //! - blobs round-trip through `decode_addressed`, and damage is refused;
 //! - sample-tier estimates equal the formula, bit for bit, and values pinned natively;
-//! - manifests (the golden fixture and a freshly built snapshot) parse and check.
+//! - manifests (the golden fixture and a freshly built snapshot) parse and check;
+//! - the bitset kernels equal plain loops.
 
 mod common;
 
@@ -249,5 +250,39 @@ fn manifests_parse_and_check() {
             assert_eq!(&sample, pop.sample.tag_value(&g.name, &v.value).expect("present"));
             assert_eq!((v.count, v.full.count, v.sample.count), (full.len(), full.len(), sample.len()));
         }
+    }
+}
+
+/// The bitset kernels (SIMD128 in the browser, AVX2 or the plain loops natively) against plain
+/// per-word loops, on words that are empty, full, single bits and random, so every byte and
+/// lane sum is crossed. `.dev/test.sh` also runs this file with the shipped (optimised)
+/// profile: a first SIMD128 kernel passed here unoptimised and summed wrongly once optimised.
+#[wasm_bindgen_test(unsupported = test)]
+fn bitset_kernels_match_plain_loops() {
+    use engine::idset::{BITSET_WORDS, Words};
+    use engine::kernels::{and_count, andnot_count, popcount};
+    use rand::Rng;
+    let mut rng = StdRng::seed_from_u64(19);
+    for round in 0..200 {
+        let word = |rng: &mut StdRng| match rng.random_range(0..4) {
+            0 => 0,
+            1 => u64::MAX,
+            2 => 1u64 << rng.random_range(0..64),
+            _ => rng.random(),
+        };
+        let (mut a, mut b) = (Words::ZERO, Words::ZERO);
+        for i in 0..BITSET_WORDS {
+            (a[i], b[i]) = (word(&mut rng), word(&mut rng));
+        }
+        if round == 0 {
+            a = Words([u64::MAX; BITSET_WORDS]);
+        }
+        let plain = |f: &dyn Fn(u64, u64) -> u64| {
+            a.iter().zip(b.iter()).map(|(x, y)| f(*x, *y).count_ones() as usize).sum::<usize>()
+        };
+        assert_eq!(popcount(&a), plain(&|x, _| x), "popcount, round {round}");
+        assert_eq!(popcount(&b), b.iter().map(|x| x.count_ones() as usize).sum::<usize>(), "popcount, round {round}");
+        assert_eq!(and_count(&a, &b), plain(&|x, y| x & y), "and, round {round}");
+        assert_eq!(andnot_count(&a, &b), plain(&|x, y| x & !y), "andnot, round {round}");
     }
 }

@@ -8,12 +8,14 @@
 //! copy is chosen once at run time ([`level`]), so one binary runs on every x86-64 server and
 //! still uses the wider kernels where the CPU has them. AVX-512 (`VPOPCNTDQ`) is not
 //! compiled in: the machines we measure on have no AVX-512, so such a path could be neither
-//! measured nor tested here. The wasm32 build compiles the plain loops with SIMD128 (the
-//! repository's wasm rustflags), as before: no dispatch, no `unsafe`.
+//! measured nor tested here. The wasm32 build always has SIMD128 (the repository's wasm
+//! rustflags): its bitset kernels are the same Harley–Seal popcount on 128-bit vectors
+//! (`kernels/simd128.rs`), its array and run kernels the plain loops; no dispatch, no `unsafe`.
 //!
 //! Every path gives the same answers: the unit tests compare each kernel with the plain loop on
-//! random words, and the evaluator's property tests run through whichever level the machine
-//! picks.
+//! random words, the evaluator's property tests run through whichever level the machine
+//! picks, and `app/tests/engine_in_browser.rs` compares the SIMD128 kernels with plain loops in
+//! Chromium.
 
 use crate::idset::{Container, Words};
 
@@ -24,6 +26,8 @@ pub enum Level {
     Portable,
     /// The same loops compiled with AVX2 and POPCNT (x86-64 only).
     Avx2,
+    /// The Harley–Seal kernels in WebAssembly SIMD128 (wasm32 only, always).
+    Simd128,
 }
 
 /// The kernels this CPU runs, detected once and kept. `SIEVE_KERNELS=portable` in the
@@ -44,11 +48,20 @@ pub fn level() -> Level {
     })
 }
 
-/// The kernels this CPU runs: the portable loops outside x86-64.
-#[cfg(not(target_arch = "x86_64"))]
+/// The kernels the browser runs: SIMD128, which the wasm32 build always has.
+#[cfg(target_arch = "wasm32")]
+pub fn level() -> Level {
+    Level::Simd128
+}
+
+/// The kernels this CPU runs: the portable loops outside x86-64 and wasm32.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "wasm32")))]
 pub fn level() -> Level {
     Level::Portable
 }
+
+#[cfg(target_arch = "wasm32")]
+mod simd128;
 
 /// Calls the kernel of the level [`level`] chose.
 macro_rules! dispatch {
@@ -60,7 +73,11 @@ macro_rules! dispatch {
             #[allow(unsafe_code)]
             return unsafe { avx2::$f($($arg),*) };
         }
-        portable::$f($($arg),*)
+        #[cfg(target_arch = "wasm32")]
+        let kernel = simd128::$f;
+        #[cfg(not(target_arch = "wasm32"))]
+        let kernel = portable::$f;
+        kernel($($arg),*)
     }};
 }
 
@@ -95,7 +112,9 @@ pub fn andnot_count(a: &Words, b: &Words) -> usize {
     dispatch!(andnot_count(a, b))
 }
 
-/// The loops themselves, inlined into each level's copy.
+/// The loops themselves, inlined into each level's copy. The wasm32 build counts bitsets with
+/// `simd128` instead and takes only the array and run kernels from here.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 mod portable {
     pub use crate::arrays::and_len as arrays_and_len;
     use crate::idset::{Words, range_count};
