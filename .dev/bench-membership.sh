@@ -26,10 +26,13 @@ if [ ! -f "$WORK/tokens.json" ]; then
 fi
 TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["service"])' "$WORK/tokens.json")
 mkdir -p "$WORK/dist" && echo '<!doctype html>' > "$WORK/dist/index.html"
-RUST_LOG=warn "$SIEVE" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" --dist "$WORK/dist" --max-inflight 4096 &
+# The first lookup builds the version's index (20-35 s at 10M users), longer than the default
+# request timeout; opening a 10M-user data dir takes ~10 s.
+RUST_LOG=warn "$SIEVE" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" --dist "$WORK/dist" --max-inflight 4096 \
+  --request-timeout-secs 300 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/api/v1/health" >/dev/null && break; sleep 0.1; done
 # The first lookup builds the version's membership index; time it separately.
 START=$(date +%s.%N)
 curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/apps/bench/users/u1/tags" >/dev/null

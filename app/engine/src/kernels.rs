@@ -60,6 +60,45 @@ pub fn level() -> Level {
     Level::Portable
 }
 
+/// The Harley–Seal popcount both vector kernels run (Muła, Kurz and Lemire, "Faster population
+/// counts using AVX2 instructions", 2018): carry-save adders fold sixteen vectors a step into
+/// bit-position counters, and only one vector in sixteen goes through a per-lane popcount.
+/// Written once for the AVX2 kernels below and the SIMD128 ones (`kernels/simd128.rs`), which
+/// differ only in their vector type and operations: `$steps` steps of sixteen vectors,
+/// `$vector(i)` the `i`-th vector, `$zero`, the carry-save adder `$csa`, lane addition `$add`
+/// and per-lane popcounts `$lanes`. Evaluates to the per-lane counts.
+macro_rules! harley_seal_lanes {
+    ($steps:expr, $vector:expr, $zero:expr, $csa:expr, $add:expr, $lanes:expr) => {{
+        let (mut total, mut ones, mut twos, mut fours, mut eights) = ($zero, $zero, $zero, $zero, $zero);
+        for step in 0..$steps {
+            let d = |k: usize| $vector(16 * step + k);
+            let (twos_a, o) = $csa(ones, d(0), d(1));
+            let (twos_b, o) = $csa(o, d(2), d(3));
+            let (fours_a, t) = $csa(twos, twos_a, twos_b);
+            let (twos_a, o) = $csa(o, d(4), d(5));
+            let (twos_b, o) = $csa(o, d(6), d(7));
+            let (fours_b, t) = $csa(t, twos_a, twos_b);
+            let (eights_a, f) = $csa(fours, fours_a, fours_b);
+            let (twos_a, o) = $csa(o, d(8), d(9));
+            let (twos_b, o) = $csa(o, d(10), d(11));
+            let (fours_a, t) = $csa(t, twos_a, twos_b);
+            let (twos_a, o) = $csa(o, d(12), d(13));
+            let (twos_b, o) = $csa(o, d(14), d(15));
+            let (fours_b, t) = $csa(t, twos_a, twos_b);
+            let (eights_b, f) = $csa(f, fours_a, fours_b);
+            let (sixteens, e) = $csa(eights, eights_a, eights_b);
+            total = $add(total, $lanes(sixteens));
+            (ones, twos, fours, eights) = (o, t, f, e);
+        }
+        // 16 × total + 8 × eights + 4 × fours + 2 × twos + ones, by doubling (once a call).
+        let twice = |x| $add(x, x);
+        $add(
+            $add(twice(twice(twice(twice(total)))), twice(twice(twice($lanes(eights))))),
+            $add($add(twice(twice($lanes(fours))), twice($lanes(twos))), $lanes(ones)),
+        )
+    }};
+}
+
 #[cfg(target_arch = "wasm32")]
 mod simd128;
 
@@ -140,17 +179,16 @@ mod portable {
     }
 }
 
-/// AVX2 kernels; callers check [`level`] first. A Harley–Seal popcount (Muła, Kurz and Lemire,
-/// "Faster population counts using AVX2 instructions", 2018): carry-save adders fold sixteen
-/// 256-bit vectors into bit-position counters with a handful of logic operations per vector,
-/// and only one vector in sixteen goes through the nibble-lookup popcount. Compiling the plain
-/// loops with AVX2 instead (LLVM then runs the lookup on every vector) measured slower.
+/// AVX2 kernels; callers check [`level`] first. The Harley–Seal popcount
+/// (`harley_seal_lanes!`) on 256-bit vectors, with a nibble-lookup popcount per lane.
+/// Compiling the plain loops with AVX2 instead (LLVM then runs the lookup on every vector)
+/// measured slower.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
         __m256i, _mm256_add_epi8, _mm256_add_epi64, _mm256_and_si256, _mm256_andnot_si256, _mm256_extract_epi64,
         _mm256_or_si256, _mm256_sad_epu8, _mm256_set_epi64x, _mm256_set1_epi8, _mm256_setr_epi8, _mm256_setzero_si256,
-        _mm256_shuffle_epi8, _mm256_slli_epi64, _mm256_srli_epi16, _mm256_xor_si256,
+        _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_xor_si256,
     };
 
     use crate::idset::{BITSET_WORDS, Words};
@@ -228,34 +266,13 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2,popcnt")]
     fn harley_seal<const OP: u8>(a: &Words, b: &Words) -> usize {
-        let z = _mm256_setzero_si256();
-        let (mut total, mut ones, mut twos, mut fours, mut eights) = (z, z, z, z, z);
-        for base in (0..BITSET_WORDS / 4).step_by(16) {
-            let d = |k: usize| vector::<OP>(a, b, base + k);
-            let (twos_a, o) = csa(ones, d(0), d(1));
-            let (twos_b, o) = csa(o, d(2), d(3));
-            let (fours_a, t) = csa(twos, twos_a, twos_b);
-            let (twos_a, o) = csa(o, d(4), d(5));
-            let (twos_b, o) = csa(o, d(6), d(7));
-            let (fours_b, t) = csa(t, twos_a, twos_b);
-            let (eights_a, f) = csa(fours, fours_a, fours_b);
-            let (twos_a, o) = csa(o, d(8), d(9));
-            let (twos_b, o) = csa(o, d(10), d(11));
-            let (fours_a, t) = csa(t, twos_a, twos_b);
-            let (twos_a, o) = csa(o, d(12), d(13));
-            let (twos_b, o) = csa(o, d(14), d(15));
-            let (fours_b, t) = csa(t, twos_a, twos_b);
-            let (eights_b, f) = csa(f, fours_a, fours_b);
-            let (sixteens, e) = csa(eights, eights_a, eights_b);
-            total = _mm256_add_epi64(total, lane_counts(sixteens));
-            (ones, twos, fours, eights) = (o, t, f, e);
-        }
-        let total = _mm256_add_epi64(
-            _mm256_add_epi64(_mm256_slli_epi64::<4>(total), _mm256_slli_epi64::<3>(lane_counts(eights))),
-            _mm256_add_epi64(
-                _mm256_add_epi64(_mm256_slli_epi64::<2>(lane_counts(fours)), _mm256_slli_epi64::<1>(lane_counts(twos))),
-                lane_counts(ones),
-            ),
+        let total = harley_seal_lanes!(
+            BITSET_WORDS / 64,
+            |i| vector::<OP>(a, b, i),
+            _mm256_setzero_si256(),
+            csa,
+            _mm256_add_epi64,
+            lane_counts
         );
         let lanes = [
             _mm256_extract_epi64::<0>(total),

@@ -1,13 +1,13 @@
 //! The bitset kernels in WebAssembly SIMD128, for the browser: the Harley–Seal popcount of the
-//! AVX2 kernels ([`super`]) on 128-bit vectors. The plain loops, which LLVM vectorises into an
+//! AVX2 kernels (`harley_seal_lanes!` in [`super`]) on 128-bit vectors. The plain loops, which LLVM vectorises into an
 //! `i8x16.popcnt` and three widening adds per vector, ran the 2-condition counts at 2.3–2.4×
 //! native; here only one vector in sixteen goes through the popcount, the others through a few
 //! logic operations. The wasm32 build always has SIMD128 (`.cargo/config.toml`), so there is
 //! nothing to detect; the array and run kernels stay the portable ones.
 
 use core::arch::wasm32::{
-    i8x16_popcnt, u16x8_add, u16x8_extract_lane, u16x8_shl, u16x8_shr, u16x8_splat, u64x2, v128, v128_and, v128_andnot,
-    v128_or, v128_xor,
+    i8x16_popcnt, u16x8_add, u16x8_extract_lane, u16x8_shr, u16x8_splat, u64x2, v128, v128_and, v128_andnot, v128_or,
+    v128_xor,
 };
 
 pub(super) use super::portable::{arrays_and_len, runs_count};
@@ -61,33 +61,9 @@ fn lane_counts(v: v128) -> v128 {
 }
 
 fn harley_seal<const OP: u8>(a: &Words, b: &Words) -> usize {
-    let z = u16x8_splat(0);
-    let (mut total, mut ones, mut twos, mut fours, mut eights) = (z, z, z, z, z);
-    for base in (0..BITSET_WORDS / 2).step_by(16) {
-        let d = |k: usize| vector::<OP>(a, b, base + k);
-        let (twos_a, o) = csa(ones, d(0), d(1));
-        let (twos_b, o) = csa(o, d(2), d(3));
-        let (fours_a, t) = csa(twos, twos_a, twos_b);
-        let (twos_a, o) = csa(o, d(4), d(5));
-        let (twos_b, o) = csa(o, d(6), d(7));
-        let (fours_b, t) = csa(t, twos_a, twos_b);
-        let (eights_a, f) = csa(fours, fours_a, fours_b);
-        let (twos_a, o) = csa(o, d(8), d(9));
-        let (twos_b, o) = csa(o, d(10), d(11));
-        let (fours_a, t) = csa(t, twos_a, twos_b);
-        let (twos_a, o) = csa(o, d(12), d(13));
-        let (twos_b, o) = csa(o, d(14), d(15));
-        let (fours_b, t) = csa(t, twos_a, twos_b);
-        let (eights_b, f) = csa(f, fours_a, fours_b);
-        let (sixteens, e) = csa(eights, eights_a, eights_b);
-        total = u16x8_add(total, lane_counts(sixteens));
-        (ones, twos, fours, eights) = (o, t, f, e);
-    }
     // A 16-bit lane sees 16 bits of each of the 512 vectors: at most 8,192, which fits.
-    let total = u16x8_add(
-        u16x8_add(u16x8_shl(total, 4), u16x8_shl(lane_counts(eights), 3)),
-        u16x8_add(u16x8_add(u16x8_shl(lane_counts(fours), 2), u16x8_shl(lane_counts(twos), 1)), lane_counts(ones)),
-    );
+    let total =
+        harley_seal_lanes!(BITSET_WORDS / 32, |i| vector::<OP>(a, b, i), u16x8_splat(0), csa, u16x8_add, lane_counts);
     let lanes = [
         u16x8_extract_lane::<0>(total),
         u16x8_extract_lane::<1>(total),
