@@ -209,9 +209,24 @@ impl AppLocks {
     }
 }
 
-/// State shared by all handlers; cheap to clone.
+/// State shared by all handlers: one reference-counted [`Shared`], so a clone (every `State`
+/// extractor and spawned task takes one) is one atomic increment. It used to be the fields
+/// themselves, eighteen `Arc`s, and cloning and dropping it was 4% of a `/user/tags` profile at
+/// 20K req/s (closed-loop throughput did not change measurably with one `Arc`: 16.1K req/s
+/// both ways, with one wrk thread and two connections).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Debug)]
+pub struct Shared {
     /// The settings the server was started with.
     pub config: Arc<Config>,
     /// Metadata: apps, tokens, dictionaries, day pointers, segments.
@@ -330,7 +345,7 @@ impl AppState {
             sample_rate: config.sample_rate,
         });
         let reach = Arc::new(crate::reach::Reach::new(&config).map_err(|e| OpenError::Client(e.to_string()))?);
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             meta,
             snapshots,
@@ -347,6 +362,6 @@ impl AppState {
             usage: Arc::default(),
             budget: Arc::default(),
             reach,
-        })
+        })))
     }
 }
