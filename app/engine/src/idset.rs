@@ -253,8 +253,12 @@ impl Container {
 /// Whether `runs` runs are the form to keep for `ids` ids: at most [`RUNS_MAX`] of them, and
 /// fewer bytes than the array or bitset of the same ids.
 pub fn runs_pay(ids: usize, runs: usize) -> bool {
-    let plain_bytes = if ids > ARRAY_MAX { BITSET_WORDS * 8 } else { ids * 2 };
-    runs <= RUNS_MAX && runs * 4 < plain_bytes
+    runs <= RUNS_MAX && runs * 4 < plain_bytes(ids)
+}
+
+/// Bytes of `ids` ids as the array or bitset roaring would hold them.
+pub fn plain_bytes(ids: usize) -> usize {
+    if ids > ARRAY_MAX { BITSET_WORDS * 8 } else { ids * 2 }
 }
 
 /// Sets (`value`) or clears the bits `first..=last` of a bitset, a word at a time.

@@ -9,7 +9,7 @@
 //! Format reference: <https://github.com/RoaringBitmap/RoaringFormatSpec>.
 
 use crate::error::FormatError;
-use crate::idset::{ARRAY_MAX, BITSET_WORDS, Chunk, Container, IdSet, Words, popcount};
+use crate::idset::{ARRAY_MAX, BITSET_WORDS, Chunk, Container, IdSet, Words, plain_bytes, popcount};
 
 const COOKIE_NO_RUNS: u32 = 12346;
 const COOKIE_RUNS: u16 = 12347;
@@ -188,8 +188,7 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
     let plans: Vec<Option<Vec<(u16, u16)>>> = chunks
         .iter()
         .map(|c| {
-            let n = c.container.len();
-            let plain = if n > ARRAY_MAX { BITSET_BYTES } else { n * 2 };
+            let plain = plain_bytes(c.container.len());
             // Counting runs walks the container; only do it where runs can win.
             let r: Vec<(u16, u16)> = c.container.runs().into_iter().map(|(a, b)| (a, b - a)).collect();
             (2 + r.len() * 4 < plain).then_some(r)
@@ -223,8 +222,9 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
             out.extend_from_slice(&(pos as u32).to_le_bytes());
             pos += match (p, &c.container) {
                 (Some(r), _) => 2 + r.len() * 4,
-                (None, c) if c.len() <= ARRAY_MAX => c.len() * 2,
-                (None, _) => BITSET_BYTES,
+                (None, Container::Array(v)) => v.len() * 2,
+                (None, Container::Bits(_)) => BITSET_BYTES,
+                (None, c @ Container::Runs(_)) => plain_bytes(c.len()),
             };
         }
     }
@@ -237,10 +237,14 @@ pub fn encode(set: &IdSet) -> Vec<u8> {
                     out.extend_from_slice(&len_minus_one.to_le_bytes());
                 }
             }
+            (None, Container::Array(v)) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             (None, Container::Bits(w)) => w.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            // Runs that are not the smallest form (never built here) go out as what they hold.
-            (None, c) if c.len() <= ARRAY_MAX => c.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            (None, c) => {
+            // Runs kept in memory can lose on the wire by the run count's two bytes (a one-id
+            // chunk of `IdSet::full_range`, say): they go out as the array or bitset they hold.
+            (None, c @ Container::Runs(_)) if c.len() <= ARRAY_MAX => {
+                c.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
+            }
+            (None, c @ Container::Runs(_)) => {
                 let mut words = Words::boxed();
                 c.write_bits(&mut words);
                 words.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));

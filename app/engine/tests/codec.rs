@@ -23,11 +23,14 @@ proptest! {
 
     #[test]
     fn our_bytes_read_by_roaring_rs(ids in ids()) {
-        let set = IdSet::from_unsorted(ids.clone());
-        let bytes = portable::encode(&set);
-        let theirs = RoaringBitmap::deserialize_from(&bytes[..]).expect("roaring-rs reads our bytes");
-        let expected: RoaringBitmap = ids.into_iter().collect();
-        prop_assert_eq!(theirs, expected);
+        let expected: RoaringBitmap = ids.iter().copied().collect();
+        // Arrays and bitsets, then with runs kept in memory wherever they are smaller.
+        let plain = IdSet::from_unsorted(ids);
+        for set in [plain.clone(), plain.with_runs()] {
+            let bytes = portable::encode(&set);
+            let theirs = RoaringBitmap::deserialize_from(&bytes[..]).expect("roaring-rs reads our bytes");
+            prop_assert_eq!(&theirs, &expected);
+        }
     }
 
     #[test]
@@ -74,6 +77,18 @@ proptest! {
             let theirs = RoaringBitmap::deserialize_from(&valid[..]).expect("what we accept is valid");
             prop_assert_eq!(ours.iter().collect::<Vec<_>>(), theirs.iter().collect::<Vec<_>>());
         }
+    }
+}
+
+/// The universe is one run a chunk in memory; a one-id last chunk is smaller on the wire as an
+/// array, and every size must still write what roaring-rs reads as `0..n`.
+#[test]
+fn full_ranges_read_by_roaring_rs() {
+    for n in [1u32, 2, 4_096, 65_536, 65_537, 65_538, 200_000] {
+        let bytes = portable::encode(&IdSet::full_range(n));
+        let theirs = RoaringBitmap::deserialize_from(&bytes[..]).expect("roaring-rs reads our bytes");
+        assert_eq!(theirs, (0..n).collect::<RoaringBitmap>(), "0..{n}");
+        assert_eq!(portable::decode(&bytes).expect("we read it back"), IdSet::full_range(n), "0..{n}");
     }
 }
 

@@ -1,16 +1,17 @@
 //! The bitset kernels in WebAssembly SIMD128, for the browser: the Harley–Seal popcount of the
-//! AVX2 kernels (`harley_seal_lanes!` in [`super`]) on 128-bit vectors. The plain loops, which LLVM vectorises into an
-//! `i8x16.popcnt` and three widening adds per vector, ran the 2-condition counts at 2.3–2.4×
-//! native; here only one vector in sixteen goes through the popcount, the others through a few
-//! logic operations. The wasm32 build always has SIMD128 (`.cargo/config.toml`), so there is
-//! nothing to detect; the array and run kernels stay the portable ones.
+//! AVX2 kernels (`harley_seal_lanes!` in [`super`]) on 128-bit vectors. The plain loops, which
+//! LLVM vectorises into an `i8x16.popcnt` and widening adds per vector, ran the 2-condition
+//! dense count in 0.10 ms in Chromium; here only one vector in sixteen goes through the
+//! popcount, the others through a few logic operations: 0.089 ms. The wasm32 build always has
+//! SIMD128 (`.cargo/config.toml`), so there is nothing to detect; the array kernels stay the
+//! portable ones.
 
 use core::arch::wasm32::{
     i8x16_popcnt, u16x8_add, u16x8_extract_lane, u16x8_shr, u16x8_splat, u64x2, v128, v128_and, v128_andnot, v128_or,
     v128_xor,
 };
 
-pub(super) use super::portable::{arrays_and_len, runs_count};
+pub(super) use super::portable::arrays_and_len;
 use crate::idset::{BITSET_WORDS, Words};
 
 /// What a kernel counts, per vector.
